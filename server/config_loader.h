@@ -1,0 +1,39 @@
+#ifndef DURABLED_SERVER_CONFIG_LOADER_H_
+#define DURABLED_SERVER_CONFIG_LOADER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "durable/v1/config.pb.h"
+
+namespace durable {
+
+inline constexpr char kDefaultConfigPath[] = "/etc/durabled/durabled.conf";
+inline constexpr char kDefaultSocketPath[] = "/run/durabled/durabled.sock";
+inline constexpr mode_t kDefaultSocketMode = 0660;
+inline constexpr uint64_t kDefaultMaxFileSize = 64ull << 20;
+inline constexpr mode_t kDefaultCreateMode = 0644;
+inline constexpr mode_t kDefaultMaxMode = 0666;
+// Envelope room beyond the largest file a single Write can carry.
+inline constexpr uint64_t kMessageHeadroom = 1ull << 20;
+
+// Parses a config in Protobuf text format and checks it as a whole.
+// `file_name` only labels error messages. INVALID_ARGUMENT with
+// "file:line:column: reason" for the first problem found.
+absl::StatusOr<durable::v1::DaemonConfig> ParseConfig(
+    absl::string_view text, absl::string_view file_name);
+
+// Reads and parses the config file at `path`.
+absl::StatusOr<durable::v1::DaemonConfig> LoadConfigFile(
+    const std::string& path);
+
+// The largest gRPC message the daemon accepts under `config`.
+uint64_t MaxMessageBytes(const durable::v1::DaemonConfig& config);
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_CONFIG_LOADER_H_

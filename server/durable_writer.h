@@ -1,0 +1,126 @@
+#ifndef DURABLED_SERVER_DURABLE_WRITER_H_
+#define DURABLED_SERVER_DURABLE_WRITER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/file_system.h"
+#include "server/sha256.h"
+
+namespace durable {
+
+// Every temporary file durabled creates is named kTempFilePrefix followed by
+// 16 random hex digits. Nothing else may use that prefix inside a root.
+inline constexpr absl::string_view kTempFilePrefix = ".durabled-tmp.";
+
+// True if `name` is a temp file name of durabled's own making.
+bool IsTempFileName(absl::string_view name);
+
+struct Owner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// How a staged file is published over its target.
+struct CommitOptions {
+  // Permission bits of the file if it is created. A replaced file keeps its
+  // own permission bits.
+  mode_t create_permissions = 0644;
+  // Owner of the file if it is created; nullopt leaves the daemon's. A
+  // replaced file keeps its owner.
+  std::optional<Owner> create_owner;
+  // Fail with ALREADY_EXISTS if the target exists.
+  bool if_absent = false;
+  // Fail with PERMISSION_DENIED instead of replacing an existing target.
+  bool allow_overwrite = true;
+};
+
+struct WriteResult {
+  uint64_t size = 0;
+  std::string sha256;  // 32 raw bytes
+  std::string etag;
+  bool created = false;
+};
+
+class DurableWriter;
+
+// New content on its way to a target: a temp file beside the target that
+// collects data. Destroying a StagedFile that was not committed removes the
+// temp file, so an abandoned write leaves nothing behind.
+class StagedFile {
+ public:
+  ~StagedFile();
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  // Appends `data` to the temp file.
+  absl::Status Append(absl::string_view data);
+
+  uint64_t size() const { return size_; }
+  const std::string& temp_name() const { return temp_name_; }
+
+ private:
+  friend class DurableWriter;
+  StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
+             std::string temp_name, UniqueFd fd);
+
+  FileSystem* const fs_;
+  const int dir_fd_;
+  const std::string leaf_;
+  const std::string temp_name_;
+  UniqueFd fd_;
+  Sha256 hasher_;
+  uint64_t size_ = 0;
+  bool needs_cleanup_ = true;
+  bool failed_ = false;
+};
+
+// The durable write protocol. For one target `leaf` in directory `dir_fd`:
+//
+//   1. Stage: create a temp file with a random name beside the target
+//      (O_CREAT|O_EXCL|O_NOFOLLOW, so it can never collide with or follow
+//      anything), append the content.
+//   2. Commit: check the target (absent, or a regular file that may be
+//      replaced), set mode and owner, fsync the temp file, publish it
+//      (rename with RENAME_NOREPLACE for a create, RENAME_EXCHANGE for a
+//      replace so that the old content can be restored), fsync the
+//      directory, then unlink the old content.
+//
+// The target is never opened or truncated; a hard link planted at it keeps
+// its content. If any step fails before the directory fsync succeeded the
+// write is rolled back: the target keeps its old content (or stays absent)
+// and the temp file is removed. A failed fsync is never retried.
+//
+// The caller must keep `dir_fd` open for the lifetime of a StagedFile and
+// must serialise commits of one target (see TargetLocks).
+class DurableWriter {
+ public:
+  explicit DurableWriter(FileSystem* fs) : fs_(fs) {}
+
+  absl::StatusOr<std::unique_ptr<StagedFile>> Stage(int dir_fd,
+                                                    const std::string& leaf);
+
+  // Publishes `staged` over its target. Whatever the outcome, the staged
+  // temp file is gone afterwards (under its temp name).
+  absl::StatusOr<WriteResult> Commit(StagedFile& staged,
+                                     const CommitOptions& options);
+
+  // Stage + Append + Commit of a whole content in one call.
+  absl::StatusOr<WriteResult> Write(int dir_fd, const std::string& leaf,
+                                    absl::string_view data,
+                                    const CommitOptions& options);
+
+ private:
+  FileSystem* const fs_;
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_DURABLE_WRITER_H_

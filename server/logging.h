@@ -1,0 +1,27 @@
+#ifndef DURABLED_SERVER_LOGGING_H_
+#define DURABLED_SERVER_LOGGING_H_
+
+#include "absl/strings/string_view.h"
+
+namespace durable {
+
+// syslog priorities, as journald reads them from a "<N>" line prefix.
+enum class LogPriority {
+  kError = 3,
+  kWarning = 4,
+  kNotice = 5,
+  kInfo = 6,
+  kDebug = 7,
+};
+
+// Writes one line "<N>message" to stderr, atomically with respect to other
+// log lines. Under systemd, journald turns the prefix into the priority.
+void Log(LogPriority priority, absl::string_view message);
+
+inline void LogError(absl::string_view m) { Log(LogPriority::kError, m); }
+inline void LogWarning(absl::string_view m) { Log(LogPriority::kWarning, m); }
+inline void LogInfo(absl::string_view m) { Log(LogPriority::kInfo, m); }
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_LOGGING_H_

@@ -1,0 +1,191 @@
+// durabled: durable, atomic file replacement for local callers.
+//
+// main wires the pieces together and owns the only process-wide state:
+// signal mask, umask, the policy store and the listener.
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/config_loader.h"
+#include "server/durable_service.h"
+#include "server/logging.h"
+#include "server/peer_registry.h"
+#include "server/policy_store.h"
+#include "server/posix_file_system.h"
+#include "server/target_locks.h"
+#include "server/unix_listener.h"
+
+ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
+          "Path of the config file (Protobuf text format, schema "
+          "durable.v1.DaemonConfig).");
+ABSL_FLAG(std::string, socket, "",
+          "Listen on this socket path instead of the config's socket.path.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "On SIGTERM, how long in-flight calls may take to finish.");
+
+namespace durable {
+namespace {
+
+// Resolves a group name or numeric gid.
+absl::StatusOr<std::optional<gid_t>> ResolveGroup(const std::string& group) {
+  if (group.empty()) return std::nullopt;
+  gid_t gid;
+  if (absl::SimpleAtoi(group, &gid)) return gid;
+  struct group entry;
+  struct group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) !=
+          0 ||
+      found == nullptr) {
+    return absl::NotFoundError(absl::StrCat("socket group \"", group,
+                                            "\" does not exist"));
+  }
+  return found->gr_gid;
+}
+
+absl::StatusOr<std::shared_ptr<const ActivePolicy>> LoadPolicy(
+    const std::string& config_path, durable::v1::DaemonConfig* config_out) {
+  absl::StatusOr<durable::v1::DaemonConfig> config =
+      LoadConfigFile(config_path);
+  if (!config.ok()) return config.status();
+  auto policy = BuildActivePolicy(*config);
+  if (!policy.ok()) return policy.status();
+  if (config_out != nullptr) *config_out = std::move(*config);
+  return policy;
+}
+
+void Reload(const std::string& config_path, PolicyStore& policies) {
+  auto policy = LoadPolicy(config_path, nullptr);
+  if (!policy.ok()) {
+    LogError(absl::StrCat("reload refused, the old policy stays in force: ",
+                          policy.status().message()));
+    return;
+  }
+  policies.Replace(*std::move(policy));
+  LogInfo(absl::StrCat("reloaded ", config_path, ": ",
+                       policies.Current()->policy.rules().size(), " rules"));
+}
+
+int Run() {
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  durable::v1::DaemonConfig config;
+  auto initial = LoadPolicy(config_path, &config);
+  if (!initial.ok()) {
+    LogError(absl::StrCat("cannot start: ", initial.status().message()));
+    return EXIT_FAILURE;
+  }
+  PolicyStore policies(*std::move(initial));
+  PeerRegistry peers;
+  PosixFileSystem fs;
+  TargetLocks locks;
+  DurableService service(&policies, &peers, &fs, &locks);
+
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<uint64_t>(MaxMessageBytes(config), INT32_MAX)));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    LogError("cannot start: the gRPC server did not start");
+    return EXIT_FAILURE;
+  }
+
+  std::string socket_path = absl::GetFlag(FLAGS_socket);
+  if (socket_path.empty()) socket_path = config.socket().path();
+  absl::StatusOr<UnixListener> listener =
+      absl::InternalError("no listener");
+  bool bound_by_us = false;
+  if (sd_listen_fds(1) == 1) {
+    listener = UnixListener::Adopt(SD_LISTEN_FDS_START);
+    socket_path = "(socket passed by systemd)";
+  } else {
+    auto group = ResolveGroup(config.socket().group());
+    if (!group.ok()) {
+      LogError(absl::StrCat("cannot start: ", group.status().message()));
+      return EXIT_FAILURE;
+    }
+    listener = UnixListener::Bind(socket_path, config.socket().mode(), *group);
+    bound_by_us = true;
+  }
+  if (!listener.ok()) {
+    LogError(absl::StrCat("cannot start: ", listener.status().message()));
+    return EXIT_FAILURE;
+  }
+
+  std::thread acceptor([&] {
+    listener->Serve(server.get(), &peers, [&](const PeerCredentials& peer) {
+      return policies.Current()->policy.CouldEverAllow(peer);
+    });
+  });
+  LogInfo(absl::StrCat("durabled listening on ", socket_path, " with ",
+                       config.rule_size(), " rules from ", config_path));
+  sd_notify(0, "READY=1");
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      Reload(config_path, policies);
+      sd_notify(0, "READY=1");
+      continue;
+    }
+    break;
+  }
+
+  LogInfo("stopping: no new connections, draining calls in flight");
+  sd_notify(0, "STOPPING=1");
+  listener->Stop();
+  acceptor.join();
+  if (bound_by_us) unlink(socket_path.c_str());
+  server->Shutdown(std::chrono::system_clock::now() +
+                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
+  server->Wait();
+  LogInfo("stopped");
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+}  // namespace durable
+
+int main(int argc, char** argv) {
+  // Files are created with explicit modes; the socket is bound with nothing
+  // open to others before its mode is set.
+  umask(077);
+  // Block the signals handled by sigwait before any thread exists, so every
+  // thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "durabled --config=FILE [--socket=PATH]\n"
+      "Performs durable, atomic file writes for local callers over a Unix "
+      "socket.");
+  absl::ParseCommandLine(argc, argv);
+  return durable::Run();
+}

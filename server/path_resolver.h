@@ -1,0 +1,39 @@
+#ifndef DURABLED_SERVER_PATH_RESOLVER_H_
+#define DURABLED_SERVER_PATH_RESOLVER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/file_system.h"
+#include "server/peer_credentials.h"
+#include "server/policy_store.h"
+#include "server/target_locks.h"
+#include "server/unique_fd.h"
+
+namespace durable {
+
+// A target the caller may write, pinned to its parent directory's handle.
+// From here on nothing walks the path string again, so a symlink or a
+// directory swapped in after the check cannot redirect the write.
+struct ResolvedTarget {
+  std::shared_ptr<const ActivePolicy> policy;  // keeps `rule` and roots alive
+  const RulePolicy* rule = nullptr;
+  UniqueFd dir;
+  TargetKey key;  // key.leaf is the final path component
+};
+
+// Turns a client's path into a ResolvedTarget: lexical validation
+// (INVALID_ARGUMENT), policy (PERMISSION_DENIED), then the parent directory
+// opened beneath the rule's root handle with openat2 and RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
+// (PERMISSION_DENIED for a symlink or mount point on the way, NOT_FOUND for
+// a missing parent). Messages state the reason without the path; the caller
+// adds it.
+absl::StatusOr<ResolvedTarget> ResolveTarget(
+    std::shared_ptr<const ActivePolicy> policy, FileSystem& fs,
+    const PeerCredentials& caller, absl::string_view path);
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_PATH_RESOLVER_H_

@@ -1,0 +1,145 @@
+#include "server/posix_file_system.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/errno_status.h"
+
+namespace durable {
+namespace {
+
+// openat2 may fail with EAGAIN when a concurrent rename anywhere on the
+// system races the lookup; retry a bounded number of times.
+constexpr int kOpenat2Attempts = 16;
+
+FileInfo ToFileInfo(const struct stat& st) {
+  FileInfo info;
+  info.device = st.st_dev;
+  info.inode = st.st_ino;
+  info.mode = st.st_mode;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                  st.st_mtim.tv_nsec;
+  info.link_count = st.st_nlink;
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> PosixFileSystem::OpenDirectoryBeneath(
+    int root_fd, const std::string& relative_path) {
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                RESOLVE_NO_XDEV;
+  const std::string& path = relative_path.empty() ? "." : relative_path;
+  for (int attempt = 0; attempt < kOpenat2Attempts; ++attempt) {
+    long fd = syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof(how));
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (errno == EINTR || errno == EAGAIN) continue;
+    return SyscallError(errno, absl::StrCat("openat2(", path, ")"));
+  }
+  return SyscallError(EAGAIN, absl::StrCat("openat2(", path, ")"));
+}
+
+absl::StatusOr<UniqueFd> PosixFileSystem::CreateExclusive(
+    int dir_fd, const std::string& name) {
+  int fd;
+  do {
+    fd = openat(dir_fd, name.c_str(),
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return SyscallError(errno, absl::StrCat("create(", name, ")"));
+  return UniqueFd(fd);
+}
+
+absl::Status PosixFileSystem::Append(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SyscallError(errno, "write");
+    }
+    if (n == 0) return SyscallError(EIO, "write returned 0");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SetPermissions(int fd, mode_t permissions) {
+  if (fchmod(fd, permissions) != 0) return SyscallError(errno, "fchmod");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
+  if (fchown(fd, uid, gid) != 0) return SyscallError(errno, "fchown");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SyncFile(int fd) {
+  // No EINTR retry: fsync is not interrupted by signals on Linux, and a
+  // failed fsync must never be retried into a false success.
+  if (fsync(fd) != 0) return SyscallError(errno, "fsync");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FileInfo> PosixFileSystem::Stat(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return SyscallError(errno, "fstat");
+  FileInfo info = ToFileInfo(st);
+  int generation = 0;
+  if (ioctl(fd, FS_IOC_GETVERSION, &generation) == 0) {
+    info.generation = static_cast<uint32_t>(generation);
+  }
+  return info;
+}
+
+absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
+                                                 const std::string& name) {
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
+  }
+  return ToFileInfo(st);
+}
+
+absl::Status PosixFileSystem::Rename(int dir_fd, const std::string& from,
+                                     const std::string& to, RenameMode mode) {
+  unsigned int flags = 0;
+  if (mode == RenameMode::kNoReplace) flags = RENAME_NOREPLACE;
+  if (mode == RenameMode::kExchange) flags = RENAME_EXCHANGE;
+  if (renameat2(dir_fd, from.c_str(), dir_fd, to.c_str(), flags) != 0) {
+    return SyscallError(errno, absl::StrCat("rename(", from, " -> ", to, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SyncDirectory(int dir_fd) {
+  if (fsync(dir_fd) != 0) {
+    int error_number = errno;
+    if (error_number == EINVAL || error_number == ENOTSUP) {
+      return absl::UnimplementedError(
+          "fsync of a directory is not supported by this filesystem");
+    }
+    return SyscallError(error_number, "fsync(directory)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::Unlink(int dir_fd, const std::string& name) {
+  if (unlinkat(dir_fd, name.c_str(), 0) != 0) {
+    return SyscallError(errno, absl::StrCat("unlink(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace durable

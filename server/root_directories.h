@@ -1,0 +1,32 @@
+#ifndef DURABLED_SERVER_ROOT_DIRECTORIES_H_
+#define DURABLED_SERVER_ROOT_DIRECTORIES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/unique_fd.h"
+
+namespace durable {
+
+// The policy's roots, each opened once (O_PATH | O_DIRECTORY) so that every
+// later lookup happens beneath a handle, not by walking the path again.
+class RootDirectories {
+ public:
+  // Opens every root in order. Fails, naming the root and the reason, if one
+  // is missing, not a directory, or reached through a symlink anywhere on its
+  // path.
+  static absl::StatusOr<RootDirectories> Open(
+      const std::vector<std::string>& roots);
+
+  // The handle of the index-th root given to Open.
+  int fd(size_t index) const { return fds_[index].get(); }
+  size_t size() const { return fds_.size(); }
+
+ private:
+  std::vector<UniqueFd> fds_;
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_ROOT_DIRECTORIES_H_
