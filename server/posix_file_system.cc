@@ -38,7 +38,9 @@ FileInfo ToFileInfo(const struct stat& st) {
 absl::StatusOr<UniqueFd> PosixFileSystem::OpenDirectoryBeneath(
     int root_fd, const std::string& relative_path) {
   struct open_how how = {};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  // No O_NOFOLLOW: with O_DIRECTORY it turns a final symlink into ENOTDIR;
+  // RESOLVE_NO_SYMLINKS already refuses it (ELOOP) like every other one.
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
                 RESOLVE_NO_XDEV;
   const std::string& path = relative_path.empty() ? "." : relative_path;

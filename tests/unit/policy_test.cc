@@ -1,0 +1,275 @@
+#include "server/policy.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/config_loader.h"
+#include "server/peer_credentials.h"
+
+namespace durable {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kConfig[] = R"pb(
+  rule {
+    root: "/srv"
+    allow_uid: 1000
+    allow_uid: 1001
+  }
+  rule {
+    root: "/srv/a"
+    allow_uid: 2000
+    allow_gid: 3000
+    max_file_size: 4096
+    create_mode: 0600
+    max_mode: 0640
+    allow_overwrite: false
+  }
+  rule {
+    root: "/srv/a/b/c"
+    allow_uid: 1000
+  }
+  rule {
+    root: "/data"
+    allow_gid: 500
+    allow_overwrite: true
+  }
+)pb";
+
+PeerCredentials Caller(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) {
+  PeerCredentials caller;
+  caller.pid = 42;
+  caller.uid = uid;
+  caller.gid = gid;
+  caller.groups = std::move(groups);
+  return caller;
+}
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<durable::v1::DaemonConfig> config =
+        ParseConfig(kConfig, "policy_test.conf");
+    ASSERT_TRUE(config.ok()) << config.status();
+    policy_ = Policy::FromConfig(*config);
+    ASSERT_EQ(policy_.rules().size(), 4u);
+  }
+
+  const RulePolicy& RuleFor(absl::string_view root) const {
+    for (const RulePolicy& rule : policy_.rules()) {
+      if (rule.root == root) return rule;
+    }
+    ADD_FAILURE() << "no rule for " << root;
+    return policy_.rules().front();
+  }
+
+  Policy policy_;
+};
+
+TEST_F(PolicyTest, AllowedByUid) {
+  absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 1), "/srv/x");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->rule_index, 0u);
+  ASSERT_NE(grant->rule, nullptr);
+  EXPECT_EQ(grant->rule->root, "/srv");
+  EXPECT_EQ(grant->relative_parent, ".");
+  EXPECT_EQ(grant->leaf, "x");
+}
+
+TEST_F(PolicyTest, AllowedBySecondListedUid) {
+  EXPECT_TRUE(policy_.Authorize(Caller(1001, 1), "/srv/x").ok());
+}
+
+TEST_F(PolicyTest, AllowedByPrimaryGid) {
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(7, 3000), "/srv/a/file");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->rule->root, "/srv/a");
+}
+
+TEST_F(PolicyTest, AllowedBySupplementaryGroup) {
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(7, 8, {9, 3000, 11}), "/srv/a/file");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->rule->root, "/srv/a");
+}
+
+TEST_F(PolicyTest, DeniedOtherwise) {
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(7, 8, {9, 10}), "/srv/a/file");
+  EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(grant.status().message()), HasSubstr("uid 7"));
+  EXPECT_THAT(std::string(grant.status().message()), HasSubstr("/srv/a"));
+}
+
+TEST_F(PolicyTest, GidIsNotMistakenForUid) {
+  // uid 3000 is not listed; gid 3000 is. A caller with uid 3000 and another
+  // gid gets nothing.
+  EXPECT_EQ(policy_.Authorize(Caller(3000, 8), "/srv/a/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // And a gid equal to a listed uid does not count.
+  EXPECT_EQ(policy_.Authorize(Caller(7, 2000), "/srv/a/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
+  // uid 1000 may write under /srv, but /srv/a has its own rule without it.
+  EXPECT_TRUE(policy_.Authorize(Caller(1000, 1), "/srv/other").ok());
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(1000, 1), "/srv/a/file");
+  EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(grant.status().message()), HasSubstr("/srv/a"));
+
+  // uid 2000 may write under /srv/a but not elsewhere under /srv.
+  EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/file").ok());
+  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
+  // /srv/a/b/c is nested in /srv/a: uid 1000 is allowed there again, uid
+  // 2000 is not.
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(1000, 1), "/srv/a/b/c/d/file");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->rule_index, 2u);
+  EXPECT_EQ(grant->rule->root, "/srv/a/b/c");
+  EXPECT_EQ(grant->relative_parent, "d");
+  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file")
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // Just above the nested root, /srv/a governs.
+  EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file").ok());
+}
+
+TEST_F(PolicyTest, RootsMatchAtComponentBoundary) {
+  // /srv/ab is governed by /srv, not /srv/a.
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(1000, 1), "/srv/ab/file");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->rule->root, "/srv");
+  EXPECT_EQ(grant->relative_parent, "ab");
+  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/ab/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // /srvx is under no root at all.
+  EXPECT_EQ(policy_.Authorize(Caller(1000, 1), "/srvx/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PolicyTest, OutsideEveryRootIsDenied) {
+  for (const char* path : {"/etc/passwd", "/sr", "/datafile", "/x"}) {
+    absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 500), path);
+    EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied)
+        << path;
+    EXPECT_THAT(std::string(grant.status().message()),
+                HasSubstr("outside every root"))
+        << path;
+  }
+}
+
+TEST_F(PolicyTest, RootItselfIsDenied) {
+  for (const char* path : {"/srv", "/srv/a", "/data"}) {
+    absl::StatusOr<Grant> grant =
+        policy_.Authorize(Caller(1000, 500, {3000}), path);
+    EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied)
+        << path;
+    EXPECT_THAT(std::string(grant.status().message()), HasSubstr("itself"))
+        << path;
+  }
+}
+
+TEST_F(PolicyTest, RelativeParent) {
+  absl::StatusOr<Grant> direct =
+      policy_.Authorize(Caller(7, 500), "/data/file");
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(direct->relative_parent, ".");
+  EXPECT_EQ(direct->leaf, "file");
+
+  absl::StatusOr<Grant> deeper =
+      policy_.Authorize(Caller(7, 500), "/data/a/b/file");
+  ASSERT_TRUE(deeper.ok()) << deeper.status();
+  EXPECT_EQ(deeper->relative_parent, "a/b");
+  EXPECT_EQ(deeper->leaf, "file");
+
+  absl::StatusOr<Grant> one =
+      policy_.Authorize(Caller(7, 500), "/data/a/file");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->relative_parent, "a");
+}
+
+TEST_F(PolicyTest, DefaultsApplied) {
+  const RulePolicy& srv = RuleFor("/srv");
+  EXPECT_EQ(srv.max_file_size, 64ull * 1024 * 1024);
+  EXPECT_EQ(srv.create_mode, static_cast<mode_t>(0644));
+  EXPECT_EQ(srv.max_mode, static_cast<mode_t>(0666));
+  EXPECT_TRUE(srv.allow_overwrite);
+
+  const RulePolicy& data = RuleFor("/data");
+  EXPECT_TRUE(data.allow_overwrite);  // explicitly true
+}
+
+TEST_F(PolicyTest, ExplicitValuesKept) {
+  const RulePolicy& a = RuleFor("/srv/a");
+  EXPECT_EQ(a.max_file_size, 4096u);
+  EXPECT_EQ(a.create_mode, static_cast<mode_t>(0600));
+  EXPECT_EQ(a.max_mode, static_cast<mode_t>(0640));
+  EXPECT_FALSE(a.allow_overwrite);
+
+  absl::StatusOr<Grant> grant =
+      policy_.Authorize(Caller(2000, 1), "/srv/a/file");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_FALSE(grant->rule->allow_overwrite);
+  EXPECT_EQ(grant->rule->max_file_size, 4096u);
+}
+
+TEST_F(PolicyTest, CouldEverAllow) {
+  EXPECT_TRUE(policy_.CouldEverAllow(Caller(1000, 1)));
+  EXPECT_TRUE(policy_.CouldEverAllow(Caller(2000, 1)));
+  EXPECT_TRUE(policy_.CouldEverAllow(Caller(7, 3000)));
+  EXPECT_TRUE(policy_.CouldEverAllow(Caller(7, 8, {500})));
+  EXPECT_FALSE(policy_.CouldEverAllow(Caller(7, 8)));
+  EXPECT_FALSE(policy_.CouldEverAllow(Caller(7, 8, {9, 10, 11})));
+  EXPECT_FALSE(policy_.CouldEverAllow(Caller(0, 0)));
+}
+
+TEST(PolicyEmptyTest, NoRulesDeniesEverything) {
+  Policy policy = Policy::FromConfig(durable::v1::DaemonConfig());
+  EXPECT_FALSE(policy.CouldEverAllow(Caller(0, 0)));
+  EXPECT_EQ(policy.Authorize(Caller(0, 0), "/x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(PolicyRootSlashTest, RootDirectoryRule) {
+  absl::StatusOr<durable::v1::DaemonConfig> config = ParseConfig(
+      "rule { root: \"/\" allow_uid: 5 }\n"
+      "rule { root: \"/secret\" allow_uid: 6 }\n",
+      "slash.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  Policy policy = Policy::FromConfig(*config);
+
+  absl::StatusOr<Grant> top = policy.Authorize(Caller(5, 5), "/file");
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->relative_parent, ".");
+  EXPECT_EQ(top->leaf, "file");
+
+  absl::StatusOr<Grant> deep = policy.Authorize(Caller(5, 5), "/a/b/file");
+  ASSERT_TRUE(deep.ok()) << deep.status();
+  EXPECT_EQ(deep->relative_parent, "a/b");
+
+  // The nested root overrides "/".
+  EXPECT_EQ(policy.Authorize(Caller(5, 5), "/secret/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(policy.Authorize(Caller(6, 6), "/secret/file").ok());
+  // "/secretx" is governed by "/".
+  EXPECT_TRUE(policy.Authorize(Caller(5, 5), "/secretx").ok());
+}
+
+}  // namespace
+}  // namespace durable
