@@ -5,9 +5,24 @@
 namespace durable {
 
 using Operation = FaultInjectionFileSystem::Operation;
+using Call = FaultInjectionFileSystem::Call;
 
-void FaultInjectionFileSystem::FailNext(Operation operation,
-                                        absl::Status error, int skip) {
+namespace {
+
+Call MakeCall(Operation operation, std::string name = "", std::string to = "",
+              RenameMode rename_mode = RenameMode::kReplace) {
+  Call call;
+  call.operation = operation;
+  call.name = std::move(name);
+  call.to = std::move(to);
+  call.rename_mode = rename_mode;
+  return call;
+}
+
+}  // namespace
+
+void FaultInjectionFileSystem::FailNext(Operation operation, absl::Status error,
+                                        int skip) {
   absl::MutexLock lock(&mutex_);
   faults_.push_back(Fault{operation, skip, std::move(error), 0});
 }
@@ -83,35 +98,37 @@ void FaultInjectionFileSystem::End(const Decision& decision) {
   if (decision.hook) decision.hook(decision.call);
 }
 
-absl::StatusOr<UniqueFd> FaultInjectionFileSystem::OpenDirectoryBeneath(
-    int root_fd, const std::string& relative_path) {
-  Decision decision =
-      Begin(Call{Operation::kOpenDirectoryBeneath, relative_path});
-  absl::StatusOr<UniqueFd> result = decision.error;
-  if (decision.error.ok()) {
-    result = base_->OpenDirectoryBeneath(root_fd, relative_path);
-  }
+template <typename Forward>
+auto FaultInjectionFileSystem::Run(Call call, Forward forward) {
+  Decision decision = Begin(std::move(call));
+  using Result = decltype(forward());
+  Result result = decision.error.ok() ? forward() : Result(decision.error);
   End(decision);
   return result;
+}
+
+absl::StatusOr<UniqueFd> FaultInjectionFileSystem::OpenDirectoryBeneath(
+    int root_fd, const std::string& relative_path) {
+  return Run(MakeCall(Operation::kOpenDirectoryBeneath, relative_path), [&] {
+    return base_->OpenDirectoryBeneath(root_fd, relative_path);
+  });
 }
 
 absl::StatusOr<UniqueFd> FaultInjectionFileSystem::CreateExclusive(
     int dir_fd, const std::string& name) {
-  Decision decision = Begin(Call{Operation::kCreateExclusive, name});
-  absl::StatusOr<UniqueFd> result = decision.error;
-  if (decision.error.ok()) result = base_->CreateExclusive(dir_fd, name);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kCreateExclusive, name),
+             [&] { return base_->CreateExclusive(dir_fd, name); });
 }
 
 absl::Status FaultInjectionFileSystem::Append(int fd, absl::string_view data) {
-  Decision decision = Begin(Call{Operation::kAppend, ""});
+  Decision decision = Begin(MakeCall(Operation::kAppend));
   absl::Status result = decision.error;
-  if (decision.error.ok()) {
+  if (result.ok()) {
     result = base_->Append(fd, data);
   } else if (decision.append_bytes > 0) {
     // A short write: a prefix reaches the file, then the error.
-    absl::Status partial = base_->Append(fd, data.substr(0, decision.append_bytes));
+    absl::Status partial =
+        base_->Append(fd, data.substr(0, decision.append_bytes));
     if (!partial.ok()) result = partial;
   }
   End(decision);
@@ -120,72 +137,47 @@ absl::Status FaultInjectionFileSystem::Append(int fd, absl::string_view data) {
 
 absl::Status FaultInjectionFileSystem::SetPermissions(int fd,
                                                       mode_t permissions) {
-  Decision decision = Begin(Call{Operation::kSetPermissions, ""});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->SetPermissions(fd, permissions);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kSetPermissions),
+             [&] { return base_->SetPermissions(fd, permissions); });
 }
 
 absl::Status FaultInjectionFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
-  Decision decision = Begin(Call{Operation::kSetOwner, ""});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->SetOwner(fd, uid, gid);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kSetOwner),
+             [&] { return base_->SetOwner(fd, uid, gid); });
 }
 
 absl::Status FaultInjectionFileSystem::SyncFile(int fd) {
-  Decision decision = Begin(Call{Operation::kSyncFile, ""});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->SyncFile(fd);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kSyncFile),
+             [&] { return base_->SyncFile(fd); });
 }
 
 absl::StatusOr<FileInfo> FaultInjectionFileSystem::Stat(int fd) {
-  Decision decision = Begin(Call{Operation::kStat, ""});
-  absl::StatusOr<FileInfo> result = decision.error;
-  if (decision.error.ok()) result = base_->Stat(fd);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kStat), [&] { return base_->Stat(fd); });
 }
 
 absl::StatusOr<FileInfo> FaultInjectionFileSystem::StatAt(
     int dir_fd, const std::string& name) {
-  Decision decision = Begin(Call{Operation::kStatAt, name});
-  absl::StatusOr<FileInfo> result = decision.error;
-  if (decision.error.ok()) result = base_->StatAt(dir_fd, name);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kStatAt, name),
+             [&] { return base_->StatAt(dir_fd, name); });
 }
 
 absl::Status FaultInjectionFileSystem::Rename(int dir_fd,
                                               const std::string& from,
                                               const std::string& to,
                                               RenameMode mode) {
-  Decision decision = Begin(Call{Operation::kRename, from, to, mode});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->Rename(dir_fd, from, to, mode);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kRename, from, to, mode),
+             [&] { return base_->Rename(dir_fd, from, to, mode); });
 }
 
 absl::Status FaultInjectionFileSystem::SyncDirectory(int dir_fd) {
-  Decision decision = Begin(Call{Operation::kSyncDirectory, ""});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->SyncDirectory(dir_fd);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kSyncDirectory),
+             [&] { return base_->SyncDirectory(dir_fd); });
 }
 
 absl::Status FaultInjectionFileSystem::Unlink(int dir_fd,
                                               const std::string& name) {
-  Decision decision = Begin(Call{Operation::kUnlink, name});
-  absl::Status result = decision.error;
-  if (decision.error.ok()) result = base_->Unlink(dir_fd, name);
-  End(decision);
-  return result;
+  return Run(MakeCall(Operation::kUnlink, name),
+             [&] { return base_->Unlink(dir_fd, name); });
 }
 
 absl::string_view OperationName(Operation operation) {

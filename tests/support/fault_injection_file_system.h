@@ -62,7 +62,7 @@ class FaultInjectionFileSystem : public FileSystem {
 
   // One call as the log records it.
   struct Call {
-    Operation operation;
+    Operation operation = Operation::kOpenDirectoryBeneath;
     // The name operand: the path of OpenDirectoryBeneath, the name of
     // CreateExclusive, StatAt and Unlink, the source of Rename. Empty for
     // calls on an fd.
@@ -105,8 +105,7 @@ class FaultInjectionFileSystem : public FileSystem {
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
   absl::Status SyncFile(int fd) override;
   absl::StatusOr<FileInfo> Stat(int fd) override;
-  absl::StatusOr<FileInfo> StatAt(int dir_fd,
-                                  const std::string& name) override;
+  absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
   absl::Status Rename(int dir_fd, const std::string& from,
                       const std::string& to, RenameMode mode) override;
   absl::Status SyncDirectory(int dir_fd) override;
@@ -132,6 +131,10 @@ class FaultInjectionFileSystem : public FileSystem {
   Decision Begin(Call call);
   // Runs the hook of `decision`, if any.
   static void End(const Decision& decision);
+  // Begin, then `forward()` unless a fault fired, then End. Returns what
+  // `forward` returned or the injected error.
+  template <typename Forward>
+  auto Run(Call call, Forward forward);
 
   FileSystem* const base_;
   mutable absl::Mutex mutex_;

@@ -14,7 +14,7 @@ extern char** environ;
 
 namespace durable::testing {
 
-CommandResult Run(const Command& command) {
+CommandResult RunCommand(const Command& command) {
   // Everything the child needs is prepared before fork.
   std::vector<char*> argv;
   for (const std::string& arg : command.argv) {

@@ -28,7 +28,7 @@ struct CommandResult {
 
 // Runs `command` to completion, feeding stdin and collecting stdout and
 // stderr. Only async-signal-safe calls happen between fork and exec.
-CommandResult Run(const Command& command);
+CommandResult RunCommand(const Command& command);
 
 }  // namespace durable::testing
 

@@ -40,7 +40,8 @@ bool CanConnect(const std::string& socket_path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
-    const std::string& config_body) {
+    const std::string& config_body,
+    const std::vector<std::string>& extra_dirs) {
   std::unique_ptr<TestDaemon> daemon(new TestDaemon());
   char base_template[] = "/tmp/durabled-test.XXXXXX";
   if (mkdtemp(base_template) == nullptr) {
@@ -51,6 +52,11 @@ absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
   mkdir(daemon->data().c_str(), 0755);
   mkdir(daemon->outside().c_str(), 0755);
   chmod(daemon->data().c_str(), 0755);
+  for (const std::string& dir : extra_dirs) {
+    const std::string path = daemon->base_ + "/" + dir;
+    mkdir(path.c_str(), 0755);
+    chmod(path.c_str(), 0755);
+  }
 
   const std::string config_path = daemon->base_ + "/durabled.conf";
   WriteFileOrDie(config_path,

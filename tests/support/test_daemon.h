@@ -28,9 +28,11 @@ class TestDaemon {
       "socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
       "rule { root: \"{base}/data\" allow_uid: {uid} }\n";
 
-  // Starts the daemon and waits until it accepts connections.
+  // Creates the scratch tree plus `extra_dirs` (relative to base, mode
+  // 0755), starts the daemon and waits until it accepts connections.
   static absl::StatusOr<std::unique_ptr<TestDaemon>> Start(
-      const std::string& config_body = kDefaultConfig);
+      const std::string& config_body = kDefaultConfig,
+      const std::vector<std::string>& extra_dirs = {});
 
   // Sends SIGTERM, waits, and removes the scratch tree.
   ~TestDaemon();

@@ -1,0 +1,177 @@
+// durablectl against the real daemon: what a shell user sees, including exit
+// codes, and callers under other uids (real processes that drop privileges).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_daemon.h"
+
+namespace durable::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr uid_t kNobody = 65534;
+constexpr uid_t kUnlistedUid = 65533;
+
+class DurablectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto daemon = TestDaemon::Start(
+        "socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
+        "rule { root: \"{base}/data\" allow_uid: {uid} }\n"
+        "rule { root: \"{base}/nobody\" allow_uid: 65534 }\n",
+        {"nobody"});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = *std::move(daemon);
+  }
+
+  CommandResult Durablectl(std::vector<std::string> args,
+                           const std::string& stdin_data = "",
+                           std::optional<uid_t> as_uid = std::nullopt) {
+    Command command;
+    command.argv = {DURABLECTL_BINARY,
+                    absl::StrCat("--socket=", daemon_->socket_path())};
+    command.argv.insert(command.argv.end(), args.begin(), args.end());
+    command.stdin_data = stdin_data;
+    if (as_uid.has_value()) {
+      command.uid = *as_uid;
+      command.gid = *as_uid;
+    }
+    return RunCommand(command);
+  }
+
+  void SkipUnlessRoot() {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to run as other uids";
+  }
+
+  std::unique_ptr<TestDaemon> daemon_;
+};
+
+TEST_F(DurablectlTest, WritesStandardInput) {
+  const std::string path = daemon_->data() + "/from_stdin";
+  CommandResult result = Durablectl({"write", path}, "hello\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("6 bytes created"));
+  EXPECT_EQ(*ReadFile(path), "hello\n");
+}
+
+TEST_F(DurablectlTest, WritesFromFileWithModeAndReplaces) {
+  const std::string source = daemon_->outside() + "/source";
+  WriteFileOrDie(source, std::string(300000, 'z'));
+  const std::string path = daemon_->data() + "/from_file";
+  CommandResult result =
+      Durablectl({"write", path, "--from=" + source, "--mode=0600"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(*ReadFile(path), std::string(300000, 'z'));
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  result = Durablectl({"write", path}, "second");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("replaced"));
+  EXPECT_EQ(*ReadFile(path), "second");
+}
+
+TEST_F(DurablectlTest, IfAbsentExitsFiveAndKeepsContent) {
+  const std::string path = daemon_->data() + "/once";
+  ASSERT_EQ(Durablectl({"write", "--if-absent", path}, "1").exit_code, 0);
+  CommandResult result = Durablectl({"write", "--if-absent", path}, "2");
+  EXPECT_EQ(result.exit_code, 5);
+  EXPECT_THAT(result.err, HasSubstr("ALREADY_EXISTS"));
+  EXPECT_THAT(result.err, HasSubstr(path));
+  EXPECT_EQ(*ReadFile(path), "1");
+}
+
+TEST_F(DurablectlTest, DeniedPathExitsThree) {
+  const std::string path = daemon_->outside() + "/nope";
+  CommandResult result = Durablectl({"write", path}, "x");
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(result.err, HasSubstr(path));
+  EXPECT_FALSE(PathExists(path));
+}
+
+TEST_F(DurablectlTest, BadPathExitsSix) {
+  CommandResult result =
+      Durablectl({"write", daemon_->data() + "/../outside/x"}, "x");
+  EXPECT_EQ(result.exit_code, 6);
+  EXPECT_THAT(result.err, HasSubstr("'..'"));
+  EXPECT_THAT(ListDirectory(daemon_->outside()), IsEmpty());
+}
+
+TEST_F(DurablectlTest, UnreachableDaemonExitsSeven) {
+  Command command;
+  command.argv = {DURABLECTL_BINARY, "--socket=" + daemon_->base() + "/nosock",
+                  "write", daemon_->data() + "/x"};
+  command.stdin_data = "x";
+  CommandResult result = RunCommand(command);
+  EXPECT_EQ(result.exit_code, 7);
+  EXPECT_THAT(result.err, HasSubstr("cannot reach durabled"));
+}
+
+TEST_F(DurablectlTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Durablectl({}).exit_code, 2);
+  EXPECT_EQ(Durablectl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Durablectl({"write"}).exit_code, 2);
+  EXPECT_EQ(Durablectl({"write", "/a", "/b"}).exit_code, 2);
+  CommandResult bad_mode = Durablectl({"write", "/a", "--mode=999"});
+  EXPECT_EQ(bad_mode.exit_code, 2);
+  EXPECT_THAT(bad_mode.err, HasSubstr("--mode=999"));
+  CommandResult help = Durablectl({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("Exit codes"));
+}
+
+TEST_F(DurablectlTest, MissingSourceFileIsReported) {
+  CommandResult result = Durablectl(
+      {"write", daemon_->data() + "/x", "--from=" + daemon_->base() + "/nope"});
+  EXPECT_EQ(result.exit_code, 4);
+  EXPECT_THAT(result.err, HasSubstr("cannot open"));
+  EXPECT_FALSE(PathExists(daemon_->data() + "/x"));
+}
+
+TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
+  SkipUnlessRoot();
+  if (IsSkipped()) return;
+  const std::string path = daemon_->data() + "/intruder";
+  CommandResult result =
+      Durablectl({"write", path}, "x", kUnlistedUid);
+  EXPECT_EQ(result.exit_code, 7) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("does a rule allow your uid"));
+  EXPECT_FALSE(PathExists(path));
+  EXPECT_THAT(daemon_->Log(),
+              HasSubstr(absl::StrCat("connection refused: no rule allows uid ",
+                                     kUnlistedUid)));
+  EXPECT_THAT(daemon_->Log(), ::testing::Not(HasSubstr("audit op=write uid=65533")));
+}
+
+TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
+  SkipUnlessRoot();
+  if (IsSkipped()) return;
+  // Its own root: allowed, and the daemon saw uid 65534 (SO_PEERCRED).
+  const std::string own = daemon_->base() + "/nobody/state";
+  CommandResult result = Durablectl({"write", own}, "mine", kNobody);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(*ReadFile(own), "mine");
+  EXPECT_THAT(daemon_->Log(),
+              HasSubstr(absl::StrCat("audit op=write uid=", kNobody, " gid=",
+                                     kNobody)));
+
+  // The test user's root: denied, naming the uid.
+  const std::string theirs = daemon_->data() + "/state";
+  result = Durablectl({"write", theirs}, "not mine", kNobody);
+  EXPECT_EQ(result.exit_code, 3) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("uid 65534"));
+  EXPECT_FALSE(PathExists(theirs));
+}
+
+}  // namespace
+}  // namespace durable::testing
