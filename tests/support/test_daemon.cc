@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 
 namespace durable::testing {
 namespace {
@@ -112,7 +113,18 @@ int TestDaemon::StopWith(int signal_number) {
 }
 
 TestDaemon::~TestDaemon() {
-  StopWith(SIGTERM);
+  if (pid_ > 0) {
+    // A clean stop is part of every test: SIGTERM must exit 0, and a
+    // sanitizer build must have found nothing in the daemon.
+    int status = StopWith(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "durabled did not exit 0 on SIGTERM (status " << status
+        << "); log:\n"
+        << Log();
+  }
+  const std::string log = Log();
+  EXPECT_EQ(log.find("Sanitizer"), std::string::npos) << log;
+  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
   if (!base_.empty()) {
     std::string command = absl::StrCat("rm -rf '", base_, "'");
     if (std::system(command.c_str()) != 0) {

@@ -17,11 +17,7 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kConfig[] = R"pb(
-  rule {
-    root: "/srv"
-    allow_uid: 1000
-    allow_uid: 1001
-  }
+  rule { root: "/srv" allow_uid: 1000 allow_uid: 1001 }
   rule {
     root: "/srv/a"
     allow_uid: 2000
@@ -31,15 +27,8 @@ constexpr char kConfig[] = R"pb(
     max_mode: 0640
     allow_overwrite: false
   }
-  rule {
-    root: "/srv/a/b/c"
-    allow_uid: 1000
-  }
-  rule {
-    root: "/data"
-    allow_gid: 500
-    allow_overwrite: true
-  }
+  rule { root: "/srv/a/b/c" allow_uid: 1000 }
+  rule { root: "/data" allow_gid: 500 allow_overwrite: true }
 )pb";
 
 PeerCredentials Caller(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) {
@@ -141,10 +130,9 @@ TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
   EXPECT_EQ(grant->rule_index, 2u);
   EXPECT_EQ(grant->rule->root, "/srv/a/b/c");
   EXPECT_EQ(grant->relative_parent, "d");
-  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file")
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file").status().code(),
+      absl::StatusCode::kPermissionDenied);
   // Just above the nested root, /srv/a governs.
   EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file").ok());
 }
@@ -198,8 +186,7 @@ TEST_F(PolicyTest, RelativeParent) {
   EXPECT_EQ(deeper->relative_parent, "a/b");
   EXPECT_EQ(deeper->leaf, "file");
 
-  absl::StatusOr<Grant> one =
-      policy_.Authorize(Caller(7, 500), "/data/a/file");
+  absl::StatusOr<Grant> one = policy_.Authorize(Caller(7, 500), "/data/a/file");
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->relative_parent, "a");
 }

@@ -1,0 +1,116 @@
+#include "server/audit_log.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace durable {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+AuditRecord Record(absl::string_view path, absl::Status result) {
+  AuditRecord record;
+  record.operation = "write";
+  record.caller.pid = 4321;
+  record.caller.uid = 1000;
+  record.caller.gid = 2000;
+  record.path = path;
+  record.bytes = 5000000000ull;  // more than 32 bits
+  record.result = std::move(result);
+  record.latency = absl::Microseconds(1500);
+  return record;
+}
+
+TEST(FormatAuditRecordTest, SuccessHasAllFields) {
+  const std::string line =
+      FormatAuditRecord(Record("/srv/state.json", absl::OkStatus()));
+  EXPECT_THAT(line, StartsWith("audit "));
+  EXPECT_THAT(line, HasSubstr("op=write"));
+  EXPECT_THAT(line, HasSubstr("uid=1000"));
+  EXPECT_THAT(line, HasSubstr("gid=2000"));
+  EXPECT_THAT(line, HasSubstr("pid=4321"));
+  EXPECT_THAT(line, HasSubstr("path=\"/srv/state.json\""));
+  EXPECT_THAT(line, HasSubstr("bytes=5000000000"));
+  EXPECT_THAT(line, HasSubstr("result=OK"));
+  EXPECT_THAT(line, HasSubstr("latency_us=1500"));
+  EXPECT_THAT(line, Not(HasSubstr("reason=")));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(FormatAuditRecordTest, FailureIncludesReason) {
+  const std::string line = FormatAuditRecord(
+      Record("/srv/x", absl::PermissionDeniedError("uid 1000 is not allowed")));
+  EXPECT_THAT(line, HasSubstr("result=PERMISSION_DENIED"));
+  EXPECT_THAT(line, EndsWith(" reason=\"uid 1000 is not allowed\""));
+}
+
+TEST(FormatAuditRecordTest, EscapesNewlineAndQuoteInPath) {
+  const std::string path = "/srv/a\"b\nforged=1 audit op=write";
+  const std::string line = FormatAuditRecord(Record(path, absl::OkStatus()));
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_THAT(line,
+              HasSubstr("path=\"/srv/a\\\"b\\nforged=1 audit op=write\""));
+  // The only unescaped quotes are the ones delimiting the path value.
+  size_t quotes = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"' && (i == 0 || line[i - 1] != '\\')) ++quotes;
+  }
+  EXPECT_EQ(quotes, 2u) << line;
+}
+
+TEST(FormatAuditRecordTest, EscapesControlAndNulBytesInPath) {
+  const std::string path("/srv/a\0b\rc\x1b", 11);
+  const std::string line = FormatAuditRecord(Record(path, absl::OkStatus()));
+  EXPECT_EQ(line.find('\0'), std::string::npos);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  EXPECT_EQ(line.find('\x1b'), std::string::npos);
+  EXPECT_THAT(line, HasSubstr("\\000"));
+  EXPECT_THAT(line, HasSubstr("\\r"));
+}
+
+TEST(FormatAuditRecordTest, EscapesReason) {
+  const std::string line = FormatAuditRecord(
+      Record("/srv/x", absl::InvalidArgumentError("bad \"name\"\nnext")));
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_THAT(line, HasSubstr("reason=\"bad \\\"name\\\"\\nnext\""));
+}
+
+TEST(DisplayPathTest, ShortPathIsEscapedOnly) {
+  EXPECT_EQ(DisplayPath("/srv/x"), "/srv/x");
+  EXPECT_EQ(DisplayPath("/a\nb"), "/a\\nb");
+  EXPECT_EQ(DisplayPath("/a\"b"), "/a\\\"b");
+}
+
+TEST(DisplayPathTest, TruncatesVeryLongPaths) {
+  const std::string path = "/" + std::string(10000, 'x');
+  const std::string shown = DisplayPath(path);
+  EXPECT_LT(shown.size(), 1024u);
+  EXPECT_THAT(shown, StartsWith("/xxxx"));
+  EXPECT_THAT(shown, HasSubstr("10001 bytes"));
+}
+
+TEST(DisplayPathTest, TruncatedPathIsStillEscaped) {
+  const std::string path = std::string(5000, '\n');
+  const std::string shown = DisplayPath(path);
+  EXPECT_EQ(shown.find('\n'), std::string::npos);
+  EXPECT_THAT(shown, HasSubstr("5000 bytes"));
+}
+
+TEST(FormatAuditRecordTest, LongPathIsTruncatedInTheLine) {
+  const std::string path = "/" + std::string(100000, 'y');
+  const std::string line = FormatAuditRecord(Record(path, absl::OkStatus()));
+  EXPECT_LT(line.size(), 2048u);
+  EXPECT_THAT(line, HasSubstr("100001 bytes"));
+}
+
+}  // namespace
+}  // namespace durable
