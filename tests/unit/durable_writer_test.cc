@@ -465,7 +465,7 @@ TEST_F(DurableWriterTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
-  EXPECT_THAT(fs_.Operations(),
+  ASSERT_THAT(fs_.Operations(),
               ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
                           Operation::kStatAt, Operation::kSetPermissions,
                           Operation::kSyncFile, Operation::kStat,
@@ -485,7 +485,7 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
-  EXPECT_THAT(fs_.Operations(),
+  ASSERT_THAT(fs_.Operations(),
               ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
                           Operation::kStatAt, Operation::kSetPermissions,
                           Operation::kStat, Operation::kSyncFile,
