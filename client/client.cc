@@ -1,6 +1,7 @@
 #include "client/client.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include <grpcpp/grpcpp.h>
 
@@ -23,6 +24,23 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& socket) {
                       message);
 }
 
+void ToProto(const WriteOptions& options, durable::v1::WriteOptions* proto) {
+  proto->set_mode(options.mode);
+  proto->set_if_absent(options.if_absent);
+  proto->set_if_match(options.if_match);
+  proto->set_expected_sha256(options.expected_sha256);
+  proto->set_create_parents(options.create_parents);
+}
+
+WriteResult FromProto(const durable::v1::WriteResponse& response) {
+  WriteResult result;
+  result.size = response.size();
+  result.sha256 = response.sha256();
+  result.etag = response.etag();
+  result.created = response.created();
+  return result;
+}
+
 }  // namespace
 
 std::string DefaultSocketPath() {
@@ -36,6 +54,12 @@ std::string DefaultSocketPath() {
 struct Client::Stub {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<durable::v1::DurableWriter::Stub> writer;
+
+  void SetDeadline(grpc::ClientContext& context,
+                   const ClientOptions& options) const {
+    context.set_deadline(std::chrono::system_clock::now() +
+                         absl::ToChronoMilliseconds(options.timeout));
+  }
 };
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
@@ -57,23 +81,130 @@ Client::~Client() = default;
 absl::StatusOr<WriteResult> Client::Write(const std::string& path,
                                           absl::string_view data,
                                           const WriteOptions& options) {
+  if (data.size() > options_.stream_threshold) {
+    size_t offset = 0;
+    ChunkSource source = [&](char* buffer,
+                             size_t capacity) -> absl::StatusOr<size_t> {
+      size_t n = std::min(capacity, data.size() - offset);
+      memcpy(buffer, data.data() + offset, n);
+      offset += n;
+      return n;
+    };
+    return WriteStream(path, source, data.size(), options);
+  }
   durable::v1::WriteRequest request;
   request.set_path(path);
   request.set_data(std::string(data));
-  request.set_mode(options.mode);
-  request.set_if_absent(options.if_absent);
+  ToProto(options, request.mutable_options());
   durable::v1::WriteResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(options_.timeout));
+  stub_->SetDeadline(context, options_);
   grpc::Status status = stub_->writer->Write(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, options_.socket_path);
-  WriteResult result;
+  return FromProto(response);
+}
+
+absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
+                                                const ChunkSource& source,
+                                                uint64_t total_size,
+                                                const WriteOptions& options) {
+  grpc::ClientContext context;
+  stub_->SetDeadline(context, options_);
+  durable::v1::WriteResponse response;
+  std::unique_ptr<grpc::ClientWriter<durable::v1::WriteChunk>> writer =
+      stub_->writer->WriteStream(&context, &response);
+
+  durable::v1::WriteChunk chunk;
+  chunk.mutable_header()->set_path(path);
+  ToProto(options, chunk.mutable_header()->mutable_options());
+  std::string buffer(options_.chunk_size, '\0');
+  uint64_t sent = 0;
+  absl::Status source_error;
+  bool stream_broken = false;
+  while (true) {
+    absl::StatusOr<size_t> n = source(buffer.data(), buffer.size());
+    if (!n.ok()) {
+      source_error = n.status();
+      break;
+    }
+    chunk.set_data(buffer.data(), *n);
+    chunk.set_finish(*n == 0);
+    if (!writer->Write(chunk)) {
+      stream_broken = true;  // the daemon ended the call; Finish says why
+      break;
+    }
+    sent += *n;
+    if (options.on_progress) options.on_progress(sent, total_size);
+    if (*n == 0) break;
+    chunk.clear_header();
+  }
+  if (!source_error.ok()) {
+    // Ending without `finish` publishes nothing.
+    context.TryCancel();
+    writer->Finish();
+    return absl::Status(source_error.code(),
+                        absl::StrCat("reading the content for ", path,
+                                     " failed, nothing was written: ",
+                                     source_error.message()));
+  }
+  if (!stream_broken) writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return FromGrpc(status, options_.socket_path);
+  return FromProto(response);
+}
+
+absl::StatusOr<FileStatus> Client::Stat(const std::string& path) {
+  durable::v1::StatRequest request;
+  request.set_path(path);
+  durable::v1::StatResponse response;
+  grpc::ClientContext context;
+  stub_->SetDeadline(context, options_);
+  grpc::Status status = stub_->writer->Stat(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, options_.socket_path);
+  FileStatus result;
   result.size = response.size();
-  result.sha256 = response.sha256();
+  result.mode = response.mode();
+  result.uid = response.uid();
+  result.gid = response.gid();
+  result.mtime_ns = response.mtime_ns();
   result.etag = response.etag();
-  result.created = response.created();
   return result;
+}
+
+absl::StatusOr<std::string> Client::Remove(const std::string& path,
+                                           const std::string& if_match) {
+  durable::v1::RemoveRequest request;
+  request.set_path(path);
+  request.set_if_match(if_match);
+  durable::v1::RemoveResponse response;
+  grpc::ClientContext context;
+  stub_->SetDeadline(context, options_);
+  grpc::Status status = stub_->writer->Remove(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, options_.socket_path);
+  return response.etag();
+}
+
+absl::StatusOr<Identity> Client::WhoAmI() {
+  durable::v1::WhoAmIRequest request;
+  durable::v1::WhoAmIResponse response;
+  grpc::ClientContext context;
+  stub_->SetDeadline(context, options_);
+  grpc::Status status = stub_->writer->WhoAmI(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, options_.socket_path);
+  Identity identity;
+  identity.uid = response.uid();
+  identity.gid = response.gid();
+  identity.groups.assign(response.groups().begin(), response.groups().end());
+  identity.pid = response.pid();
+  for (const auto& grant : response.grants()) {
+    identity.grants.push_back(Identity::Grant{
+        grant.root(), grant.max_file_size(), grant.create_mode(),
+        grant.max_mode(), grant.allow_overwrite(),
+        grant.allow_create_parents()});
+  }
+  identity.denied_roots.assign(response.denied_roots().begin(),
+                               response.denied_roots().end());
+  return identity;
 }
 
 }  // namespace durable

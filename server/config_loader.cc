@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -41,40 +42,41 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
-// Formats "file:line:column: reason" for a field found in `tree`.
+// Formats "file:line:column: block.field: reason" from the parser's record
+// of where each field was.
 class ErrorLocator {
  public:
   ErrorLocator(absl::string_view file_name,
                const TextFormat::ParseInfoTree* tree)
       : file_name_(file_name), tree_(tree) {}
 
-  // `rule_index` < 0 means a top-level field of DaemonConfig.
-  absl::Status Error(int rule_index, absl::string_view field,
-                     absl::string_view reason, int repeated_index = -1) const {
-    const auto* config_descriptor = DaemonConfig::descriptor();
-    const TextFormat::ParseInfoTree* tree = tree_;
-    const google::protobuf::Descriptor* descriptor = config_descriptor;
-    if (rule_index >= 0 && tree != nullptr) {
-      tree = tree->GetTreeForNested(config_descriptor->FindFieldByName("rule"),
-                                    rule_index);
-      descriptor = durable::v1::Rule::descriptor();
+  // An error about `field` inside the top-level block `block` ("rule",
+  // "socket", "limits"); `index` picks one of a repeated block. Where the
+  // field itself was not written, the block's position is given.
+  absl::Status Error(absl::string_view block, int index,
+                     absl::string_view field, absl::string_view reason) const {
+    const auto* block_field =
+        DaemonConfig::descriptor()->FindFieldByName(std::string(block));
+    const int block_index = block_field->is_repeated() ? index : -1;
+    TextFormat::ParseLocation location =
+        tree_->GetLocation(block_field, block_index);
+    const TextFormat::ParseInfoTree* nested =
+        tree_->GetTreeForNested(block_field, block_index);
+    const auto* field_descriptor =
+        block_field->message_type()->FindFieldByName(std::string(field));
+    if (nested != nullptr && field_descriptor != nullptr) {
+      TextFormat::ParseLocation field_location = nested->GetLocation(
+          field_descriptor, field_descriptor->is_repeated() ? 0 : -1);
+      if (field_location.line >= 0) location = field_location;
     }
-    google::protobuf::TextFormat::ParseLocation location;
-    if (tree != nullptr) {
-      const auto* fd = descriptor->FindFieldByName(std::string(field));
-      if (fd != nullptr) {
-        location = tree->GetLocation(fd, fd->is_repeated()
-                                             ? std::max(repeated_index, 0)
-                                             : -1);
-      }
-    }
+    const std::string what = absl::StrCat(block, ".", field);
     if (location.line < 0) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("%s: %s: %s", file_name_, field, reason));
+          absl::StrFormat("%s: %s: %s", file_name_, what, reason));
     }
     return absl::InvalidArgumentError(
         absl::StrFormat("%s:%d:%d: %s: %s", file_name_, location.line + 1,
-                        location.column + 1, field, reason));
+                        location.column + 1, what, reason));
   }
 
  private:
@@ -90,12 +92,12 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
   if (config.has_socket()) {
     const auto& socket = config.socket();
     if (!socket.path().empty() && !ValidateClientPath(socket.path()).ok()) {
-      return at.Error(-1, "socket",
+      return at.Error("socket", -1, "path",
                       absl::StrCat("path \"", socket.path(),
                                    "\" must be a clean absolute path"));
     }
     if (socket.mode() > 0777) {
-      return at.Error(-1, "socket",
+      return at.Error("socket", -1, "mode",
                       absl::StrFormat("mode 0%o has bits outside 0777",
                                       socket.mode()));
     }
@@ -104,32 +106,38 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
   for (int i = 0; i < config.rule_size(); ++i) {
     const durable::v1::Rule& rule = config.rule(i);
     if (rule.root().empty()) {
-      return at.Error(i, "root", "every rule needs a root");
+      return at.Error("rule", i, "root", "every rule needs a root");
     }
     if (!IsCleanRoot(rule.root())) {
-      return at.Error(i, "root",
+      return at.Error("rule", i, "root",
                       absl::StrCat("\"", rule.root(),
                                    "\" is not a clean absolute path (no "
                                    "'.', '..', '//' or trailing '/')"));
     }
     if (!roots.insert(rule.root()).second) {
-      return at.Error(i, "root",
+      return at.Error("rule", i, "root",
                       absl::StrCat("\"", rule.root(),
                                    "\" is the root of an earlier rule too"));
     }
     if (rule.allow_uid_size() == 0 && rule.allow_gid_size() == 0) {
-      return at.Error(i, "root",
+      return at.Error("rule", i, "root",
                       absl::StrCat("the rule for \"", rule.root(),
                                    "\" allows nobody; add allow_uid or "
                                    "allow_gid"));
     }
     if (rule.create_mode() > 07777) {
-      return at.Error(i, "create_mode",
+      return at.Error("rule", i, "create_mode",
                       absl::StrFormat("0%o has bits outside 07777",
                                       rule.create_mode()));
     }
+    if (rule.create_owner() != durable::v1::OWNER_FIXED &&
+        (rule.owner_uid() != 0 || rule.owner_gid() != 0)) {
+      return at.Error("rule", i, "owner_uid",
+                      "owner_uid and owner_gid apply only with "
+                      "create_owner: OWNER_FIXED");
+    }
     if (rule.max_mode() > 07777) {
-      return at.Error(i, "max_mode",
+      return at.Error("rule", i, "max_mode",
                       absl::StrFormat("0%o has bits outside 07777",
                                       rule.max_mode()));
     }
@@ -161,6 +169,11 @@ absl::StatusOr<DaemonConfig> ParseConfig(absl::string_view text,
 }
 
 absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the config must be a regular file"));
+  }
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(
@@ -176,6 +189,15 @@ uint64_t MaxMessageBytes(const DaemonConfig& config) {
     return config.limits().max_message_bytes();
   }
   return kDefaultMaxFileSize + kMessageHeadroom;
+}
+
+}  // namespace durable
+
+namespace durable {
+
+absl::Duration StreamIdleTimeout(const DaemonConfig& config) {
+  uint32_t ms = config.limits().stream_idle_timeout_ms();
+  return absl::Milliseconds(ms != 0 ? ms : kDefaultStreamIdleTimeoutMs);
 }
 
 }  // namespace durable

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "durable/v1/config.pb.h"
 
 namespace durable {
@@ -18,6 +19,7 @@ inline constexpr mode_t kDefaultSocketMode = 0660;
 inline constexpr uint64_t kDefaultMaxFileSize = 64ull << 20;
 inline constexpr mode_t kDefaultCreateMode = 0644;
 inline constexpr mode_t kDefaultMaxMode = 0666;
+inline constexpr uint32_t kDefaultStreamIdleTimeoutMs = 30000;
 // Envelope room beyond the largest file a single Write can carry.
 inline constexpr uint64_t kMessageHeadroom = 1ull << 20;
 
@@ -33,6 +35,9 @@ absl::StatusOr<durable::v1::DaemonConfig> LoadConfigFile(
 
 // The largest gRPC message the daemon accepts under `config`.
 uint64_t MaxMessageBytes(const durable::v1::DaemonConfig& config);
+
+// How long a WriteStream may stay silent under `config`.
+absl::Duration StreamIdleTimeout(const durable::v1::DaemonConfig& config);
 
 }  // namespace durable
 

@@ -1,16 +1,31 @@
 #include "server/durable_service.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/audit_log.h"
+#include "server/etag.h"
 #include "server/path_resolver.h"
+#include "server/path_validation.h"
+#include "server/write_stream_reactor.h"
 
 namespace durable {
 namespace {
 
+using durable::v1::RemoveRequest;
+using durable::v1::RemoveResponse;
+using durable::v1::StatRequest;
+using durable::v1::StatResponse;
+using durable::v1::WhoAmIRequest;
+using durable::v1::WhoAmIResponse;
+using durable::v1::WriteChunk;
 using durable::v1::WriteRequest;
 using durable::v1::WriteResponse;
+
+constexpr char kUnidentified[] =
+    "the call did not arrive over a connection durabled accepted and "
+    "identified itself";
 
 grpc::Status ToGrpc(const absl::Status& status, absl::string_view path) {
   if (status.ok()) return grpc::Status::OK;
@@ -18,30 +33,19 @@ grpc::Status ToGrpc(const absl::Status& status, absl::string_view path) {
                       absl::StrCat(DisplayPath(path), ": ", status.message()));
 }
 
-absl::Status CheckWriteRequest(const WriteRequest& request,
-                               const RulePolicy& rule) {
-  if (request.mode() > 07777) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("mode 0%o has bits outside 07777", request.mode()));
-  }
-  if (request.data().size() > rule.max_file_size) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the content is ", request.data().size(),
-        " bytes; the rule for root ", rule.root, " allows at most ",
-        rule.max_file_size));
-  }
-  return absl::OkStatus();
+void FillWriteResponse(const WriteResult& result, WriteResponse* response) {
+  response->set_size(result.size);
+  response->set_sha256(result.sha256);
+  response->set_etag(result.etag);
+  response->set_created(result.created);
 }
 
-CommitOptions CommitOptionsFor(const WriteRequest& request,
-                               const RulePolicy& rule) {
-  CommitOptions options;
-  options.create_permissions =
-      request.mode() != 0 ? (request.mode() & rule.max_mode) : rule.create_mode;
-  options.if_absent = request.if_absent();
-  options.allow_overwrite = rule.allow_overwrite;
-  return options;
-}
+// A reactor that only reports an error (for an unidentified caller).
+class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
+ public:
+  explicit RejectReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace
 
@@ -51,37 +55,136 @@ grpc::Status DurableService::Write(grpc::ServerContext* context,
   const absl::Time start = absl::Now();
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "the call did not arrive over a connection durabled "
-                        "accepted and identified itself");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
-
-  absl::Status status;
-  absl::StatusOr<ResolvedTarget> target =
-      ResolveTarget(policies_->Current(), *fs_, *caller, request->path());
-  if (!target.ok()) {
-    status = target.status();
-  } else {
-    status = CheckWriteRequest(*request, *target->rule);
-  }
+  absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
+      WriteOperation::Begin(deps_, *caller, request->path(), request->options());
+  absl::Status status = operation.status();
+  if (status.ok()) status = (*operation)->Append(request->data());
   if (status.ok()) {
-    TargetLocks::Lease lease = locks_->Acquire(target->key);
-    absl::StatusOr<WriteResult> written =
-        writer_.Write(target->dir.get(), target->key.leaf, request->data(),
-                      CommitOptionsFor(*request, *target->rule));
-    if (written.ok()) {
-      response->set_size(written->size);
-      response->set_sha256(written->sha256);
-      response->set_etag(written->etag);
-      response->set_created(written->created);
-    } else {
-      status = written.status();
-    }
+    absl::StatusOr<WriteResult> result = (*operation)->Commit();
+    status = result.status();
+    if (result.ok()) FillWriteResponse(*result, response);
   }
   EmitAuditRecord(AuditRecord{"write", *caller, request->path(),
                               request->data().size(), status,
                               absl::Now() - start});
   return ToGrpc(status, request->path());
+}
+
+grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
+    grpc::CallbackServerContext* context, WriteResponse* response) {
+  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
+  if (!caller.has_value()) {
+    return new RejectReactor(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified));
+  }
+  const absl::Time start = absl::Now();
+  const PeerCredentials who = *caller;
+  return new WriteStreamReactor(
+      deps_, workers_, watchdog_, limits_.stream_idle_timeout, context, who,
+      response,
+      [who, start](const std::string& path, uint64_t bytes,
+                   const absl::Status& status) {
+        EmitAuditRecord(AuditRecord{"write_stream", who, path, bytes, status,
+                                    absl::Now() - start});
+      });
+}
+
+grpc::Status DurableService::Stat(grpc::ServerContext* context,
+                                  const StatRequest* request,
+                                  StatResponse* response) {
+  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
+  if (!caller.has_value()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
+  }
+  absl::StatusOr<ResolvedTarget> target = ResolveTarget(
+      deps_.policies->Current(), *deps_.fs, *caller, request->path());
+  if (!target.ok()) return ToGrpc(target.status(), request->path());
+  absl::StatusOr<FileInfo> info =
+      deps_.fs->StatAt(target->dir.get(), target->key.leaf);
+  if (!info.ok()) {
+    if (absl::IsNotFound(info.status())) {
+      return ToGrpc(absl::NotFoundError("no such file"), request->path());
+    }
+    return ToGrpc(info.status(), request->path());
+  }
+  if (!S_ISREG(info->mode)) {
+    return ToGrpc(absl::FailedPreconditionError("not a regular file"),
+                  request->path());
+  }
+  response->set_size(info->size);
+  response->set_mode(info->mode & 07777);
+  response->set_uid(info->uid);
+  response->set_gid(info->gid);
+  response->set_mtime_ns(info->mtime_ns);
+  response->set_etag(EtagOf(*info));
+  return grpc::Status::OK;
+}
+
+grpc::Status DurableService::Remove(grpc::ServerContext* context,
+                                    const RemoveRequest* request,
+                                    RemoveResponse* response) {
+  const absl::Time start = absl::Now();
+  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
+  if (!caller.has_value()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
+  }
+  absl::Status status;
+  absl::StatusOr<ResolvedTarget> target = ResolveTarget(
+      deps_.policies->Current(), *deps_.fs, *caller, request->path());
+  if (!target.ok()) {
+    status = target.status();
+  } else if (!target->rule->allow_overwrite) {
+    status = absl::PermissionDeniedError(absl::StrCat(
+        "the rule for root ", target->rule->root,
+        " does not allow overwriting, so it does not allow removing either"));
+  } else {
+    TargetLocks::Lease lease = deps_.locks->Acquire(target->key);
+    absl::StatusOr<std::string> etag = deps_.writer->Remove(
+        target->dir.get(), target->key.leaf, request->if_match());
+    status = etag.status();
+    if (etag.ok()) response->set_etag(*etag);
+  }
+  EmitAuditRecord(AuditRecord{"remove", *caller, request->path(), 0, status,
+                              absl::Now() - start});
+  return ToGrpc(status, request->path());
+}
+
+grpc::Status DurableService::WhoAmI(grpc::ServerContext* context,
+                                    const WhoAmIRequest* /*request*/,
+                                    WhoAmIResponse* response) {
+  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
+  if (!caller.has_value()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
+  }
+  response->set_uid(caller->uid);
+  response->set_gid(caller->gid);
+  for (gid_t group : caller->groups) response->add_groups(group);
+  response->set_pid(caller->pid);
+  std::shared_ptr<const ActivePolicy> policy = deps_.policies->Current();
+  const std::vector<RulePolicy>& rules = policy->policy.rules();
+  for (const RulePolicy& rule : rules) {
+    if (!rule.Allows(*caller)) {
+      // Only roots that carve a hole into a granted one concern this caller;
+      // the others are none of its business.
+      for (const RulePolicy& outer : rules) {
+        if (outer.Allows(*caller) && PathIsWithin(rule.root, outer.root)) {
+          response->add_denied_roots(rule.root);
+          break;
+        }
+      }
+      continue;
+    }
+    WhoAmIResponse::Grant* grant = response->add_grants();
+    grant->set_root(rule.root);
+    grant->set_max_file_size(rule.max_file_size);
+    grant->set_create_mode(rule.create_mode);
+    grant->set_max_mode(rule.max_mode);
+    grant->set_allow_overwrite(rule.allow_overwrite);
+    grant->set_allow_create_parents(rule.allow_create_parents);
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace durable

@@ -3,39 +3,59 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/time/time.h"
 #include "durable/v1/durable.grpc.pb.h"
-#include "server/durable_writer.h"
-#include "server/file_system.h"
 #include "server/peer_registry.h"
-#include "server/policy_store.h"
-#include "server/target_locks.h"
+#include "server/stream_watchdog.h"
+#include "server/worker_pool.h"
+#include "server/write_operation.h"
 
 namespace durable {
 
+struct ServiceLimits {
+  absl::Duration stream_idle_timeout = absl::Seconds(30);
+};
+
 // The gRPC face of durabled: finds the caller of each call in the
-// PeerRegistry, resolves the target under the current policy, serialises
-// per target, runs the write engine, answers and audits. Holds no state of
-// its own beyond the collaborators main wires in.
-class DurableService final : public durable::v1::DurableWriter::Service {
+// PeerRegistry, runs the operation under the current policy, answers and
+// audits. WriteStream is served by a callback reactor (so that idle streams
+// can be ended with a proper status); the other methods are synchronous.
+// Holds no state of its own beyond the collaborators main wires in.
+class DurableService final
+    : public durable::v1::DurableWriter::WithCallbackMethod_WriteStream<
+          durable::v1::DurableWriter::Service> {
  public:
-  DurableService(const PolicyStore* policies, const PeerRegistry* peers,
-                 FileSystem* fs, TargetLocks* locks)
-      : policies_(policies),
+  DurableService(const WriteDependencies& deps, const PeerRegistry* peers,
+                 WorkerPool* workers, StreamWatchdog* watchdog,
+                 const ServiceLimits& limits)
+      : deps_(deps),
         peers_(peers),
-        fs_(fs),
-        locks_(locks),
-        writer_(fs) {}
+        workers_(workers),
+        watchdog_(watchdog),
+        limits_(limits) {}
 
   grpc::Status Write(grpc::ServerContext* context,
                      const durable::v1::WriteRequest* request,
                      durable::v1::WriteResponse* response) override;
+  grpc::ServerReadReactor<durable::v1::WriteChunk>* WriteStream(
+      grpc::CallbackServerContext* context,
+      durable::v1::WriteResponse* response) override;
+  grpc::Status Stat(grpc::ServerContext* context,
+                    const durable::v1::StatRequest* request,
+                    durable::v1::StatResponse* response) override;
+  grpc::Status Remove(grpc::ServerContext* context,
+                      const durable::v1::RemoveRequest* request,
+                      durable::v1::RemoveResponse* response) override;
+  grpc::Status WhoAmI(grpc::ServerContext* context,
+                      const durable::v1::WhoAmIRequest* request,
+                      durable::v1::WhoAmIResponse* response) override;
 
  private:
-  const PolicyStore* const policies_;
+  const WriteDependencies deps_;
   const PeerRegistry* const peers_;
-  FileSystem* const fs_;
-  TargetLocks* const locks_;
-  DurableWriter writer_;
+  WorkerPool* const workers_;
+  StreamWatchdog* const watchdog_;
+  const ServiceLimits limits_;
 };
 
 }  // namespace durable

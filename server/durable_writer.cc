@@ -6,6 +6,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
@@ -24,8 +25,15 @@ std::string RandomTempName() {
                          absl::Uniform<uint64_t>(bits));
 }
 
+// Prefixes the message, keeping the code and payloads (the errno).
 absl::Status Annotate(const absl::Status& status, absl::string_view context) {
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  absl::Status annotated(status.code(),
+                         absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        annotated.SetPayload(type_url, payload);
+      });
+  return annotated;
 }
 
 const char* DescribeFileType(mode_t mode) {
@@ -98,6 +106,30 @@ absl::StatusOr<std::unique_ptr<StagedFile>> DurableWriter::Stage(
   return Annotate(last_error, "cannot create a temp file");
 }
 
+absl::StatusOr<FileInfo> DurableWriter::InspectTarget(
+    int dir_fd, const std::string& leaf, const std::string& if_match) {
+  absl::StatusOr<FileInfo> existing = fs_->StatAt(dir_fd, leaf);
+  if (!existing.ok()) {
+    if (absl::IsNotFound(existing.status())) {
+      return absl::NotFoundError("the target does not exist");
+    }
+    return Annotate(existing.status(), "cannot inspect the target");
+  }
+  if (!S_ISREG(existing->mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the target is ", DescribeFileType(existing->mode),
+                     ", not a regular file"));
+  }
+  if (!if_match.empty()) {
+    std::string etag = EtagOf(*existing);
+    if (etag != if_match) {
+      return absl::AbortedError(absl::StrCat("the target changed: its etag is ",
+                                             etag, ", not ", if_match));
+    }
+  }
+  return existing;
+}
+
 absl::StatusOr<WriteResult> DurableWriter::Commit(
     StagedFile& staged, const CommitOptions& options) {
   const int dir_fd = staged.dir_fd_;
@@ -106,18 +138,27 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
   if (staged.failed_) {
     return absl::FailedPreconditionError("an earlier append failed");
   }
+  // Unless publishing succeeds, the temp file is gone when Commit returns.
+  struct RemoveTempOnFailure {
+    StagedFile& staged;
+    ~RemoveTempOnFailure() {
+      if (!staged.needs_cleanup_) return;
+      staged.needs_cleanup_ = false;
+      staged.fd_.reset();
+      absl::Status removed = staged.fs_->Unlink(staged.dir_fd_, staged.temp_name_);
+      if (!removed.ok()) {
+        LogError(absl::StrCat("cannot remove temp file ", staged.temp_name_,
+                              ": ", removed.message()));
+      }
+    }
+  } remove_temp_on_failure{staged};
 
   // 1. What is at the target now decides create vs replace.
   WriteResult result;
   mode_t permissions = options.create_permissions & 07777;
   std::optional<Owner> owner = options.create_owner;
-  absl::StatusOr<FileInfo> existing = fs_->StatAt(dir_fd, leaf);
+  absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, options.if_match);
   if (existing.ok()) {
-    if (!S_ISREG(existing->mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the target is ", DescribeFileType(existing->mode),
-                       ", not a regular file"));
-    }
     if (options.if_absent) {
       return absl::AlreadyExistsError(
           "the target exists and the write is create-only (if_absent)");
@@ -128,13 +169,31 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
     }
     permissions = existing->mode & 07777;
     owner = Owner{existing->uid, existing->gid};
-  } else if (absl::IsNotFound(existing.status())) {
+  } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
     result.created = true;
+  } else if (absl::IsNotFound(existing.status())) {
+    return absl::AbortedError(absl::StrCat(
+        "the target does not exist, so it cannot match etag ", options.if_match));
   } else {
-    return Annotate(existing.status(), "cannot inspect the target");
+    return existing.status();
+  }
+  if (options.requested_permissions.has_value()) {
+    permissions = *options.requested_permissions & 07777;
   }
 
-  // 2. Metadata and data of the temp file, made durable before publishing.
+  // 2. The content must be what the client meant to send.
+  result.size = staged.size_;
+  result.sha256 = staged.hasher_.Finish();
+  if (options.expected_sha256.has_value() &&
+      *options.expected_sha256 != result.sha256) {
+    return absl::DataLossError(absl::StrCat(
+        "the content received (", result.size, " bytes, sha256 ",
+        absl::BytesToHexString(result.sha256),
+        ") does not match the expected sha256 ",
+        absl::BytesToHexString(*options.expected_sha256)));
+  }
+
+  // 3. Metadata and data of the temp file, made durable before publishing.
   const int fd = staged.fd_.get();
   absl::Status status = fs_->SetPermissions(fd, permissions);
   absl::StatusOr<FileInfo> info;
@@ -151,11 +210,9 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
   if (!status.ok()) return Annotate(status, "cannot flush the new content");
   info = fs_->Stat(fd);
   if (!info.ok()) return Annotate(info.status(), "cannot inspect the temp file");
-  result.size = staged.size_;
-  result.sha256 = staged.hasher_.Finish();
   result.etag = EtagOf(*info);
 
-  // 3. Publish. A replace swaps the names so the old content can be put
+  // 4. Publish. A replace swaps the names so the old content can be put
   // back if the directory cannot be made durable.
   bool exchanged = false;
   if (result.created) {
@@ -181,23 +238,30 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
   // From here the temp name holds the old content (exchanged) or nothing.
   staged.needs_cleanup_ = exchanged;
 
-  // 4. Make the rename durable.
+  // 5. Make the rename durable, or undo it.
   status = fs_->SyncDirectory(dir_fd);
   if (!status.ok() && !absl::IsUnimplemented(status)) {
     absl::Status undone;
     if (exchanged) {
+      // Afterwards the temp name holds the new content again and is removed
+      // on return.
       undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
-      // The temp name now holds the new content again; the destructor of
-      // `staged` removes it.
     } else if (result.created) {
       undone = fs_->Unlink(dir_fd, leaf);
     } else {
-      undone = absl::DataLossError("a plain rename cannot be undone");
+      undone = absl::UnimplementedError(
+          "this filesystem has no RENAME_EXCHANGE, so a replace cannot be "
+          "undone");
     }
     if (undone.ok()) {
       return Annotate(status,
                       "cannot make the directory durable; the write was "
                       "rolled back");
+    }
+    if (exchanged) {
+      staged.needs_cleanup_ = false;
+      LogError(absl::StrCat("the old content of ", leaf, " is kept as ", temp,
+                            " after a failed directory fsync"));
     }
     return Annotate(status, absl::StrCat(
                                 "cannot make the directory durable and cannot "
@@ -207,7 +271,7 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
                                 "survive a power loss"));
   }
 
-  // 5. Drop the old content. A failure here does not undo a durable write;
+  // 6. Drop the old content. A failure here does not undo a durable write;
   // the leftover carries the temp prefix, so the start-up sweep removes it.
   if (exchanged) {
     staged.needs_cleanup_ = false;
@@ -219,6 +283,43 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
     }
   }
   return result;
+}
+
+absl::StatusOr<std::string> DurableWriter::Remove(int dir_fd,
+                                                  const std::string& leaf,
+                                                  const std::string& if_match) {
+  absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, if_match);
+  if (!existing.ok()) return existing.status();
+  const std::string etag = EtagOf(*existing);
+  // Move it aside under a fresh temp name, so that a failed directory fsync
+  // can put it back.
+  std::string temp;
+  absl::Status status;
+  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
+    temp = RandomTempName();
+    status = fs_->Rename(dir_fd, leaf, temp, RenameMode::kNoReplace);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (!status.ok()) return Annotate(status, "cannot remove the target");
+  status = fs_->SyncDirectory(dir_fd);
+  if (!status.ok() && !absl::IsUnimplemented(status)) {
+    absl::Status undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
+    if (undone.ok()) {
+      return Annotate(status,
+                      "cannot make the directory durable; the file was put "
+                      "back");
+    }
+    return Annotate(status, absl::StrCat("cannot make the directory durable "
+                                         "and cannot put the file back (",
+                                         undone.message(), "); it is kept as ",
+                                         temp));
+  }
+  status = fs_->Unlink(dir_fd, temp);
+  if (!status.ok()) {
+    LogError(absl::StrCat("cannot remove ", temp, " (was ", leaf,
+                          "): ", status.message()));
+  }
+  return etag;
 }
 
 absl::StatusOr<WriteResult> DurableWriter::Write(int dir_fd,

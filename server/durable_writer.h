@@ -23,16 +23,13 @@ inline constexpr absl::string_view kTempFilePrefix = ".durabled-tmp.";
 // True if `name` is a temp file name of durabled's own making.
 bool IsTempFileName(absl::string_view name);
 
-struct Owner {
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
 // How a staged file is published over its target.
 struct CommitOptions {
-  // Permission bits of the file if it is created. A replaced file keeps its
-  // own permission bits.
+  // Permission bits of the file if it is created and none are requested.
   mode_t create_permissions = 0644;
+  // Permission bits for the file whether created or replaced; nullopt keeps
+  // a replaced file's bits (and uses create_permissions for a new file).
+  std::optional<mode_t> requested_permissions;
   // Owner of the file if it is created; nullopt leaves the daemon's. A
   // replaced file keeps its owner.
   std::optional<Owner> create_owner;
@@ -40,6 +37,11 @@ struct CommitOptions {
   bool if_absent = false;
   // Fail with PERMISSION_DENIED instead of replacing an existing target.
   bool allow_overwrite = true;
+  // Non-empty: fail with ABORTED unless the target exists with this etag.
+  std::string if_match;
+  // Set: fail with DATA_LOSS, publishing nothing, unless the staged content
+  // has this SHA-256 (32 raw bytes).
+  std::optional<std::string> expected_sha256;
 };
 
 struct WriteResult {
@@ -88,15 +90,21 @@ class StagedFile {
 //      (O_CREAT|O_EXCL|O_NOFOLLOW, so it can never collide with or follow
 //      anything), append the content.
 //   2. Commit: check the target (absent, or a regular file that may be
-//      replaced), set mode and owner, fsync the temp file, publish it
-//      (rename with RENAME_NOREPLACE for a create, RENAME_EXCHANGE for a
-//      replace so that the old content can be restored), fsync the
-//      directory, then unlink the old content.
+//      replaced, with the expected etag), verify the content's digest, set
+//      mode and owner, fsync the temp file, publish it (rename with
+//      RENAME_NOREPLACE for a create, RENAME_EXCHANGE for a replace so that
+//      the old content can be restored), fsync the directory, then unlink
+//      the old content.
 //
 // The target is never opened or truncated; a hard link planted at it keeps
 // its content. If any step fails before the directory fsync succeeded the
 // write is rolled back: the target keeps its old content (or stays absent)
-// and the temp file is removed. A failed fsync is never retried.
+// and the temp file is removed by the time Commit returns. A failed fsync is
+// never retried. Two exceptions, both reported in the error message: on a
+// filesystem without RENAME_EXCHANGE a replace is a plain rename, which
+// cannot be undone after a failed directory fsync; and if undoing the
+// exchange itself fails, the old content is left under the temp name for
+// the operator (the start-up sweep removes it later).
 //
 // The caller must keep `dir_fd` open for the lifetime of a StagedFile and
 // must serialise commits of one target (see TargetLocks).
@@ -107,8 +115,7 @@ class DurableWriter {
   absl::StatusOr<std::unique_ptr<StagedFile>> Stage(int dir_fd,
                                                     const std::string& leaf);
 
-  // Publishes `staged` over its target. Whatever the outcome, the staged
-  // temp file is gone afterwards (under its temp name).
+  // Publishes `staged` over its target. Call at most once per StagedFile.
   absl::StatusOr<WriteResult> Commit(StagedFile& staged,
                                      const CommitOptions& options);
 
@@ -117,7 +124,20 @@ class DurableWriter {
                                     absl::string_view data,
                                     const CommitOptions& options);
 
+  // Durably removes the regular file `leaf` from `dir_fd`: renames it to a
+  // temp name, fsyncs the directory (renaming it back if that fails), then
+  // unlinks it. With a non-empty `if_match`, ABORTED unless the file has
+  // that etag. Returns the removed file's etag.
+  absl::StatusOr<std::string> Remove(int dir_fd, const std::string& leaf,
+                                     const std::string& if_match);
+
  private:
+  // What is at `leaf` now: NOT_FOUND, FAILED_PRECONDITION for a
+  // non-regular file, ABORTED for an etag other than a non-empty
+  // `if_match`.
+  absl::StatusOr<FileInfo> InspectTarget(int dir_fd, const std::string& leaf,
+                                         const std::string& if_match);
+
   FileSystem* const fs_;
 };
 

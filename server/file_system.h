@@ -28,6 +28,11 @@ struct FileInfo {
   uint64_t link_count = 0;
 };
 
+struct Owner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 enum class RenameMode {
   kReplace,    // atomically replace the destination if it exists
   kNoReplace,  // fail with ALREADY_EXISTS if the destination exists
@@ -76,9 +81,20 @@ class FileSystem {
   virtual absl::StatusOr<FileInfo> Stat(int fd) = 0;
 
   // Stats `name` in `dir_fd` without following a symlink. NOT_FOUND if
-  // there is no such entry.
+  // there is no such entry. For a regular file `generation` is filled in as
+  // Stat(fd) would, so etags computed from either agree.
   virtual absl::StatusOr<FileInfo> StatAt(int dir_fd,
                                           const std::string& name) = 0;
+
+  // Creates directory `name` in `dir_fd` with `permissions` (exactly, not
+  // masked by the umask) and returns it opened. ALREADY_EXISTS if any entry
+  // of that name exists. The new entry is not yet durable.
+  virtual absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd,
+                                                 const std::string& name,
+                                                 mode_t permissions) = 0;
+
+  // Removes the empty directory `name` from `dir_fd`.
+  virtual absl::Status RemoveDirectory(int dir_fd, const std::string& name) = 0;
 
   // Renames `from` to `to`, both in `dir_fd`, as `mode` says.
   // kNoReplace fails with ALREADY_EXISTS if `to` exists; kExchange requires

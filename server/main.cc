@@ -23,6 +23,10 @@
 #include "absl/time/time.h"
 #include "server/config_loader.h"
 #include "server/durable_service.h"
+#include "server/durable_writer.h"
+#include "server/stream_watchdog.h"
+#include "server/worker_pool.h"
+#include "server/write_operation.h"
 #include "server/logging.h"
 #include "server/peer_registry.h"
 #include "server/policy_store.h"
@@ -35,6 +39,9 @@ ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
           "durable.v1.DaemonConfig).");
 ABSL_FLAG(std::string, socket, "",
           "Listen on this socket path instead of the config's socket.path.");
+ABSL_FLAG(int, worker_threads, 8,
+          "Threads for the blocking steps of streamed writes (fsync, waiting "
+          "for a target's turn).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM, how long in-flight calls may take to finish.");
 
@@ -93,7 +100,13 @@ int Run() {
   PeerRegistry peers;
   PosixFileSystem fs;
   TargetLocks locks;
-  DurableService service(&policies, &peers, &fs, &locks);
+  DurableWriter writer(&fs);
+  WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
+  StreamWatchdog watchdog;
+  ServiceLimits limits;
+  limits.stream_idle_timeout = StreamIdleTimeout(config);
+  DurableService service(WriteDependencies{&policies, &fs, &writer, &locks},
+                         &peers, &workers, &watchdog, limits);
 
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);

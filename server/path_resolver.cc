@@ -1,8 +1,10 @@
 #include "server/path_resolver.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/errno_status.h"
 #include "server/path_validation.h"
 
@@ -35,23 +37,93 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
   }
 }
 
+mode_t DirectoryPermissions(mode_t file_permissions) {
+  return (file_permissions | ((file_permissions & 0444) >> 2)) & 07777;
+}
+
+// Opens `relative_parent` beneath `root_fd`, creating each missing
+// component durably and recording it in `created`.
+absl::StatusOr<UniqueFd> OpenCreatingParents(
+    FileSystem& fs, int root_fd, const std::string& relative_parent,
+    mode_t permissions, const std::optional<Owner>& owner,
+    std::vector<CreatedDirectory>* created) {
+  absl::StatusOr<UniqueFd> current = fs.OpenDirectoryBeneath(root_fd, ".");
+  if (!current.ok()) return current.status();
+  for (absl::string_view piece : absl::StrSplit(relative_parent, '/')) {
+    const std::string name(piece);
+    absl::StatusOr<UniqueFd> next = fs.OpenDirectoryBeneath(current->get(), name);
+    if (!next.ok() && ErrnoOf(next.status()) == ENOENT) {
+      next = fs.MakeDirectory(current->get(), name, permissions);
+      if (next.ok()) {
+        absl::Status durable = absl::OkStatus();
+        if (owner.has_value()) {
+          durable = fs.SetOwner(next->get(), owner->uid, owner->gid);
+        }
+        if (durable.ok()) durable = fs.SyncDirectory(next->get());
+        if (durable.ok() || absl::IsUnimplemented(durable)) {
+          durable = fs.SyncDirectory(current->get());
+        }
+        // Recorded before checking, so a failure still removes it.
+        UniqueFd parent(dup(current->get()));
+        created->push_back(CreatedDirectory{std::move(parent), name});
+        if (!durable.ok() && !absl::IsUnimplemented(durable)) {
+          return absl::Status(durable.code(),
+                              absl::StrCat("cannot create parent directory ",
+                                           name, ": ", durable.message()));
+        }
+      } else if (absl::IsAlreadyExists(next.status())) {
+        next = fs.OpenDirectoryBeneath(current->get(), name);  // lost a race
+      }
+    }
+    if (!next.ok()) return next.status();
+    current = std::move(next);
+  }
+  return current;
+}
+
 }  // namespace
+
+void RemoveCreatedDirectories(FileSystem& fs, ResolvedTarget& target) {
+  for (auto it = target.created_directories.rbegin();
+       it != target.created_directories.rend(); ++it) {
+    if (!fs.RemoveDirectory(it->parent.get(), it->name).ok()) break;
+  }
+  target.created_directories.clear();
+}
 
 absl::StatusOr<ResolvedTarget> ResolveTarget(
     std::shared_ptr<const ActivePolicy> policy, FileSystem& fs,
-    const PeerCredentials& caller, absl::string_view path) {
+    const PeerCredentials& caller, absl::string_view path,
+    const ResolveOptions& options) {
   absl::Status valid = ValidateClientPath(path);
   if (!valid.ok()) return valid;
   absl::StatusOr<Grant> grant = policy->policy.Authorize(caller, path);
   if (!grant.ok()) return grant.status();
 
-  absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(
-      policy->roots.fd(grant->rule_index), grant->relative_parent);
-  if (!dir.ok()) return ExplainOpenFailure(dir.status(), grant->rule->root);
-  absl::StatusOr<FileInfo> dir_info = fs.Stat(dir->get());
-  if (!dir_info.ok()) return dir_info.status();
-
+  const RulePolicy& rule = *grant->rule;
+  const int root_fd = policy->roots.fd(grant->rule_index);
   ResolvedTarget target;
+  absl::StatusOr<UniqueFd> dir =
+      fs.OpenDirectoryBeneath(root_fd, grant->relative_parent);
+  if (!dir.ok() && ErrnoOf(dir.status()) == ENOENT && options.create_parents) {
+    if (!rule.allow_create_parents) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "the parent directory does not exist and the rule for root ",
+          rule.root, " does not allow creating parent directories"));
+    }
+    dir = OpenCreatingParents(fs, root_fd, grant->relative_parent,
+                              DirectoryPermissions(rule.create_mode),
+                              rule.OwnerFor(caller),
+                              &target.created_directories);
+    if (!dir.ok()) RemoveCreatedDirectories(fs, target);
+  }
+  if (!dir.ok()) return ExplainOpenFailure(dir.status(), rule.root);
+  absl::StatusOr<FileInfo> dir_info = fs.Stat(dir->get());
+  if (!dir_info.ok()) {
+    RemoveCreatedDirectories(fs, target);
+    return dir_info.status();
+  }
+
   target.rule = grant->rule;
   target.policy = std::move(policy);
   target.dir = std::move(*dir);

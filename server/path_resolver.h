@@ -2,6 +2,8 @@
 #define DURABLED_SERVER_PATH_RESOLVER_H_
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -13,6 +15,12 @@
 
 namespace durable {
 
+// A directory created on the way to a target, by its parent's handle.
+struct CreatedDirectory {
+  UniqueFd parent;
+  std::string name;
+};
+
 // A target the caller may write, pinned to its parent directory's handle.
 // From here on nothing walks the path string again, so a symlink or a
 // directory swapped in after the check cannot redirect the write.
@@ -21,6 +29,14 @@ struct ResolvedTarget {
   const RulePolicy* rule = nullptr;
   UniqueFd dir;
   TargetKey key;  // key.leaf is the final path component
+  // Directories created for this target (create_parents), outermost first.
+  std::vector<CreatedDirectory> created_directories;
+};
+
+struct ResolveOptions {
+  // Create missing parent directories (the rule must allow it), each made
+  // durable (the directory and its parent fsynced) before going deeper.
+  bool create_parents = false;
 };
 
 // Turns a client's path into a ResolvedTarget: lexical validation
@@ -29,10 +45,16 @@ struct ResolvedTarget {
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
 // (PERMISSION_DENIED for a symlink or mount point on the way, NOT_FOUND for
 // a missing parent). Messages state the reason without the path; the caller
-// adds it.
+// adds it. Created directories get the rule's create_mode with a search bit
+// added wherever it grants read, and the rule's owner for `caller`.
 absl::StatusOr<ResolvedTarget> ResolveTarget(
     std::shared_ptr<const ActivePolicy> policy, FileSystem& fs,
-    const PeerCredentials& caller, absl::string_view path);
+    const PeerCredentials& caller, absl::string_view path,
+    const ResolveOptions& options = {});
+
+// Removes the directories `target` created, innermost first, as far as they
+// are still empty (undo for a write that did not publish).
+void RemoveCreatedDirectories(FileSystem& fs, ResolvedTarget& target);
 
 }  // namespace durable
 

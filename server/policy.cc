@@ -15,6 +15,17 @@ bool RulePolicy::Allows(const PeerCredentials& caller) const {
   return false;
 }
 
+std::optional<Owner> RulePolicy::OwnerFor(const PeerCredentials& caller) const {
+  switch (create_owner) {
+    case durable::v1::OWNER_CALLER:
+      return Owner{caller.uid, caller.gid};
+    case durable::v1::OWNER_FIXED:
+      return fixed_owner;
+    default:
+      return std::nullopt;
+  }
+}
+
 Policy Policy::FromConfig(const durable::v1::DaemonConfig& config) {
   Policy policy;
   for (const durable::v1::Rule& rule : config.rule()) {
@@ -27,6 +38,9 @@ Policy Policy::FromConfig(const durable::v1::DaemonConfig& config) {
     r.create_mode = rule.create_mode() ? rule.create_mode() : kDefaultCreateMode;
     r.max_mode = rule.max_mode() ? rule.max_mode() : kDefaultMaxMode;
     r.allow_overwrite = !rule.has_allow_overwrite() || rule.allow_overwrite();
+    r.allow_create_parents = rule.allow_create_parents();
+    r.create_owner = rule.create_owner();
+    r.fixed_owner = Owner{rule.owner_uid(), rule.owner_gid()};
     policy.rules_.push_back(std::move(r));
   }
   return policy;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "durable/v1/config.pb.h"
+#include "server/file_system.h"
 #include "server/peer_credentials.h"
 
 namespace durable {
@@ -24,8 +26,15 @@ struct RulePolicy {
   mode_t create_mode = 0;
   mode_t max_mode = 0;
   bool allow_overwrite = true;
+  bool allow_create_parents = false;
+  durable::v1::OwnerPolicy create_owner = durable::v1::OWNER_DAEMON;
+  Owner fixed_owner;  // for OWNER_FIXED
 
   bool Allows(const PeerCredentials& caller) const;
+
+  // Owner of files and directories this rule creates for `caller`; nullopt
+  // means the daemon's own.
+  std::optional<Owner> OwnerFor(const PeerCredentials& caller) const;
 };
 
 // The policy's answer for one allowed path.

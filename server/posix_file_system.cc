@@ -33,6 +33,14 @@ FileInfo ToFileInfo(const struct stat& st) {
   return info;
 }
 
+// The inode generation where the filesystem has one (ext4, xfs, btrfs,
+// tmpfs), else 0.
+uint64_t GenerationOf(int fd) {
+  int generation = 0;
+  if (ioctl(fd, FS_IOC_GETVERSION, &generation) != 0) return 0;
+  return static_cast<uint32_t>(generation);
+}
+
 }  // namespace
 
 absl::StatusOr<UniqueFd> PosixFileSystem::OpenDirectoryBeneath(
@@ -98,20 +106,56 @@ absl::StatusOr<FileInfo> PosixFileSystem::Stat(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return SyscallError(errno, "fstat");
   FileInfo info = ToFileInfo(st);
-  int generation = 0;
-  if (ioctl(fd, FS_IOC_GETVERSION, &generation) == 0) {
-    info.generation = static_cast<uint32_t>(generation);
-  }
+  info.generation = GenerationOf(fd);
   return info;
 }
 
 absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
                                                  const std::string& name) {
-  struct stat st;
-  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  // An O_PATH handle pins the inode without opening it: no side effects
+  // even if the entry is a device or FIFO.
+  UniqueFd handle(openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!handle.valid()) {
     return SyscallError(errno, absl::StrCat("stat(", name, ")"));
   }
-  return ToFileInfo(st);
+  struct stat st;
+  if (fstat(handle.get(), &st) != 0) {
+    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
+  }
+  FileInfo info = ToFileInfo(st);
+  if (S_ISREG(st.st_mode)) {
+    // The generation needs an open file; reopening the pinned inode through
+    // /proc cannot be redirected to another file.
+    std::string reopen = absl::StrCat("/proc/self/fd/", handle.get());
+    UniqueFd file(
+        open(reopen.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+    if (file.valid()) info.generation = GenerationOf(file.get());
+  }
+  return info;
+}
+
+absl::StatusOr<UniqueFd> PosixFileSystem::MakeDirectory(
+    int dir_fd, const std::string& name, mode_t permissions) {
+  if (mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+    return SyscallError(errno, absl::StrCat("mkdir(", name, ")"));
+  }
+  UniqueFd created(openat(dir_fd, name.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!created.valid()) {
+    return SyscallError(errno, absl::StrCat("open(", name, ")"));
+  }
+  if (fchmod(created.get(), permissions) != 0) {
+    return SyscallError(errno, absl::StrCat("fchmod(", name, ")"));
+  }
+  return created;
+}
+
+absl::Status PosixFileSystem::RemoveDirectory(int dir_fd,
+                                              const std::string& name) {
+  if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+    return SyscallError(errno, absl::StrCat("rmdir(", name, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PosixFileSystem::Rename(int dir_fd, const std::string& from,

@@ -19,6 +19,9 @@ class PosixFileSystem : public FileSystem {
   absl::StatusOr<FileInfo> Stat(int fd) override;
   absl::StatusOr<FileInfo> StatAt(int dir_fd,
                                   const std::string& name) override;
+  absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
+                                         mode_t permissions) override;
+  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
   absl::Status Rename(int dir_fd, const std::string& from,
                       const std::string& to, RenameMode mode) override;
   absl::Status SyncDirectory(int dir_fd) override;

@@ -180,6 +180,18 @@ absl::Status FaultInjectionFileSystem::Unlink(int dir_fd,
              [&] { return base_->Unlink(dir_fd, name); });
 }
 
+absl::StatusOr<UniqueFd> FaultInjectionFileSystem::MakeDirectory(
+    int dir_fd, const std::string& name, mode_t permissions) {
+  return Run(MakeCall(Operation::kMakeDirectory, name),
+             [&] { return base_->MakeDirectory(dir_fd, name, permissions); });
+}
+
+absl::Status FaultInjectionFileSystem::RemoveDirectory(
+    int dir_fd, const std::string& name) {
+  return Run(MakeCall(Operation::kRemoveDirectory, name),
+             [&] { return base_->RemoveDirectory(dir_fd, name); });
+}
+
 absl::string_view OperationName(Operation operation) {
   switch (operation) {
     case Operation::kOpenDirectoryBeneath:
@@ -204,6 +216,10 @@ absl::string_view OperationName(Operation operation) {
       return "SyncDirectory";
     case Operation::kUnlink:
       return "Unlink";
+    case Operation::kMakeDirectory:
+      return "MakeDirectory";
+    case Operation::kRemoveDirectory:
+      return "RemoveDirectory";
   }
   return "?";
 }

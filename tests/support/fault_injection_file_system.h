@@ -58,6 +58,8 @@ class FaultInjectionFileSystem : public FileSystem {
     kRename,
     kSyncDirectory,
     kUnlink,
+    kMakeDirectory,
+    kRemoveDirectory,
   };
 
   // One call as the log records it.
@@ -110,6 +112,9 @@ class FaultInjectionFileSystem : public FileSystem {
                       const std::string& to, RenameMode mode) override;
   absl::Status SyncDirectory(int dir_fd) override;
   absl::Status Unlink(int dir_fd, const std::string& name) override;
+  absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
+                                         mode_t permissions) override;
+  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
 
  private:
   struct Fault {
