@@ -4,19 +4,26 @@
 //
 // Exit codes (stable, for scripts) are listed in kUsage.
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
+#include <functional>
 #include <iostream>
-#include <iterator>
+#include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,20 +34,31 @@ namespace {
 constexpr char kUsage[] = R"(usage: durablectl [--socket=PATH] [--timeout=SECONDS] COMMAND [ARGS]
 
 Commands:
-  write PATH [--from=FILE] [--mode=OCTAL] [--if-absent]
+  write PATH [--from=FILE] [--mode=OCTAL] [--if-absent] [--if-match=ETAG]
+             [--sha256=HEX] [--parents] [--no-progress]
       Make PATH hold the content of FILE (default: standard input), durably
-      and atomically. --mode sets the permission bits of a created file;
-      --if-absent fails if PATH exists.
+      and atomically. --mode sets the permission bits; --if-absent fails if
+      PATH exists; --if-match fails unless PATH is still at version ETAG;
+      --sha256 makes the daemon verify the content's digest before
+      publishing; --parents creates missing parent directories. Content over
+      4 MiB is streamed, with progress on a terminal.
+  stat PATH
+      Print size, mode, owner, modification time and etag of PATH.
+  rm PATH [--if-match=ETAG]
+      Remove PATH durably (only version ETAG, if given).
+  whoami
+      Print your identity as the daemon sees it and where you may write.
 
 Options:
   --socket=PATH      daemon socket (default: $DURABLED_SOCKET, else
                      /run/durabled/durabled.sock)
-  --timeout=SECONDS  deadline of each call (default 60)
+  --timeout=SECONDS  deadline of each call (default 600)
 
 Exit codes:
   0 success            1 other failure        2 usage error
-  3 permission denied  4 not found            5 already exists or changed
-  6 invalid request    7 daemon unreachable   8 too large or disk full
+  3 permission denied  4 not found            5 exists, changed (etag) or
+  6 invalid request    7 daemon unreachable     not a regular file
+  8 too large or disk full                    9 content digest mismatch
 )";
 
 enum ExitCode {
@@ -53,6 +71,7 @@ enum ExitCode {
   kInvalid = 6,
   kUnreachable = 7,
   kExhausted = 8,
+  kDigestMismatch = 9,
 };
 
 int ExitCodeFor(const absl::Status& status) {
@@ -75,6 +94,8 @@ int ExitCodeFor(const absl::Status& status) {
       return kUnreachable;
     case absl::StatusCode::kResourceExhausted:
       return kExhausted;
+    case absl::StatusCode::kDataLoss:
+      return kDigestMismatch;
     default:
       return kFailure;
   }
@@ -108,64 +129,249 @@ std::optional<Flag> ParseFlag(const std::string& arg) {
   return flag;
 }
 
-absl::StatusOr<std::string> ReadAll(const std::string& from) {
-  if (from.empty() || from == "-") {
-    std::string data((std::istreambuf_iterator<char>(std::cin)),
-                     std::istreambuf_iterator<char>());
-    if (std::cin.bad()) {
-      return absl::InternalError("cannot read standard input");
+// Parses the arguments of a command: one positional PATH (if `wants_path`)
+// and flags, each handled by `on_flag` (false: unknown flag).
+absl::StatusOr<std::string> ParseArgs(
+    const std::string& command, const std::vector<std::string>& args,
+    bool wants_path, const std::function<bool(const Flag&)>& on_flag) {
+  std::optional<std::string> path;
+  for (const std::string& arg : args) {
+    std::optional<Flag> flag = ParseFlag(arg);
+    if (flag.has_value()) {
+      if (!on_flag(*flag)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(command, ": unknown or malformed option ", arg));
+      }
+    } else if (wants_path && !path.has_value()) {
+      path = arg;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(command, ": unexpected argument ", arg));
     }
-    return data;
   }
-  std::ifstream in(from, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", from, ": ", strerror(errno)));
+  if (wants_path && !path.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(command, " needs a PATH"));
   }
-  std::ostringstream data;
-  data << in.rdbuf();
-  return data.str();
+  return path.value_or("");
+}
+
+// Where the content of a write comes from: a file or standard input.
+class ContentSource {
+ public:
+  static absl::StatusOr<ContentSource> Open(const std::string& from) {
+    if (from.empty() || from == "-") return ContentSource(STDIN_FILENO, false);
+    int fd = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot open ", from, ": ", strerror(errno)));
+    }
+    return ContentSource(fd, true);
+  }
+  ContentSource(ContentSource&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), owned_(other.owned_) {}
+  ~ContentSource() {
+    if (owned_ && fd_ >= 0) close(fd_);
+  }
+
+  // The size if the source is a regular file, else 0.
+  uint64_t KnownSize() const {
+    struct stat st;
+    if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) return st.st_size;
+    return 0;
+  }
+
+  absl::StatusOr<size_t> Read(char* buffer, size_t capacity) {
+    size_t total = 0;
+    while (total < capacity) {
+      ssize_t n = read(fd_, buffer + total, capacity - total);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return absl::InternalError(
+            absl::StrCat("cannot read the content: ", strerror(errno)));
+      }
+      if (n == 0) break;
+      total += n;
+    }
+    return total;
+  }
+
+ private:
+  ContentSource(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  int fd_;
+  bool owned_;
+};
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  if (bytes < (1ull << 30)) {
+    return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
+  }
+  return absl::StrFormat("%.2f GiB", bytes / 1073741824.0);
+}
+
+// Progress of a long write on a terminal, at most ten updates a second.
+durable::ProgressCallback TerminalProgress(const std::string& path) {
+  auto last = std::make_shared<absl::Time>(absl::InfinitePast());
+  return [path, last](uint64_t sent, uint64_t total) {
+    absl::Time now = absl::Now();
+    bool done = total != 0 && sent >= total;
+    if (!done && now - *last < absl::Milliseconds(100)) return;
+    *last = now;
+    if (total != 0) {
+      std::cerr << absl::StrFormat("\r%s: %s of %s (%d%%)  ", path,
+                                   HumanBytes(sent), HumanBytes(total),
+                                   static_cast<int>(100.0 * sent / total));
+    } else {
+      std::cerr << absl::StrFormat("\r%s: %s  ", path, HumanBytes(sent));
+    }
+    if (done) std::cerr << "\n";
+  };
 }
 
 int Write(durable::Client& client, const std::vector<std::string>& args) {
-  std::optional<std::string> path;
   std::string from;
+  bool progress = isatty(STDERR_FILENO);
   durable::WriteOptions options;
-  for (const std::string& arg : args) {
-    std::optional<Flag> flag = ParseFlag(arg);
-    if (!flag.has_value()) {
-      if (path.has_value()) return UsageError("write takes one PATH");
-      path = arg;
-    } else if (flag->name == "from" && flag->value.has_value()) {
-      from = *flag->value;
-    } else if (flag->name == "mode" && flag->value.has_value()) {
-      uint32_t mode = 0;
-      if (!absl::numbers_internal::safe_strtou32_base(*flag->value, &mode,
-                                                      8) ||
-          mode > 07777) {
-        return UsageError(absl::StrCat("--mode=", *flag->value,
-                                       " is not an octal mode up to 7777"));
+  std::string usage_error;
+  absl::StatusOr<std::string> path =
+      ParseArgs("write", args, true, [&](const Flag& flag) {
+        if (flag.name == "from" && flag.value.has_value()) {
+          from = *flag.value;
+        } else if (flag.name == "mode" && flag.value.has_value()) {
+          uint32_t mode = 0;
+          if (!absl::numbers_internal::safe_strtou32_base(*flag.value, &mode,
+                                                          8) ||
+              mode > 07777) {
+            usage_error = absl::StrCat("--mode=", *flag.value,
+                                       " is not an octal mode up to 7777");
+          }
+          options.mode = mode;
+        } else if (flag.name == "if-absent" && !flag.value.has_value()) {
+          options.if_absent = true;
+        } else if (flag.name == "if-match" && flag.value.has_value()) {
+          options.if_match = *flag.value;
+        } else if (flag.name == "sha256" && flag.value.has_value()) {
+          options.expected_sha256 = absl::HexStringToBytes(*flag.value);
+          if (flag.value->size() != 64 ||
+              absl::BytesToHexString(options.expected_sha256) !=
+                  absl::AsciiStrToLower(*flag.value)) {
+            usage_error = absl::StrCat("--sha256=", *flag.value,
+                                       " is not 64 hex digits");
+          }
+        } else if (flag.name == "parents" && !flag.value.has_value()) {
+          options.create_parents = true;
+        } else if (flag.name == "no-progress" && !flag.value.has_value()) {
+          progress = false;
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!path.ok()) return UsageError(std::string(path.status().message()));
+  if (!usage_error.empty()) return UsageError(usage_error);
+
+  absl::StatusOr<ContentSource> source = ContentSource::Open(from);
+  if (!source.ok()) {
+    std::cerr << "durablectl: " << source.status().message() << "\n";
+    return ExitCodeFor(source.status());
+  }
+  // Read up to the threshold: small content goes in one message, anything
+  // larger is streamed, starting with what was already read.
+  const size_t threshold = client.options().stream_threshold;
+  const uint64_t known_size = source->KnownSize();
+  std::string head(threshold + 1, '\0');
+  absl::StatusOr<size_t> head_size = source->Read(head.data(), head.size());
+  if (!head_size.ok()) {
+    std::cerr << "durablectl: " << head_size.status().message() << "\n";
+    return kFailure;
+  }
+  head.resize(*head_size);
+
+  absl::StatusOr<durable::WriteResult> result;
+  if (head.size() <= threshold) {
+    result = client.Write(*path, head, options);
+  } else {
+    if (progress) options.on_progress = TerminalProgress(*path);
+    size_t head_offset = 0;
+    durable::ChunkSource chunks = [&](char* buffer,
+                                      size_t capacity) -> absl::StatusOr<size_t> {
+      if (head_offset < head.size()) {
+        size_t n = std::min(capacity, head.size() - head_offset);
+        memcpy(buffer, head.data() + head_offset, n);
+        head_offset += n;
+        return n;
       }
-      options.mode = mode;
-    } else if (flag->name == "if-absent" && !flag->value.has_value()) {
-      options.if_absent = true;
-    } else {
-      return UsageError(absl::StrCat("write: unknown option ", arg));
-    }
+      return source->Read(buffer, capacity);
+    };
+    result = client.WriteStream(*path, chunks, known_size, options);
   }
-  if (!path.has_value()) return UsageError("write needs a PATH");
-  absl::StatusOr<std::string> data = ReadAll(from);
-  if (!data.ok()) {
-    std::cerr << "durablectl: " << data.status().message() << "\n";
-    return ExitCodeFor(data.status());
+  if (!result.ok()) {
+    if (options.on_progress) std::cerr << "\n";  // end the progress line
+    return Fail("write", result.status());
   }
-  absl::StatusOr<durable::WriteResult> result =
-      client.Write(*path, *data, options);
-  if (!result.ok()) return Fail("write", result.status());
   std::cout << *path << ": " << result->size << " bytes "
             << (result->created ? "created" : "replaced") << ", sha256 "
             << absl::BytesToHexString(result->sha256) << ", etag "
             << result->etag << "\n";
+  return kOk;
+}
+
+int Stat(durable::Client& client, const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> path =
+      ParseArgs("stat", args, true, [](const Flag&) { return false; });
+  if (!path.ok()) return UsageError(std::string(path.status().message()));
+  absl::StatusOr<durable::FileStatus> status = client.Stat(*path);
+  if (!status.ok()) return Fail("stat", status.status());
+  std::cout << *path << "\n"
+            << "  size:  " << status->size << "\n"
+            << "  mode:  " << absl::StrFormat("0%o", status->mode) << "\n"
+            << "  owner: " << status->uid << ":" << status->gid << "\n"
+            << "  mtime: "
+            << absl::FormatTime(absl::RFC3339_full,
+                                absl::FromUnixNanos(status->mtime_ns),
+                                absl::UTCTimeZone())
+            << "\n"
+            << "  etag:  " << status->etag << "\n";
+  return kOk;
+}
+
+int Remove(durable::Client& client, const std::vector<std::string>& args) {
+  std::string if_match;
+  absl::StatusOr<std::string> path =
+      ParseArgs("rm", args, true, [&](const Flag& flag) {
+        if (flag.name != "if-match" || !flag.value.has_value()) return false;
+        if_match = *flag.value;
+        return true;
+      });
+  if (!path.ok()) return UsageError(std::string(path.status().message()));
+  absl::StatusOr<std::string> etag = client.Remove(*path, if_match);
+  if (!etag.ok()) return Fail("rm", etag.status());
+  std::cout << *path << ": removed (etag " << *etag << ")\n";
+  return kOk;
+}
+
+int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> parsed =
+      ParseArgs("whoami", args, false, [](const Flag&) { return false; });
+  if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
+  absl::StatusOr<durable::Identity> identity = client.WhoAmI();
+  if (!identity.ok()) return Fail("whoami", identity.status());
+  std::cout << "uid " << identity->uid << ", gid " << identity->gid
+            << ", groups [" << absl::StrJoin(identity->groups, " ")
+            << "], pid " << identity->pid << "\n";
+  if (identity->grants.empty()) std::cout << "may write nowhere\n";
+  for (const durable::Identity::Grant& grant : identity->grants) {
+    std::cout << "may write under " << grant.root << " (max "
+              << grant.max_file_size << " bytes, create mode "
+              << absl::StrFormat("0%o", grant.create_mode) << ", max mode "
+              << absl::StrFormat("0%o", grant.max_mode)
+              << (grant.allow_overwrite ? ", overwrite" : ", create-only")
+              << (grant.allow_create_parents ? ", creates parents" : "")
+              << ")\n";
+  }
+  for (const std::string& root : identity->denied_roots) {
+    std::cout << "but not under " << root << "\n";
+  }
   return kOk;
 }
 
@@ -204,5 +410,8 @@ int main(int argc, char** argv) {
   }
   durable::Client client(options);
   if (command == "write") return Write(client, args);
+  if (command == "stat") return Stat(client, args);
+  if (command == "rm") return Remove(client, args);
+  if (command == "whoami") return WhoAmI(client, args);
   return UsageError(absl::StrCat("unknown command \"", command, "\""));
 }
