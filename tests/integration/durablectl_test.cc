@@ -138,6 +138,82 @@ TEST_F(DurablectlTest, MissingSourceFileIsReported) {
   EXPECT_FALSE(PathExists(daemon_->data() + "/x"));
 }
 
+TEST_F(DurablectlTest, StatShowsTheVersionWrittenAndRmNeedsIt) {
+  const std::string path = daemon_->data() + "/versioned";
+  CommandResult written = Durablectl({"write", path}, "v1");
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  const std::string etag = written.out.substr(written.out.rfind(' ') + 1,
+                                              16);  // "..., etag <etag>\n"
+  CommandResult stat = Durablectl({"stat", path});
+  EXPECT_EQ(stat.exit_code, 0) << stat.err;
+  EXPECT_THAT(stat.out, HasSubstr("size:  2"));
+  EXPECT_THAT(stat.out, HasSubstr("mode:  0644"));
+  EXPECT_THAT(stat.out, HasSubstr("etag:  " + etag));
+
+  // A stale etag protects the file from a lost update and from removal.
+  CommandResult stale =
+      Durablectl({"write", "--if-match=0000000000000000", path}, "v2");
+  EXPECT_EQ(stale.exit_code, 5);
+  EXPECT_THAT(stale.err, HasSubstr("ABORTED"));
+  EXPECT_EQ(Durablectl({"rm", "--if-match=0000000000000000", path}).exit_code,
+            5);
+  EXPECT_EQ(*ReadFile(path), "v1");
+
+  CommandResult removed = Durablectl({"rm", "--if-match=" + etag, path});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_FALSE(PathExists(path));
+  EXPECT_EQ(Durablectl({"stat", path}).exit_code, 4);
+  EXPECT_EQ(Durablectl({"rm", path}).exit_code, 4);
+}
+
+TEST_F(DurablectlTest, Sha256MismatchExitsNine) {
+  const std::string path = daemon_->data() + "/checked";
+  const std::string wrong(64, 'a');
+  CommandResult result =
+      Durablectl({"write", "--sha256=" + wrong, path}, "content");
+  EXPECT_EQ(result.exit_code, 9);
+  EXPECT_THAT(result.err, HasSubstr("DATA_LOSS"));
+  EXPECT_FALSE(PathExists(path));
+  // sha256("content")
+  result = Durablectl(
+      {"write",
+       "--sha256=ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73",
+       path},
+      "content");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Durablectl({"write", "--sha256=xyz", path}, "c").exit_code, 2);
+}
+
+TEST_F(DurablectlTest, LargeInputIsStreamedFromPipeAndFile) {
+  // Over the 4 MiB threshold: from a pipe (size unknown) and from a file.
+  std::string content;
+  for (int i = 0; content.size() < (9 << 20); ++i) {
+    absl::StrAppend(&content, "line ", i, "\n");
+  }
+  const std::string piped = daemon_->data() + "/piped";
+  CommandResult result = Durablectl({"write", "--no-progress", piped}, content);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(*ReadFile(piped), content);
+  EXPECT_THAT(daemon_->Log(), HasSubstr("audit op=write_stream"));
+
+  const std::string source = daemon_->outside() + "/big";
+  WriteFileOrDie(source, content);
+  const std::string from_file = daemon_->data() + "/from_file";
+  result = Durablectl({"write", "--from=" + source, from_file});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(*ReadFile(from_file), content);
+  // Not a terminal: no progress line.
+  EXPECT_THAT(result.err, IsEmpty());
+}
+
+TEST_F(DurablectlTest, WhoAmIListsWhereICanWrite) {
+  CommandResult result = Durablectl({"whoami"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr(absl::StrCat("uid ", getuid())));
+  EXPECT_THAT(result.out, HasSubstr("may write under " + daemon_->data()));
+  EXPECT_THAT(result.out, ::testing::Not(HasSubstr("/nobody")));
+}
+
 TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
   SkipUnlessRoot();
   if (IsSkipped()) return;
@@ -164,6 +240,12 @@ TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
   EXPECT_THAT(daemon_->Log(),
               HasSubstr(absl::StrCat("audit op=write uid=", kNobody, " gid=",
                                      kNobody)));
+
+  CommandResult whoami = Durablectl({"whoami"}, "", kNobody);
+  EXPECT_EQ(whoami.exit_code, 0) << whoami.err;
+  EXPECT_THAT(whoami.out, HasSubstr("uid 65534, gid 65534"));
+  EXPECT_THAT(whoami.out,
+              HasSubstr("may write under " + daemon_->base() + "/nobody"));
 
   // The test user's root: denied, naming the uid.
   const std::string theirs = daemon_->data() + "/state";
