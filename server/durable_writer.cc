@@ -1,6 +1,7 @@
 #include "server/durable_writer.h"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <utility>
 
@@ -240,6 +241,7 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
 
   // 5. Make the rename durable, or undo it.
   status = fs_->SyncDirectory(dir_fd);
+  if (absl::IsUnimplemented(status)) NoteDirectorySyncUnsupported(dir_fd);
   if (!status.ok() && !absl::IsUnimplemented(status)) {
     absl::Status undone;
     if (exchanged) {
@@ -302,6 +304,7 @@ absl::StatusOr<std::string> DurableWriter::Remove(int dir_fd,
   }
   if (!status.ok()) return Annotate(status, "cannot remove the target");
   status = fs_->SyncDirectory(dir_fd);
+  if (absl::IsUnimplemented(status)) NoteDirectorySyncUnsupported(dir_fd);
   if (!status.ok() && !absl::IsUnimplemented(status)) {
     absl::Status undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
     if (undone.ok()) {
@@ -320,6 +323,20 @@ absl::StatusOr<std::string> DurableWriter::Remove(int dir_fd,
                           "): ", status.message()));
   }
   return etag;
+}
+
+void DurableWriter::NoteDirectorySyncUnsupported(int dir_fd) {
+  absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+  const uint64_t device = dir.ok() ? dir->device : 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!devices_without_directory_sync_.insert(device).second) return;
+  }
+  LogWarning(absl::StrFormat(
+      "the filesystem of device %d:%d does not support fsync of a "
+      "directory; renames there rest on the filesystem's own ordering "
+      "(logged once per filesystem)",
+      major(device), minor(device)));
 }
 
 absl::StatusOr<WriteResult> DurableWriter::Write(int dir_fd,

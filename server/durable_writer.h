@@ -8,9 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/file_system.h"
 #include "server/sha256.h"
 
@@ -138,7 +141,14 @@ class DurableWriter {
   absl::StatusOr<FileInfo> InspectTarget(int dir_fd, const std::string& leaf,
                                          const std::string& if_match);
 
+  // Logs, once per filesystem, that `dir_fd`'s filesystem cannot fsync
+  // directories (the write then rests on the filesystem's own ordering).
+  void NoteDirectorySyncUnsupported(int dir_fd);
+
   FileSystem* const fs_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<uint64_t> devices_without_directory_sync_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace durable

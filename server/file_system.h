@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,13 @@ struct FileInfo {
 struct Owner {
   uid_t uid = 0;
   gid_t gid = 0;
+};
+
+// One entry of a directory listing.
+struct DirectoryEntry {
+  std::string name;
+  bool is_directory = false;  // d_type, or lstat where d_type is unknown
+  bool is_regular = false;
 };
 
 enum class RenameMode {
@@ -92,6 +100,11 @@ class FileSystem {
   virtual absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd,
                                                  const std::string& name,
                                                  mode_t permissions) = 0;
+
+  // Lists the entries of `dir_fd` (without "." and ".."), in no particular
+  // order.
+  virtual absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
+      int dir_fd) = 0;
 
   // Removes the empty directory `name` from `dir_fd`.
   virtual absl::Status RemoveDirectory(int dir_fd, const std::string& name) = 0;

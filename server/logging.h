@@ -20,6 +20,7 @@ void Log(LogPriority priority, absl::string_view message);
 
 inline void LogError(absl::string_view m) { Log(LogPriority::kError, m); }
 inline void LogWarning(absl::string_view m) { Log(LogPriority::kWarning, m); }
+inline void LogNotice(absl::string_view m) { Log(LogPriority::kNotice, m); }
 inline void LogInfo(absl::string_view m) { Log(LogPriority::kInfo, m); }
 
 }  // namespace durable

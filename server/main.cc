@@ -32,6 +32,7 @@
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
 #include "server/target_locks.h"
+#include "server/temp_file_sweeper.h"
 #include "server/unix_listener.h"
 
 ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
@@ -96,9 +97,22 @@ int Run() {
     LogError(absl::StrCat("cannot start: ", initial.status().message()));
     return EXIT_FAILURE;
   }
+  PosixFileSystem fs;
+  // Before serving: any temp file now is a leftover of an earlier run.
+  for (size_t i = 0; i < (*initial)->roots.size(); ++i) {
+    const std::string& root = (*initial)->policy.rules()[i].root;
+    absl::StatusOr<SweepResult> swept =
+        SweepTempFiles(fs, (*initial)->roots.fd(i), root);
+    if (!swept.ok()) {
+      LogWarning(absl::StrCat("start-up sweep of ", root, " failed: ",
+                              swept.status().message()));
+    } else if (swept->removed > 0) {
+      LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
+                             swept->removed, " leftover temp files"));
+    }
+  }
   PolicyStore policies(*std::move(initial));
   PeerRegistry peers;
-  PosixFileSystem fs;
   TargetLocks locks;
   DurableWriter writer(&fs);
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));

@@ -1,5 +1,6 @@
 #include "server/posix_file_system.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -148,6 +149,41 @@ absl::StatusOr<UniqueFd> PosixFileSystem::MakeDirectory(
     return SyscallError(errno, absl::StrCat("fchmod(", name, ")"));
   }
   return created;
+}
+
+absl::StatusOr<std::vector<DirectoryEntry>> PosixFileSystem::ListDirectory(
+    int dir_fd) {
+  // readdir consumes its own fd; reopen so the caller's fd keeps its offset.
+  int listing_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing_fd < 0) return SyscallError(errno, "open(directory listing)");
+  DIR* dir = fdopendir(listing_fd);
+  if (dir == nullptr) {
+    int error_number = errno;
+    close(listing_fd);
+    return SyscallError(error_number, "fdopendir");
+  }
+  std::vector<DirectoryEntry> entries;
+  errno = 0;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    DirectoryEntry listed;
+    listed.name = std::move(name);
+    unsigned char type = entry->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(listing_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : 0;
+      }
+    }
+    listed.is_directory = type == DT_DIR;
+    listed.is_regular = type == DT_REG;
+    entries.push_back(std::move(listed));
+  }
+  int error_number = errno;
+  closedir(dir);
+  if (error_number != 0) return SyscallError(error_number, "readdir");
+  return entries;
 }
 
 absl::Status PosixFileSystem::RemoveDirectory(int dir_fd,

@@ -21,6 +21,8 @@ class PosixFileSystem : public FileSystem {
                                   const std::string& name) override;
   absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
                                          mode_t permissions) override;
+  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
+      int dir_fd) override;
   absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
   absl::Status Rename(int dir_fd, const std::string& from,
                       const std::string& to, RenameMode mode) override;

@@ -192,6 +192,12 @@ absl::Status FaultInjectionFileSystem::RemoveDirectory(
              [&] { return base_->RemoveDirectory(dir_fd, name); });
 }
 
+absl::StatusOr<std::vector<DirectoryEntry>>
+FaultInjectionFileSystem::ListDirectory(int dir_fd) {
+  return Run(MakeCall(Operation::kListDirectory),
+             [&] { return base_->ListDirectory(dir_fd); });
+}
+
 absl::string_view OperationName(Operation operation) {
   switch (operation) {
     case Operation::kOpenDirectoryBeneath:
@@ -220,6 +226,8 @@ absl::string_view OperationName(Operation operation) {
       return "MakeDirectory";
     case Operation::kRemoveDirectory:
       return "RemoveDirectory";
+    case Operation::kListDirectory:
+      return "ListDirectory";
   }
   return "?";
 }

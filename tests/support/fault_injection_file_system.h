@@ -60,6 +60,7 @@ class FaultInjectionFileSystem : public FileSystem {
     kUnlink,
     kMakeDirectory,
     kRemoveDirectory,
+    kListDirectory,
   };
 
   // One call as the log records it.
@@ -115,6 +116,8 @@ class FaultInjectionFileSystem : public FileSystem {
   absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
                                          mode_t permissions) override;
   absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
+  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
+      int dir_fd) override;
 
  private:
   struct Fault {
