@@ -195,6 +195,24 @@ uint64_t MaxMessageBytes(const DaemonConfig& config) {
 
 namespace durable {
 
+durable::v1::Limits EffectiveLimits(const DaemonConfig& config) {
+  durable::v1::Limits limits = config.limits();
+  limits.set_max_message_bytes(MaxMessageBytes(config));
+  if (limits.stream_idle_timeout_ms() == 0) {
+    limits.set_stream_idle_timeout_ms(kDefaultStreamIdleTimeoutMs);
+  }
+  if (limits.max_concurrent_writes() == 0) {
+    limits.set_max_concurrent_writes(kDefaultMaxConcurrentWrites);
+  }
+  if (limits.max_concurrent_writes_per_uid() == 0) {
+    limits.set_max_concurrent_writes_per_uid(kDefaultMaxConcurrentWritesPerUid);
+  }
+  if (limits.max_connections_per_uid() == 0) {
+    limits.set_max_connections_per_uid(kDefaultMaxConnectionsPerUid);
+  }
+  return limits;
+}
+
 absl::Duration StreamIdleTimeout(const DaemonConfig& config) {
   uint32_t ms = config.limits().stream_idle_timeout_ms();
   return absl::Milliseconds(ms != 0 ? ms : kDefaultStreamIdleTimeoutMs);

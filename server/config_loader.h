@@ -20,6 +20,9 @@ inline constexpr uint64_t kDefaultMaxFileSize = 64ull << 20;
 inline constexpr mode_t kDefaultCreateMode = 0644;
 inline constexpr mode_t kDefaultMaxMode = 0666;
 inline constexpr uint32_t kDefaultStreamIdleTimeoutMs = 30000;
+inline constexpr uint32_t kDefaultMaxConcurrentWrites = 256;
+inline constexpr uint32_t kDefaultMaxConcurrentWritesPerUid = 64;
+inline constexpr uint32_t kDefaultMaxConnectionsPerUid = 128;
 // Envelope room beyond the largest file a single Write can carry.
 inline constexpr uint64_t kMessageHeadroom = 1ull << 20;
 
@@ -35,6 +38,9 @@ absl::StatusOr<durable::v1::DaemonConfig> LoadConfigFile(
 
 // The largest gRPC message the daemon accepts under `config`.
 uint64_t MaxMessageBytes(const durable::v1::DaemonConfig& config);
+
+// `config.limits` with every unset (0) limit replaced by its default.
+durable::v1::Limits EffectiveLimits(const durable::v1::DaemonConfig& config);
 
 // How long a WriteStream may stay silent under `config`.
 absl::Duration StreamIdleTimeout(const durable::v1::DaemonConfig& config);

@@ -131,8 +131,12 @@ grpc::Status DurableService::Remove(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
   absl::Status status;
-  absl::StatusOr<ResolvedTarget> target = ResolveTarget(
-      deps_.policies->Current(), *deps_.fs, *caller, request->path());
+  absl::StatusOr<WriteAdmission::Ticket> ticket =
+      deps_.admission->Admit(caller->uid);
+  absl::StatusOr<ResolvedTarget> target =
+      ticket.ok() ? ResolveTarget(deps_.policies->Current(), *deps_.fs,
+                                  *caller, request->path())
+                  : ticket.status();
   if (!target.ok()) {
     status = target.status();
   } else if (!target->rule->allow_overwrite) {

@@ -26,6 +26,7 @@
 #include "server/durable_writer.h"
 #include "server/stream_watchdog.h"
 #include "server/worker_pool.h"
+#include "server/write_admission.h"
 #include "server/write_operation.h"
 #include "server/logging.h"
 #include "server/peer_registry.h"
@@ -97,6 +98,9 @@ int Run() {
     LogError(absl::StrCat("cannot start: ", initial.status().message()));
     return EXIT_FAILURE;
   }
+  for (const std::string& warning : (*initial)->roots.warnings()) {
+    LogWarning(warning);
+  }
   PosixFileSystem fs;
   // Before serving: any temp file now is a leftover of an earlier run.
   for (size_t i = 0; i < (*initial)->roots.size(); ++i) {
@@ -115,17 +119,21 @@ int Run() {
   PeerRegistry peers;
   TargetLocks locks;
   DurableWriter writer(&fs);
+  const durable::v1::Limits limits_config = EffectiveLimits(config);
+  WriteAdmission admission(limits_config.max_concurrent_writes(),
+                           limits_config.max_concurrent_writes_per_uid());
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
   StreamWatchdog watchdog;
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
-  DurableService service(WriteDependencies{&policies, &fs, &writer, &locks},
+  DurableService service(
+      WriteDependencies{&policies, &fs, &writer, &locks, &admission},
                          &peers, &workers, &watchdog, limits);
 
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::min<uint64_t>(MaxMessageBytes(config), INT32_MAX)));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<uint64_t>(limits_config.max_message_bytes(), INT32_MAX)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LogError("cannot start: the gRPC server did not start");
@@ -155,9 +163,21 @@ int Run() {
   }
 
   std::thread acceptor([&] {
-    listener->Serve(server.get(), &peers, [&](const PeerCredentials& peer) {
-      return policies.Current()->policy.CouldEverAllow(peer);
-    });
+    const uint32_t max_connections = limits_config.max_connections_per_uid();
+    listener->Serve(
+        server.get(), &peers,
+        [&](const PeerCredentials& peer) -> absl::Status {
+          if (!policies.Current()->policy.CouldEverAllow(peer)) {
+            return absl::PermissionDeniedError(absl::StrCat(
+                "no rule allows uid ", peer.uid, " or its groups"));
+          }
+          if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
+            return absl::ResourceExhaustedError(absl::StrCat(
+                "uid ", peer.uid, " already has ", max_connections,
+                " connections open, the limit per uid"));
+          }
+          return absl::OkStatus();
+        });
   });
   LogInfo(absl::StrCat("durabled listening on ", socket_path, " with ",
                        config.rule_size(), " rules from ", config_path));

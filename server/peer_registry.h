@@ -1,6 +1,9 @@
 #ifndef DURABLED_SERVER_PEER_REGISTRY_H_
 #define DURABLED_SERVER_PEER_REGISTRY_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -22,15 +25,27 @@ namespace durable {
 // running call always finds its own caller.
 class PeerRegistry {
  public:
+  // Records the connection `fd` (a socket) and its caller.
   void Register(int fd, const PeerCredentials& credentials);
+
+  // Connections of `uid` that are still open. gRPC closes connections
+  // without telling us, so liveness is checked by whether each recorded fd
+  // still refers to the socket it was registered with; dead entries are
+  // dropped.
+  size_t LiveConnectionsOf(uid_t uid);
 
   // The credentials behind a gRPC peer string "fd:N", or nullopt for any
   // other peer (a connection the daemon did not accept and identify).
   std::optional<PeerCredentials> Lookup(absl::string_view peer) const;
 
  private:
+  struct Connection {
+    PeerCredentials credentials;
+    uint64_t socket_inode = 0;
+  };
+
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<int, PeerCredentials> by_fd_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int, Connection> by_fd_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace durable

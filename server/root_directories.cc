@@ -4,12 +4,42 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 
 namespace durable {
+
+namespace {
+
+// Appends a warning for each strict ancestor of `root` that a user other
+// than root or the daemon could modify.
+void CheckAncestors(const std::string& root, std::vector<std::string>* out) {
+  std::string ancestor = root;
+  while (ancestor != "/") {
+    size_t slash = ancestor.rfind('/');
+    ancestor = slash == 0 ? "/" : ancestor.substr(0, slash);
+    struct stat st;
+    if (lstat(ancestor.c_str(), &st) != 0) continue;
+    const bool sticky = (st.st_mode & S_ISVTX) != 0;
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+      out->push_back(absl::StrCat("root ", root, ": its ancestor ", ancestor,
+                                  " is owned by uid ", st.st_uid,
+                                  ", who could move the root away and put "
+                                  "another directory in its place"));
+    } else if ((st.st_mode & S_IWOTH) && !sticky) {
+      out->push_back(absl::StrCat("root ", root, ": its ancestor ", ancestor,
+                                  " is writable by everyone"));
+    } else if ((st.st_mode & S_IWGRP) && !sticky && st.st_gid != 0) {
+      out->push_back(absl::StrCat("root ", root, ": its ancestor ", ancestor,
+                                  " is writable by group ", st.st_gid));
+    }
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<RootDirectories> RootDirectories::Open(
     const std::vector<std::string>& roots) {
@@ -29,6 +59,7 @@ absl::StatusOr<RootDirectories> RootDirectories::Open(
           absl::StrCat("cannot open root ", root, ": ", why));
     }
     result.fds_.emplace_back(static_cast<int>(fd));
+    CheckAncestors(root, &result.warnings_);
   }
   return result;
 }

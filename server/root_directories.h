@@ -23,8 +23,14 @@ class RootDirectories {
   int fd(size_t index) const { return fds_[index].get(); }
   size_t size() const { return fds_.size(); }
 
+  // Findings worth an operator's attention, e.g. an ancestor of a root that
+  // someone other than root and the daemon could rename: such a person can
+  // swap what the root path means before the next start or reload.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
  private:
   std::vector<UniqueFd> fds_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace durable

@@ -162,9 +162,11 @@ void UnixListener::Serve(grpc::Server* server, PeerRegistry* peers,
       LogWarning(absl::StrCat("connection refused: ", peer.status().message()));
       continue;
     }
-    if (!admit(*peer)) {
-      LogInfo(absl::StrCat("connection refused: no rule allows uid ", peer->uid,
-                           " gid ", peer->gid, " (pid ", peer->pid, ")"));
+    absl::Status admitted = admit(*peer);
+    if (!admitted.ok()) {
+      LogInfo(absl::StrCat("connection refused: ", admitted.message(),
+                           " (uid ", peer->uid, " gid ", peer->gid, " pid ",
+                           peer->pid, ")"));
       continue;
     }
     peers->Register(connection.get(), *peer);

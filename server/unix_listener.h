@@ -19,8 +19,9 @@ class Server;
 
 namespace durable {
 
-// Decides at accept time whether a caller may talk to the daemon at all.
-using AdmissionCheck = std::function<bool(const PeerCredentials&)>;
+// Decides at accept time whether a caller may talk to the daemon at all;
+// a refusal's message is logged.
+using AdmissionCheck = std::function<absl::Status(const PeerCredentials&)>;
 
 // The daemon's listening Unix socket and its accept loop. Each accepted
 // connection is non-blocking and close-on-exec, has its peer credentials

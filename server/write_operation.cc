@@ -29,6 +29,9 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     const std::string& path, const durable::v1::WriteOptions& options) {
   absl::Status valid = ValidateWriteOptions(options);
   if (!valid.ok()) return valid;
+  absl::StatusOr<WriteAdmission::Ticket> ticket =
+      deps.admission->Admit(caller.uid);
+  if (!ticket.ok()) return ticket.status();
   ResolveOptions resolve;
   resolve.create_parents = options.create_parents();
   absl::StatusOr<ResolvedTarget> target =
@@ -55,15 +58,18 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     RemoveCreatedDirectories(*deps.fs, *target);
     return staged.status();
   }
-  return std::unique_ptr<WriteOperation>(new WriteOperation(
-      deps, *std::move(target), *std::move(staged), std::move(commit)));
+  return std::unique_ptr<WriteOperation>(
+      new WriteOperation(deps, *std::move(ticket), *std::move(target),
+                         *std::move(staged), std::move(commit)));
 }
 
 WriteOperation::WriteOperation(const WriteDependencies& deps,
+                               WriteAdmission::Ticket ticket,
                                ResolvedTarget target,
                                std::unique_ptr<StagedFile> staged,
                                CommitOptions options)
     : deps_(deps),
+      ticket_(std::move(ticket)),
       target_(std::move(target)),
       staged_(std::move(staged)),
       options_(std::move(options)) {}

@@ -14,6 +14,7 @@
 #include "server/peer_credentials.h"
 #include "server/policy_store.h"
 #include "server/target_locks.h"
+#include "server/write_admission.h"
 
 namespace durable {
 
@@ -23,6 +24,7 @@ struct WriteDependencies {
   FileSystem* fs = nullptr;
   DurableWriter* writer = nullptr;
   TargetLocks* locks = nullptr;
+  WriteAdmission* admission = nullptr;
 };
 
 // One write from request to published file, shared by Write and
@@ -35,7 +37,9 @@ struct WriteDependencies {
 // reload.
 class WriteOperation {
  public:
-  // INVALID_ARGUMENT for bad options, and the errors of ResolveTarget.
+  // INVALID_ARGUMENT for bad options, RESOURCE_EXHAUSTED when the caller
+  // or the daemon has too many writes in progress, and the errors of
+  // ResolveTarget.
   static absl::StatusOr<std::unique_ptr<WriteOperation>> Begin(
       const WriteDependencies& deps, const PeerCredentials& caller,
       const std::string& path, const durable::v1::WriteOptions& options);
@@ -54,10 +58,12 @@ class WriteOperation {
   uint64_t size() const { return staged_->size(); }
 
  private:
-  WriteOperation(const WriteDependencies& deps, ResolvedTarget target,
-                 std::unique_ptr<StagedFile> staged, CommitOptions options);
+  WriteOperation(const WriteDependencies& deps, WriteAdmission::Ticket ticket,
+                 ResolvedTarget target, std::unique_ptr<StagedFile> staged,
+                 CommitOptions options);
 
   const WriteDependencies deps_;
+  WriteAdmission::Ticket ticket_;
   ResolvedTarget target_;
   std::unique_ptr<StagedFile> staged_;
   const CommitOptions options_;
