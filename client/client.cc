@@ -207,4 +207,14 @@ absl::StatusOr<Identity> Client::WhoAmI() {
   return identity;
 }
 
+absl::StatusOr<durable::v1::GetStatsResponse> Client::GetStats() {
+  durable::v1::GetStatsRequest request;
+  durable::v1::GetStatsResponse response;
+  grpc::ClientContext context;
+  stub_->SetDeadline(context, options_);
+  grpc::Status status = stub_->writer->GetStats(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, options_.socket_path);
+  return response;
+}
+
 }  // namespace durable

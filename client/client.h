@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "durable/v1/durable.pb.h"
 
 namespace durable {
 
@@ -123,6 +124,9 @@ class Client {
                                      const std::string& if_match = "");
 
   absl::StatusOr<Identity> WhoAmI();
+
+  // The daemon's counters (root or the daemon's uid only).
+  absl::StatusOr<durable::v1::GetStatsResponse> GetStats();
 
   const ClientOptions& options() const { return options_; }
 

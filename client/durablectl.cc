@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
+#include <climits>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -48,6 +50,8 @@ Commands:
       Remove PATH durably (only version ETAG, if given).
   whoami
       Print your identity as the daemon sees it and where you may write.
+  stats
+      Print the daemon's counters (root or the daemon's uid only).
 
 Options:
   --socket=PATH      daemon socket (default: $DURABLED_SOCKET, else
@@ -375,6 +379,43 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
   return kOk;
 }
 
+int Stats(durable::Client& client, const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> parsed =
+      ParseArgs("stats", args, false, [](const Flag&) { return false; });
+  if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
+  absl::StatusOr<durable::v1::GetStatsResponse> stats = client.GetStats();
+  if (!stats.ok()) return Fail("stats", stats.status());
+  std::cout << "uptime:          " << stats->uptime_seconds() << " s\n"
+            << "writes:          " << stats->writes_ok() << " ok, "
+            << stats->writes_failed() << " failed, "
+            << HumanBytes(stats->bytes_written()) << " written\n"
+            << "removes:         " << stats->removes_ok() << " ok, "
+            << stats->removes_failed() << " failed\n"
+            << "in progress:     " << stats->writes_in_progress() << "\n"
+            << "fsyncs:          " << stats->file_syncs() << " files, "
+            << stats->directory_syncs() << " directories, "
+            << stats->sync_errors() << " errors\n"
+            << "commits:         " << stats->commits() << " (batch size 1), "
+            << stats->coalesced_writes() << " coalesced\n"
+            << "connections:     " << stats->connections_accepted()
+            << " accepted, " << stats->connections_refused() << " refused\n";
+  std::vector<std::pair<std::string, uint64_t>> errors(
+      stats->errors_by_code().begin(), stats->errors_by_code().end());
+  std::sort(errors.begin(), errors.end());
+  for (const auto& [code, count] : errors) {
+    std::cout << "errors:          " << code << " " << count << "\n";
+  }
+  std::cout << "latency:\n";
+  for (int i = 0; i < stats->latency_bucket_count_size(); ++i) {
+    const int64_t bound = stats->latency_bucket_upper_us(i);
+    std::cout << "  "
+              << (bound == INT64_MAX ? std::string("     longer")
+                                     : absl::StrFormat("< %8d us", bound))
+              << "  " << stats->latency_bucket_count(i) << "\n";
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -413,5 +454,6 @@ int main(int argc, char** argv) {
   if (command == "stat") return Stat(client, args);
   if (command == "rm") return Remove(client, args);
   if (command == "whoami") return WhoAmI(client, args);
+  if (command == "stats") return Stats(client, args);
   return UsageError(absl::StrCat("unknown command \"", command, "\""));
 }

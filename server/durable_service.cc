@@ -1,6 +1,7 @@
 #include "server/durable_service.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -49,6 +50,16 @@ class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
 
 }  // namespace
 
+void DurableService::Account(absl::string_view operation,
+                             const PeerCredentials& caller,
+                             absl::string_view path, uint64_t bytes,
+                             const absl::Status& status,
+                             absl::Time start) const {
+  const absl::Duration latency = absl::Now() - start;
+  EmitAuditRecord(AuditRecord{operation, caller, path, bytes, status, latency});
+  metrics_->RecordCall(operation != "remove", status, bytes, latency);
+}
+
 grpc::Status DurableService::Write(grpc::ServerContext* context,
                                    const WriteRequest* request,
                                    WriteResponse* response) {
@@ -66,9 +77,8 @@ grpc::Status DurableService::Write(grpc::ServerContext* context,
     status = result.status();
     if (result.ok()) FillWriteResponse(*result, response);
   }
-  EmitAuditRecord(AuditRecord{"write", *caller, request->path(),
-                              request->data().size(), status,
-                              absl::Now() - start});
+  Account("write", *caller, request->path(), request->data().size(), status,
+          start);
   return ToGrpc(status, request->path());
 }
 
@@ -84,10 +94,9 @@ grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
   return new WriteStreamReactor(
       deps_, workers_, watchdog_, limits_.stream_idle_timeout, context, who,
       response,
-      [who, start](const std::string& path, uint64_t bytes,
-                   const absl::Status& status) {
-        EmitAuditRecord(AuditRecord{"write_stream", who, path, bytes, status,
-                                    absl::Now() - start});
+      [this, who, start](const std::string& path, uint64_t bytes,
+                         const absl::Status& status) {
+        Account("write_stream", who, path, bytes, status, start);
       });
 }
 
@@ -150,8 +159,7 @@ grpc::Status DurableService::Remove(grpc::ServerContext* context,
     status = etag.status();
     if (etag.ok()) response->set_etag(*etag);
   }
-  EmitAuditRecord(AuditRecord{"remove", *caller, request->path(), 0, status,
-                              absl::Now() - start});
+  Account("remove", *caller, request->path(), 0, status, start);
   return ToGrpc(status, request->path());
 }
 
@@ -188,6 +196,24 @@ grpc::Status DurableService::WhoAmI(grpc::ServerContext* context,
     grant->set_allow_overwrite(rule.allow_overwrite);
     grant->set_allow_create_parents(rule.allow_create_parents);
   }
+  return grpc::Status::OK;
+}
+
+
+grpc::Status DurableService::GetStats(grpc::ServerContext* context,
+                                      const durable::v1::GetStatsRequest*,
+                                      durable::v1::GetStatsResponse* response) {
+  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
+  if (!caller.has_value()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
+  }
+  if (caller->uid != 0 && caller->uid != geteuid()) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("GetStats: uid ", caller->uid,
+                                     " is neither root nor the daemon's uid"));
+  }
+  metrics_->Fill(response);
+  response->set_writes_in_progress(deps_.admission->in_progress());
   return grpc::Status::OK;
 }
 

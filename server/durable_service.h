@@ -5,6 +5,7 @@
 
 #include "absl/time/time.h"
 #include "durable/v1/durable.grpc.pb.h"
+#include "server/metrics.h"
 #include "server/peer_registry.h"
 #include "server/stream_watchdog.h"
 #include "server/worker_pool.h"
@@ -27,11 +28,12 @@ class DurableService final
  public:
   DurableService(const WriteDependencies& deps, const PeerRegistry* peers,
                  WorkerPool* workers, StreamWatchdog* watchdog,
-                 const ServiceLimits& limits)
+                 Metrics* metrics, const ServiceLimits& limits)
       : deps_(deps),
         peers_(peers),
         workers_(workers),
         watchdog_(watchdog),
+        metrics_(metrics),
         limits_(limits) {}
 
   grpc::Status Write(grpc::ServerContext* context,
@@ -49,12 +51,21 @@ class DurableService final
   grpc::Status WhoAmI(grpc::ServerContext* context,
                       const durable::v1::WhoAmIRequest* request,
                       durable::v1::WhoAmIResponse* response) override;
+  grpc::Status GetStats(grpc::ServerContext* context,
+                        const durable::v1::GetStatsRequest* request,
+                        durable::v1::GetStatsResponse* response) override;
 
  private:
+  // Audit log and metrics for one finished write or remove.
+  void Account(absl::string_view operation, const PeerCredentials& caller,
+               absl::string_view path, uint64_t bytes,
+               const absl::Status& status, absl::Time start) const;
+
   const WriteDependencies deps_;
   const PeerRegistry* const peers_;
   WorkerPool* const workers_;
   StreamWatchdog* const watchdog_;
+  Metrics* const metrics_;
   const ServiceLimits limits_;
 };
 

@@ -13,7 +13,9 @@
 #include <optional>
 #include <thread>
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -29,6 +31,7 @@
 #include "server/write_admission.h"
 #include "server/write_operation.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 #include "server/peer_registry.h"
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
@@ -101,7 +104,8 @@ int Run() {
   for (const std::string& warning : (*initial)->roots.warnings()) {
     LogWarning(warning);
   }
-  PosixFileSystem fs;
+  Metrics metrics;
+  PosixFileSystem fs(&metrics);
   // Before serving: any temp file now is a leftover of an earlier run.
   for (size_t i = 0; i < (*initial)->roots.size(); ++i) {
     const std::string& root = (*initial)->policy.rules()[i].root;
@@ -128,8 +132,12 @@ int Run() {
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   DurableService service(
       WriteDependencies{&policies, &fs, &writer, &locks, &admission},
-                         &peers, &workers, &watchdog, limits);
+                         &peers, &workers, &watchdog, &metrics, limits);
 
+  // The standard health service and server reflection, so that generic
+  // gRPC tools (grpcurl, grpc_health_probe) can talk to the daemon.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(
@@ -167,16 +175,17 @@ int Run() {
     listener->Serve(
         server.get(), &peers,
         [&](const PeerCredentials& peer) -> absl::Status {
+          absl::Status admitted = absl::OkStatus();
           if (!policies.Current()->policy.CouldEverAllow(peer)) {
-            return absl::PermissionDeniedError(absl::StrCat(
+            admitted = absl::PermissionDeniedError(absl::StrCat(
                 "no rule allows uid ", peer.uid, " or its groups"));
-          }
-          if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
-            return absl::ResourceExhaustedError(absl::StrCat(
+          } else if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
+            admitted = absl::ResourceExhaustedError(absl::StrCat(
                 "uid ", peer.uid, " already has ", max_connections,
                 " connections open, the limit per uid"));
           }
-          return absl::OkStatus();
+          metrics.RecordConnection(admitted.ok());
+          return admitted;
         });
   });
   LogInfo(absl::StrCat("durabled listening on ", socket_path, " with ",

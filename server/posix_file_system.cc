@@ -99,7 +99,10 @@ absl::Status PosixFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
 absl::Status PosixFileSystem::SyncFile(int fd) {
   // No EINTR retry: fsync is not interrupted by signals on Linux, and a
   // failed fsync must never be retried into a false success.
-  if (fsync(fd) != 0) return SyscallError(errno, "fsync");
+  const bool ok = fsync(fd) == 0;
+  const int error_number = errno;
+  if (metrics_ != nullptr) metrics_->RecordSync(/*directory=*/false, ok);
+  if (!ok) return SyscallError(error_number, "fsync");
   return absl::OkStatus();
 }
 
@@ -206,7 +209,9 @@ absl::Status PosixFileSystem::Rename(int dir_fd, const std::string& from,
 }
 
 absl::Status PosixFileSystem::SyncDirectory(int dir_fd) {
-  if (fsync(dir_fd) != 0) {
+  const bool ok = fsync(dir_fd) == 0;
+  if (metrics_ != nullptr) metrics_->RecordSync(/*directory=*/true, ok);
+  if (!ok) {
     int error_number = errno;
     if (error_number == EINVAL || error_number == ENOTSUP) {
       return absl::UnimplementedError(

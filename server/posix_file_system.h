@@ -2,12 +2,16 @@
 #define DURABLED_SERVER_POSIX_FILE_SYSTEM_H_
 
 #include "server/file_system.h"
+#include "server/metrics.h"
 
 namespace durable {
 
 // FileSystem on the real kernel: openat2, renameat2, fsync and friends.
 class PosixFileSystem : public FileSystem {
  public:
+  // `metrics`, if set, counts every fsync.
+  explicit PosixFileSystem(Metrics* metrics = nullptr) : metrics_(metrics) {}
+
   absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
       int root_fd, const std::string& relative_path) override;
   absl::StatusOr<UniqueFd> CreateExclusive(int dir_fd,
@@ -28,6 +32,9 @@ class PosixFileSystem : public FileSystem {
                       const std::string& to, RenameMode mode) override;
   absl::Status SyncDirectory(int dir_fd) override;
   absl::Status Unlink(int dir_fd, const std::string& name) override;
+
+ private:
+  Metrics* const metrics_;
 };
 
 }  // namespace durable
