@@ -34,7 +34,7 @@ grpc::Status ToGrpc(const absl::Status& status, absl::string_view path) {
                       absl::StrCat(DisplayPath(path), ": ", status.message()));
 }
 
-void FillWriteResponse(const WriteResult& result, WriteResponse* response) {
+void FillWriteResponse(const CommitResult& result, WriteResponse* response) {
   response->set_size(result.size);
   response->set_sha256(result.sha256);
   response->set_etag(result.etag);
@@ -73,7 +73,7 @@ grpc::Status DurableService::Write(grpc::ServerContext* context,
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request->data());
   if (status.ok()) {
-    absl::StatusOr<WriteResult> result = (*operation)->Commit();
+    absl::StatusOr<CommitResult> result = (*operation)->Commit();
     status = result.status();
     if (result.ok()) FillWriteResponse(*result, response);
   }

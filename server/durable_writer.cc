@@ -131,7 +131,7 @@ absl::StatusOr<FileInfo> DurableWriter::InspectTarget(
   return existing;
 }
 
-absl::StatusOr<WriteResult> DurableWriter::Commit(
+absl::StatusOr<CommitResult> DurableWriter::Commit(
     StagedFile& staged, const CommitOptions& options) {
   const int dir_fd = staged.dir_fd_;
   const std::string& leaf = staged.leaf_;
@@ -155,7 +155,7 @@ absl::StatusOr<WriteResult> DurableWriter::Commit(
   } remove_temp_on_failure{staged};
 
   // 1. What is at the target now decides create vs replace.
-  WriteResult result;
+  CommitResult result;
   mode_t permissions = options.create_permissions & 07777;
   std::optional<Owner> owner = options.create_owner;
   absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, options.if_match);
@@ -339,7 +339,7 @@ void DurableWriter::NoteDirectorySyncUnsupported(int dir_fd) {
       major(device), minor(device)));
 }
 
-absl::StatusOr<WriteResult> DurableWriter::Write(int dir_fd,
+absl::StatusOr<CommitResult> DurableWriter::Write(int dir_fd,
                                                  const std::string& leaf,
                                                  absl::string_view data,
                                                  const CommitOptions& options) {

@@ -47,7 +47,7 @@ struct CommitOptions {
   std::optional<std::string> expected_sha256;
 };
 
-struct WriteResult {
+struct CommitResult {
   uint64_t size = 0;
   std::string sha256;  // 32 raw bytes
   std::string etag;
@@ -119,11 +119,11 @@ class DurableWriter {
                                                     const std::string& leaf);
 
   // Publishes `staged` over its target. Call at most once per StagedFile.
-  absl::StatusOr<WriteResult> Commit(StagedFile& staged,
+  absl::StatusOr<CommitResult> Commit(StagedFile& staged,
                                      const CommitOptions& options);
 
   // Stage + Append + Commit of a whole content in one call.
-  absl::StatusOr<WriteResult> Write(int dir_fd, const std::string& leaf,
+  absl::StatusOr<CommitResult> Write(int dir_fd, const std::string& leaf,
                                     absl::string_view data,
                                     const CommitOptions& options);
 

@@ -95,6 +95,10 @@ void Reload(const std::string& config_path, PolicyStore& policies) {
 
 int Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (absl::GetFlag(FLAGS_worker_threads) < 1) {
+    LogError("cannot start: --worker_threads must be at least 1");
+    return EXIT_FAILURE;
+  }
   durable::v1::DaemonConfig config;
   auto initial = LoadPolicy(config_path, &config);
   if (!initial.ok()) {
@@ -106,19 +110,6 @@ int Run() {
   }
   Metrics metrics;
   PosixFileSystem fs(&metrics);
-  // Before serving: any temp file now is a leftover of an earlier run.
-  for (size_t i = 0; i < (*initial)->roots.size(); ++i) {
-    const std::string& root = (*initial)->policy.rules()[i].root;
-    absl::StatusOr<SweepResult> swept =
-        SweepTempFiles(fs, (*initial)->roots.fd(i), root);
-    if (!swept.ok()) {
-      LogWarning(absl::StrCat("start-up sweep of ", root, " failed: ",
-                              swept.status().message()));
-    } else if (swept->removed > 0) {
-      LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
-                             swept->removed, " leftover temp files"));
-    }
-  }
   PolicyStore policies(*std::move(initial));
   PeerRegistry peers;
   TargetLocks locks;
@@ -126,8 +117,9 @@ int Run() {
   const durable::v1::Limits limits_config = EffectiveLimits(config);
   WriteAdmission admission(limits_config.max_concurrent_writes(),
                            limits_config.max_concurrent_writes_per_uid());
-  WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
+  // The watchdog outlives the pool: a queued task may still touch it.
   StreamWatchdog watchdog;
+  WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   DurableService service(
@@ -170,6 +162,21 @@ int Run() {
     return EXIT_FAILURE;
   }
 
+  // Before serving, but after the socket is ours (so a second daemon on the
+  // same config stops at the bind instead of sweeping our live temp files):
+  // any temp file now is a leftover of an earlier run.
+  for (size_t i = 0; i < policies.Current()->roots.size(); ++i) {
+    const std::string& root = policies.Current()->policy.rules()[i].root;
+    absl::StatusOr<SweepResult> swept =
+        SweepTempFiles(fs, policies.Current()->roots.fd(i), root);
+    if (!swept.ok()) {
+      LogWarning(absl::StrCat("start-up sweep of ", root, " failed: ",
+                              swept.status().message()));
+    } else if (swept->removed > 0) {
+      LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
+                             swept->removed, " leftover temp files"));
+    }
+  }
   std::thread acceptor([&] {
     const uint32_t max_connections = limits_config.max_connections_per_uid();
     listener->Serve(

@@ -3,6 +3,8 @@
 namespace durable {
 
 WorkerPool::WorkerPool(int threads) {
+  // Zero threads would leave every submitted task (and its call) hanging.
+  if (threads < 1) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
 

@@ -1,7 +1,10 @@
 #include "server/write_operation.h"
 
+#include <errno.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/errno_status.h"
 #include "server/sha256.h"
 
 namespace durable {
@@ -34,9 +37,22 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   if (!ticket.ok()) return ticket.status();
   ResolveOptions resolve;
   resolve.create_parents = options.create_parents();
-  absl::StatusOr<ResolvedTarget> target =
-      ResolveTarget(deps.policies->Current(), *deps.fs, caller, path, resolve);
-  if (!target.ok()) return target.status();
+  // A directory another write created for itself may be removed again when
+  // that write fails, between our resolution and our staging; then resolve
+  // afresh (bounded).
+  constexpr int kResolveAttempts = 3;
+  absl::StatusOr<ResolvedTarget> target;
+  absl::StatusOr<std::unique_ptr<StagedFile>> staged;
+  for (int attempt = 0; attempt < kResolveAttempts; ++attempt) {
+    target = ResolveTarget(deps.policies->Current(), *deps.fs, caller, path,
+                           resolve);
+    if (!target.ok()) return target.status();
+    staged = deps.writer->Stage(target->dir.get(), target->key.leaf);
+    if (staged.ok()) break;
+    RemoveCreatedDirectories(*deps.fs, *target);
+    if (ErrnoOf(staged.status()) != ENOENT) return staged.status();
+  }
+  if (!staged.ok()) return staged.status();
 
   const RulePolicy& rule = *target->rule;
   CommitOptions commit;
@@ -50,13 +66,6 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   commit.if_match = options.if_match();
   if (!options.expected_sha256().empty()) {
     commit.expected_sha256 = options.expected_sha256();
-  }
-
-  absl::StatusOr<std::unique_ptr<StagedFile>> staged =
-      deps.writer->Stage(target->dir.get(), target->key.leaf);
-  if (!staged.ok()) {
-    RemoveCreatedDirectories(*deps.fs, *target);
-    return staged.status();
   }
   return std::unique_ptr<WriteOperation>(
       new WriteOperation(deps, *std::move(ticket), *std::move(target),
@@ -95,9 +104,9 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<WriteResult> WriteOperation::Commit() {
+absl::StatusOr<CommitResult> WriteOperation::Commit() {
   TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
-  absl::StatusOr<WriteResult> result = deps_.writer->Commit(*staged_, options_);
+  absl::StatusOr<CommitResult> result = deps_.writer->Commit(*staged_, options_);
   published_ = result.ok();
   return result;
 }

@@ -53,7 +53,7 @@ class WriteOperation {
   absl::Status Append(absl::string_view data);
 
   // Publishes the content durably. Call once.
-  absl::StatusOr<WriteResult> Commit();
+  absl::StatusOr<CommitResult> Commit();
 
   uint64_t size() const { return staged_->size(); }
 

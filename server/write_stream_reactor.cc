@@ -84,7 +84,20 @@ void WriteStreamReactor::ConsumeChunk() {
 }
 
 void WriteStreamReactor::CommitOnWorker() {
-  absl::StatusOr<WriteResult> result = operation_->Commit();
+  bool cancelled;
+  {
+    // A cancel that arrived after `finish` still stops the publish if it
+    // comes before this point; after it, the call may report CANCELLED for
+    // a write that happened (see the proto).
+    absl::MutexLock lock(&mu_);
+    cancelled = cancelled_;
+  }
+  if (cancelled) {
+    FinishWith(absl::CancelledError(
+        "the client cancelled the stream; nothing was published"));
+    return;
+  }
+  absl::StatusOr<CommitResult> result = operation_->Commit();
   if (!result.ok()) {
     FinishWith(result.status());
     return;

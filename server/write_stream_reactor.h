@@ -29,6 +29,11 @@ using StreamOutcome = std::function<void(const std::string& path,
 // other way (half-close without finish, cancel, idle timeout, size limit)
 // publishes nothing; the WriteOperation's destructor removes the temp file.
 // Deletes itself when gRPC is done with the call.
+//
+// Lifetime rules this relies on: nothing touches `this` after FinishWith,
+// WorkerPool::Submit or ReadNext (each may lead to OnDone on another
+// thread); ReadNext calls StartRead under `mu_`, so that OnIdle cannot
+// finish the call between releasing `busy_` and the read being queued.
 class WriteStreamReactor final
     : public grpc::ServerReadReactor<durable::v1::WriteChunk> {
  public:

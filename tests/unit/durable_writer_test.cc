@@ -75,7 +75,7 @@ class DurableWriterTest : public ::testing::Test {
     return absl::StrCat(dir_path_, "/", name);
   }
 
-  absl::StatusOr<WriteResult> Write(absl::string_view content,
+  absl::StatusOr<CommitResult> Write(absl::string_view content,
                                     const CommitOptions& options = {}) {
     return writer_.Write(dir_fd_.get(), kTarget, content, options);
   }
@@ -226,7 +226,7 @@ TEST_F(DurableWriterTest, CreateWritesContentPermissionsAndResult) {
   CommitOptions options;
   options.create_permissions = 0640;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
@@ -244,7 +244,7 @@ TEST_F(DurableWriterTest, CreateWritesContentPermissionsAndResult) {
 }
 
 TEST_F(DurableWriterTest, CreateOfEmptyContent) {
-  absl::StatusOr<WriteResult> result = Write("");
+  absl::StatusOr<CommitResult> result = Write("");
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(ReadFile(kTarget), "");
@@ -258,7 +258,7 @@ TEST_F(DurableWriterTest, CreateSetsCreateOwner) {
   CommitOptions options;
   options.create_owner = kOtherOwner;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   ASSERT_TRUE(result.ok()) << result.status();
   struct stat st = LstatOf(kTarget);
@@ -268,14 +268,14 @@ TEST_F(DurableWriterTest, CreateSetsCreateOwner) {
 }
 
 TEST_F(DurableWriterTest, ReplaceSwapsContentAndKeepsExistingPermissions) {
-  absl::StatusOr<WriteResult> first = Write(kOldContent);
+  absl::StatusOr<CommitResult> first = Write(kOldContent);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(chmod(PathOf(kTarget).c_str(), 0600), 0) << strerror(errno);
   const ino_t old_inode = LstatOf(kTarget).st_ino;
   CommitOptions options;
   options.create_permissions = 0644;
 
-  absl::StatusOr<WriteResult> second = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> second = Write(kNewContent, options);
 
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
@@ -296,7 +296,7 @@ TEST_F(DurableWriterTest, ReplaceKeepsExistingOwner) {
   ASSERT_EQ(chown(PathOf(kTarget).c_str(), kOtherOwner.uid, kOtherOwner.gid), 0)
       << strerror(errno);
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   struct stat st = LstatOf(kTarget);
@@ -309,7 +309,7 @@ TEST_F(DurableWriterTest, QuickSuccessiveReplacementsGetDistinctEtags) {
   // Same size, written back to back: only the new inode tells them apart.
   std::vector<std::string> etags;
   for (const char* content : {"aaaa", "bbbb", "cccc", "dddd"}) {
-    absl::StatusOr<WriteResult> result = Write(content);
+    absl::StatusOr<CommitResult> result = Write(content);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->etag, EtagOnDisk(kTarget));
     etags.push_back(result->etag);
@@ -330,7 +330,7 @@ TEST_F(DurableWriterTest, StreamedAppendsAreCommittedAsOneContent) {
   EXPECT_EQ((*staged)->size(), 12u);
   EXPECT_EQ(ReadFile(kTarget), kOldContent) << "visible before the commit";
 
-  absl::StatusOr<WriteResult> result = writer_.Commit(**staged, {});
+  absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(ReadFile(kTarget), "first second");
@@ -346,7 +346,7 @@ TEST_F(DurableWriterTest, IfAbsentOnExistingTargetIsAlreadyExists) {
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
       << result.status();
@@ -357,7 +357,7 @@ TEST_F(DurableWriterTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->created);
@@ -377,7 +377,7 @@ TEST_F(DurableWriterTest, OverwriteNotAllowedIsPermissionDenied) {
   CommitOptions options;
   options.allow_overwrite = false;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied)
       << result.status();
@@ -388,7 +388,7 @@ TEST_F(DurableWriterTest, OverwriteNotAllowedStillCreates) {
   CommitOptions options;
   options.allow_overwrite = false;
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, options);
+  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
@@ -398,7 +398,7 @@ TEST_F(DurableWriterTest, TargetIsDirectoryIsFailedPrecondition) {
   ASSERT_EQ(mkdir(PathOf(kTarget).c_str(), 0755), 0) << strerror(errno);
   const auto before = Snapshot();
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
       << result.status();
@@ -410,7 +410,7 @@ TEST_F(DurableWriterTest, TargetIsFifoIsFailedPrecondition) {
   ASSERT_EQ(mkfifo(PathOf(kTarget).c_str(), 0644), 0) << strerror(errno);
   const auto before = Snapshot();
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
       << result.status();
@@ -422,7 +422,7 @@ TEST_F(DurableWriterTest, TargetIsSymlinkIsFailedPreconditionAndNotFollowed) {
   ASSERT_EQ(symlink("pointee", PathOf(kTarget).c_str()), 0) << strerror(errno);
   const auto before = Snapshot();
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
       << result.status();
@@ -435,7 +435,7 @@ TEST_F(DurableWriterTest,
   ASSERT_EQ(symlink("missing", PathOf(kTarget).c_str()), 0) << strerror(errno);
   const auto before = Snapshot();
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
       << result.status();
@@ -448,7 +448,7 @@ TEST_F(DurableWriterTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
   ASSERT_EQ(link(PathOf("elsewhere").c_str(), PathOf(kTarget).c_str()), 0)
       << strerror(errno);
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->created);
@@ -461,7 +461,7 @@ TEST_F(DurableWriterTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
 TEST_F(DurableWriterTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
   CheckTargetAfterEveryCall(std::nullopt, kNewContent);
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
@@ -481,7 +481,7 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
   PlantFile(kTarget, kOldContent);
   CheckTargetAfterEveryCall(kOldContent, kNewContent);
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
@@ -513,7 +513,7 @@ TEST_F(DurableWriterTest, ShortWriteThenEioFailsAndLeavesNothingBehind) {
     saw_short_write = true;
   });
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
       << result.status();
@@ -527,7 +527,7 @@ TEST_F(DurableWriterTest, NoSpaceOnAppendIsResourceExhausted) {
   const auto before = Snapshot();
   fs_.FailNext(Operation::kAppend, SyscallError(ENOSPC, "injected write"));
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
       << result.status();
@@ -545,7 +545,7 @@ TEST_F(DurableWriterTest, CommitAfterFailedAppendIsRefused) {
   EXPECT_FALSE((*staged)->Append("second").ok());
   EXPECT_FALSE((*staged)->Append("third").ok()) << "append after a failure";
 
-  absl::StatusOr<WriteResult> result = writer_.Commit(**staged, {});
+  absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
       << result.status();
@@ -557,7 +557,7 @@ TEST_F(DurableWriterTest, UnsupportedDirectorySyncIsToleratedOnCreate) {
   fs_.FailNext(Operation::kSyncDirectory,
                absl::UnimplementedError("no directory fsync here"));
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(fs_.PendingFaults(), 0);
@@ -570,7 +570,7 @@ TEST_F(DurableWriterTest, UnsupportedDirectorySyncIsToleratedOnReplace) {
   fs_.FailNext(Operation::kSyncDirectory,
                absl::UnimplementedError("no directory fsync here"));
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(fs_.PendingFaults(), 0);
@@ -582,7 +582,7 @@ TEST_F(DurableWriterTest, MissingRenameExchangeFallsBackToPlainReplace) {
   PlantFile(kTarget, kOldContent);
   fs_.FailNext(Operation::kRename, SyscallError(EINVAL, "injected rename"));
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent);
+  absl::StatusOr<CommitResult> result = Write(kNewContent);
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->created);
@@ -711,7 +711,7 @@ TEST_P(DurableWriterFaultTest, SuccessfulWriteMakesTheExpectedCalls) {
   Prepare();
   CheckTargetAfterEveryCall(OldContent(), kNewContent);
 
-  absl::StatusOr<WriteResult> result = Write(kNewContent, Options());
+  absl::StatusOr<CommitResult> result = Write(kNewContent, Options());
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(fs_.Operations(), ElementsAreArray(GetParam().protocol));
@@ -738,7 +738,7 @@ TEST_P(DurableWriterFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
     fs_.FailNext(operation, InjectedEio(), skip);
     CheckTargetAfterEveryCall(OldContent(), kNewContent);
 
-    absl::StatusOr<WriteResult> result = Write(kNewContent, Options());
+    absl::StatusOr<CommitResult> result = Write(kNewContent, Options());
 
     fs_.SetHook(nullptr);
     EXPECT_EQ(fs_.PendingFaults(), 0) << "the fault did not fire";

@@ -1,0 +1,120 @@
+// The operator-facing RPCs: GetStats (root only), the standard gRPC health
+// service, and server reflection being registered.
+#include <unistd.h>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_daemon.h"
+
+namespace durable::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class OperatorRpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto daemon = TestDaemon::Start(
+        "socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
+        "rule { root: \"{base}/data\" allow_uid: {uid} }\n"
+        "rule { root: \"{base}/nobody\" allow_uid: 65534 }\n",
+        {"nobody"});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = *std::move(daemon);
+  }
+
+  // A unary call by method name with raw bytes, as generic tools make it.
+  grpc::Status RawCall(const std::string& method, const std::string& request,
+                       std::string* response) {
+    auto channel = grpc::CreateChannel("unix:" + daemon_->socket_path(),
+                                       grpc::InsecureChannelCredentials());
+    grpc::GenericStub stub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    grpc::Slice slice(request);
+    grpc::ByteBuffer request_buffer(&slice, 1);
+    grpc::ByteBuffer response_buffer;
+    grpc::CompletionQueue queue;
+    auto call = stub.PrepareUnaryCall(&context, method, request_buffer, &queue);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
+    void* tag;
+    bool ok;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    std::vector<grpc::Slice> slices;
+    if (status.ok() && response_buffer.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) {
+        response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    return status;
+  }
+
+  std::unique_ptr<TestDaemon> daemon_;
+};
+
+TEST_F(OperatorRpcTest, StatsCountWritesFailuresAndSyncs) {
+  auto client = daemon_->NewClient();
+  ASSERT_TRUE(client->Write(daemon_->data() + "/a", "12345").ok());
+  ASSERT_TRUE(client->Write(daemon_->data() + "/a", "123").ok());
+  ASSERT_FALSE(client->Write(daemon_->outside() + "/x", "1").ok());
+  ASSERT_TRUE(client->Remove(daemon_->data() + "/a").ok());
+  auto stats = client->GetStats();
+  if (geteuid() != 0) GTEST_SKIP() << "GetStats needs root or the daemon uid";
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->writes_ok(), 2u);
+  EXPECT_EQ(stats->writes_failed(), 1u);
+  EXPECT_EQ(stats->bytes_written(), 8u);
+  EXPECT_EQ(stats->removes_ok(), 1u);
+  EXPECT_EQ(stats->errors_by_code().at("PERMISSION_DENIED"), 1u);
+  EXPECT_EQ(stats->file_syncs(), 2u);
+  EXPECT_EQ(stats->directory_syncs(), 3u);  // two writes, one remove
+  EXPECT_EQ(stats->commits(), 2u);
+  uint64_t in_histogram = 0;
+  for (uint64_t n : stats->latency_bucket_count()) in_histogram += n;
+  EXPECT_EQ(in_histogram, 4u);
+  EXPECT_GE(stats->connections_accepted(), 1u);
+}
+
+TEST_F(OperatorRpcTest, StatsAreForRootOnlyAndShownByDurablectl) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run as another uid";
+  Command command;
+  command.argv = {DURABLECTL_BINARY, "--socket=" + daemon_->socket_path(),
+                  "stats"};
+  CommandResult as_root = RunCommand(command);
+  EXPECT_EQ(as_root.exit_code, 0) << as_root.err;
+  EXPECT_THAT(as_root.out, HasSubstr("writes:"));
+  EXPECT_THAT(as_root.out, HasSubstr("latency:"));
+  command.uid = 65534;
+  command.gid = 65534;
+  CommandResult as_nobody = RunCommand(command);
+  EXPECT_EQ(as_nobody.exit_code, 3);
+  EXPECT_THAT(as_nobody.err, HasSubstr("neither root nor the daemon's uid"));
+}
+
+TEST_F(OperatorRpcTest, HealthServiceAnswersServing) {
+  std::string response;
+  grpc::Status status =
+      RawCall("/grpc.health.v1.Health/Check", "", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // HealthCheckResponse { status: SERVING (1) }
+  EXPECT_EQ(response, std::string("\x08\x01", 2));
+}
+
+TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {
+  std::string response;
+  grpc::Status status = RawCall("/durable.v1.DurableWriter/Nope", "", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+}  // namespace
+}  // namespace durable::testing
