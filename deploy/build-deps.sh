@@ -7,6 +7,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (libFuzzer) and I/O fault injection in the tests
+  clang libclang-rt-14-dev strace
 )
 missing=()
 for package in "${packages[@]}"; do
