@@ -209,7 +209,9 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   if (!status.ok()) return Annotate(status, "cannot set mode or owner");
   status = fs_->SyncFile(fd);
   if (!status.ok()) return Annotate(status, "cannot flush the new content");
-  info = fs_->Stat(fd);
+  // The etag comes from StatAt, as Stat RPCs and if_match checks compute it
+  // later, so the two always agree (also where the generation is unreadable).
+  info = fs_->StatAt(dir_fd, temp);
   if (!info.ok()) return Annotate(info.status(), "cannot inspect the temp file");
   result.etag = EtagOf(*info);
 

@@ -132,6 +132,11 @@ int Run() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  // Bound what gRPC buffers per stream, so that a large WriteStream cannot
+  // grow the daemon's memory while the disk is slower than the client: no
+  // window growth by bandwidth-delay probing, 1 MiB of lookahead.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<uint64_t>(limits_config.max_message_bytes(), INT32_MAX)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -468,7 +468,7 @@ TEST_F(DurableWriterTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
   ASSERT_THAT(fs_.Operations(),
               ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
                           Operation::kStatAt, Operation::kSetPermissions,
-                          Operation::kSyncFile, Operation::kStat,
+                          Operation::kSyncFile, Operation::kStatAt,
                           Operation::kRename, Operation::kSyncDirectory));
   ExpectTargetOnlyPublishedByRename(log);
   EXPECT_EQ(log[2].name, kTarget);
@@ -489,7 +489,7 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
               ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
                           Operation::kStatAt, Operation::kSetPermissions,
                           Operation::kStat, Operation::kSyncFile,
-                          Operation::kStat, Operation::kRename,
+                          Operation::kStatAt, Operation::kRename,
                           Operation::kSyncDirectory, Operation::kUnlink));
   ExpectTargetOnlyPublishedByRename(log);
   EXPECT_EQ(log[7].name, log[0].name);
@@ -781,7 +781,7 @@ INSTANTIATE_TEST_SUITE_P(
                                std::nullopt,
                                {Operation::kCreateExclusive, Operation::kAppend,
                                 Operation::kStatAt, Operation::kSetPermissions,
-                                Operation::kSyncFile, Operation::kStat,
+                                Operation::kSyncFile, Operation::kStatAt,
                                 Operation::kRename, Operation::kSyncDirectory}},
                       Scenario{"CreateWithOwner",
                                false,
@@ -789,7 +789,7 @@ INSTANTIATE_TEST_SUITE_P(
                                {Operation::kCreateExclusive, Operation::kAppend,
                                 Operation::kStatAt, Operation::kSetPermissions,
                                 Operation::kStat, Operation::kSetOwner,
-                                Operation::kSyncFile, Operation::kStat,
+                                Operation::kSyncFile, Operation::kStatAt,
                                 Operation::kRename, Operation::kSyncDirectory}},
                       Scenario{
                           "Replace",
@@ -798,7 +798,7 @@ INSTANTIATE_TEST_SUITE_P(
                           {Operation::kCreateExclusive, Operation::kAppend,
                            Operation::kStatAt, Operation::kSetPermissions,
                            Operation::kStat, Operation::kSyncFile,
-                           Operation::kStat, Operation::kRename,
+                           Operation::kStatAt, Operation::kRename,
                            Operation::kSyncDirectory, Operation::kUnlink}}),
     [](const ::testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
