@@ -9,6 +9,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer) and I/O fault injection in the tests
   clang libclang-rt-14-dev strace
+  # lifecycle tests and the .deb: systemd-analyze, systemd-socket-activate,
+  # systemd-sysusers/-tmpfiles; dpkg-shlibdeps; deb-systemd-helper
+  systemd dpkg-dev init-system-helpers
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -121,6 +121,12 @@ absl::StatusOr<FileInfo> DurableWriter::InspectTarget(
         absl::StrCat("the target is ", DescribeFileType(existing->mode),
                      ", not a regular file"));
   }
+  absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+  if (!dir.ok()) return Annotate(dir.status(), "cannot inspect the directory");
+  if (existing->mount_id != dir->mount_id) {
+    return absl::PermissionDeniedError(
+        "the target is a mount point; durabled never writes across mounts");
+  }
   if (!if_match.empty()) {
     std::string etag = EtagOf(*existing);
     if (etag != if_match) {
@@ -168,7 +174,10 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
       return absl::PermissionDeniedError(
           "the target exists and the rule does not allow overwriting");
     }
-    permissions = existing->mode & 07777;
+    // Keep the old bits but never setuid/setgid: new content must not
+    // inherit the privilege of the file it replaces (the kernel drops them
+    // on a write by anyone else, too).
+    permissions = existing->mode & 01777;
     owner = Owner{existing->uid, existing->gid};
   } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
     result.created = true;

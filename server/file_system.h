@@ -27,6 +27,10 @@ struct FileInfo {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t link_count = 0;
+  // The mount the inode was reached through (statx STATX_MNT_ID), 0 where
+  // unknown; a file whose mount differs from its directory's is a mount
+  // point.
+  uint64_t mount_id = 0;
 };
 
 struct Owner {

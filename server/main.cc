@@ -249,6 +249,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (LimitFSIZE=, ulimit -f) a write must fail with
+  // EFBIG, not kill the daemon.
+  signal(SIGXFSZ, SIG_IGN);
 
   absl::SetProgramUsageMessage(
       "durabled --config=FILE [--socket=PATH]\n"

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
@@ -10,16 +12,18 @@ namespace durable {
 
 namespace {
 
-uint64_t InodeOf(int fd) {
+// (device, inode) of what `fd` refers to; (0, 0) if it is closed.
+std::pair<uint64_t, uint64_t> IdentityOf(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return 0;
-  return st.st_ino;
+  if (fstat(fd, &st) != 0) return {0, 0};
+  return {st.st_dev, st.st_ino};
 }
 
 }  // namespace
 
 void PeerRegistry::Register(int fd, const PeerCredentials& credentials) {
-  Connection connection{credentials, InodeOf(fd)};
+  auto [device, inode] = IdentityOf(fd);
+  Connection connection{credentials, device, inode};
   absl::MutexLock lock(&mu_);
   by_fd_[fd] = std::move(connection);
 }
@@ -30,7 +34,9 @@ size_t PeerRegistry::LiveConnectionsOf(uid_t uid) {
   for (auto it = by_fd_.begin(); it != by_fd_.end();) {
     auto current = it++;
     if (current->second.credentials.uid != uid) continue;
-    if (InodeOf(current->first) == current->second.socket_inode) {
+    auto [device, inode] = IdentityOf(current->first);
+    if (device == current->second.socket_device &&
+        inode == current->second.socket_inode) {
       ++live;
     } else {
       by_fd_.erase(current);

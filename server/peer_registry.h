@@ -41,6 +41,7 @@ class PeerRegistry {
  private:
   struct Connection {
     PeerCredentials credentials;
+    uint64_t socket_device = 0;
     uint64_t socket_inode = 0;
   };
 

@@ -34,6 +34,17 @@ FileInfo ToFileInfo(const struct stat& st) {
   return info;
 }
 
+// The mount id of `fd` (statx STATX_MNT_ID, Linux 5.8), else 0.
+uint64_t MountIdOf(int fd) {
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) !=
+          0 ||
+      !(stx.stx_mask & STATX_MNT_ID)) {
+    return 0;
+  }
+  return stx.stx_mnt_id;
+}
+
 // The inode generation where the filesystem has one (ext4, xfs, btrfs,
 // tmpfs), else 0.
 uint64_t GenerationOf(int fd) {
@@ -111,6 +122,7 @@ absl::StatusOr<FileInfo> PosixFileSystem::Stat(int fd) {
   if (fstat(fd, &st) != 0) return SyscallError(errno, "fstat");
   FileInfo info = ToFileInfo(st);
   info.generation = GenerationOf(fd);
+  info.mount_id = MountIdOf(fd);
   return info;
 }
 
@@ -127,6 +139,7 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
     return SyscallError(errno, absl::StrCat("stat(", name, ")"));
   }
   FileInfo info = ToFileInfo(st);
+  info.mount_id = MountIdOf(handle.get());
   if (S_ISREG(st.st_mode)) {
     // The generation needs an open file; reopening the pinned inode through
     // /proc cannot be redirected to another file.

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Package test (ctest: deb_package_test, label lifecycle).
+#
+#   bash deploy/test-package.sh BUILD_DIR SOURCE_DIR
+#
+# 1. Builds the .deb with cpack into a scratch directory.
+# 2. Checks its control data (name, computed Depends, conffiles), its file
+#    list and modes, and its maintainer scripts (syntax, permissions, what
+#    they run).
+# 3. Installs it with `dpkg --root` into an empty scratch root, maintainer
+#    scripts run chrootless with DPKG_ROOT set (as dpkg does for a foreign
+#    root): the group, the enabled units and the conffile must be there, and
+#    nothing may have been started.
+# 4. Runs the installed durabled as the socket unit would (under
+#    systemd-socket-activate): with the shipped config it allows nothing
+#    (`durablectl whoami` is disconnected, exit 7); with a rule added for us,
+#    `durablectl whoami` and a write succeed.
+# 5. Purges the package from the scratch root.
+#
+# Nothing outside the scratch directory is changed. Exit 77: skipped
+# because a tool is missing (the message says which).
+set -euo pipefail
+
+build_dir=$(realpath "$1")
+source_dir=$(realpath "$2")
+
+# dpkg wants ldconfig and friends on PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+skip() { echo "SKIPPED: $*"; exit 77; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+step() { echo "=== $*"; }
+
+for tool in cpack dpkg dpkg-deb dpkg-shlibdeps; do
+  command -v "$tool" >/dev/null ||
+    skip "$tool not found (cmake for cpack; dpkg-dev for dpkg-shlibdeps)"
+done
+socket_activate=""
+for candidate in /usr/bin/systemd-socket-activate /lib/systemd/systemd-socket-activate \
+                 /usr/lib/systemd/systemd-socket-activate; do
+  if [ -x "$candidate" ]; then socket_activate=$candidate; break; fi
+done
+[ -n "$socket_activate" ] || skip "systemd-socket-activate not found (Debian package systemd)"
+[ "$(id -u)" = 0 ] || skip "needs root (dpkg --root, files owned by root)"
+
+scratch=$(mktemp -d /tmp/durabled-package.XXXXXX)
+daemon_pid=""
+cleanup() {
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -KILL "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# --- 1. Build -----------------------------------------------------------------
+step "cpack"
+cpack --config "$build_dir/CPackConfig.cmake" -G DEB -B "$scratch/out" \
+  >"$scratch/cpack.log" 2>&1 || { cat "$scratch/cpack.log"; fail "cpack failed"; }
+debs=("$scratch"/out/durabled_*.deb)
+[ -f "${debs[0]}" ] || { cat "$scratch/cpack.log"; fail "cpack made no durabled_*.deb"; }
+deb=${debs[0]}
+echo "built $(basename "$deb")"
+
+# --- 2. Contents ----------------------------------------------------------------
+step "control"
+dpkg-deb --info "$deb"
+field() { dpkg-deb --field "$deb" "$1"; }
+[ "$(field Package)" = durabled ] || fail "Package is not durabled"
+depends=$(field Depends)
+# Computed by dpkg-shlibdeps from the binaries.
+for dependency in libc6 libgrpc++ libprotobuf libsystemd0 libssl init-system-helpers; do
+  grep -q "$dependency" <<<"$depends" || fail "Depends lacks $dependency: $depends"
+done
+
+mkdir "$scratch/control"
+dpkg-deb --control "$deb" "$scratch/control"
+grep -qx /etc/durabled/durabled.conf "$scratch/control/conffiles" ||
+  fail "/etc/durabled/durabled.conf is not a conffile"
+for script in postinst prerm postrm; do
+  [ -f "$scratch/control/$script" ] || fail "no $script"
+  [ "$(stat -c %a "$scratch/control/$script")" = 755 ] || fail "$script is not 0755"
+  sh -n "$scratch/control/$script" || fail "$script: syntax error"
+done
+grep -q "systemd-sysusers" "$scratch/control/postinst" || fail "postinst does not create the group"
+grep -q "systemd-tmpfiles" "$scratch/control/postinst" || fail "postinst does not create /run/durabled"
+grep -q "deb-systemd-helper" "$scratch/control/postinst" || fail "postinst does not enable the units"
+grep -q "/run/systemd/system" "$scratch/control/postinst" ||
+  fail "postinst starts units without checking that systemd runs"
+
+step "files"
+dpkg-deb --contents "$deb" | tee "$scratch/contents"
+expect_file() {  # path mode owner
+  local line
+  line=$(awk -v p="./$1" '$6 == p' "$scratch/contents")
+  [ -n "$line" ] || fail "$1 is not in the package"
+  [ "$(awk '{print $1}' <<<"$line")" = "$2" ] || fail "$1: mode $(awk '{print $1}' <<<"$line"), want $2"
+  [ "$(awk '{print $2}' <<<"$line")" = "root/root" ] || fail "$1 is not root/root"
+}
+expect_file usr/sbin/durabled -rwxr-xr-x
+expect_file usr/bin/durablectl -rwxr-xr-x
+expect_file usr/lib/systemd/system/durabled.service -rw-r--r--
+expect_file usr/lib/systemd/system/durabled.socket -rw-r--r--
+expect_file usr/lib/sysusers.d/durabled.conf -rw-r--r--
+expect_file usr/lib/tmpfiles.d/durabled.conf -rw-r--r--
+expect_file etc/durabled/durabled.conf -rw-r--r--
+expect_file usr/share/doc/durabled/README.md -rw-r--r--
+if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
+  fail "the package holds build paths"
+fi
+
+# --- 3. Install into a scratch root --------------------------------------------------
+step "dpkg --root install"
+root=$scratch/root
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/etc"
+touch "$root/var/lib/dpkg/status"
+# Scripts see DPKG_ROOT=$root: they configure the scratch root and must not
+# touch the running system. Dependencies live on the host, not in the root.
+dpkg --root="$root" --force-script-chrootless --force-depends \
+  --log="$scratch/dpkg.log" -i "$deb"
+[ -x "$root/usr/sbin/durabled" ] || fail "durabled not installed"
+cmp "$root/etc/durabled/durabled.conf" "$source_dir/deploy/durabled.conf" ||
+  fail "installed config differs from deploy/durabled.conf"
+grep -q '^durable:' "$root/etc/group" || fail "postinst did not create the durable group"
+[ -L "$root/etc/systemd/system/sockets.target.wants/durabled.socket" ] ||
+  fail "durabled.socket not enabled"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/durabled.service" ] ||
+  fail "durabled.service not enabled"
+dpkg-query --root="$root" -W -f='${Status}\n${Conffiles}\n' durabled | tee "$scratch/query"
+grep -q "install ok installed" "$scratch/query" || fail "not installed"
+grep -q "/etc/durabled/durabled.conf" "$scratch/query" || fail "conffile not registered"
+grep -q "ExecStart=/usr/sbin/durabled --config=/etc/durabled/durabled.conf" \
+  "$root/usr/lib/systemd/system/durabled.service" || fail "installed unit has another ExecStart"
+
+# --- 4. Run the installed daemon ---------------------------------------------------
+# Socket-activated, as durabled.socket starts it (so the socket's group comes
+# from the unit, not from the host's group database).
+run_dir=$scratch/run
+mkdir -p "$run_dir"
+start_daemon() {  # config
+  "$socket_activate" --listen="$run_dir/durabled.sock" \
+    "$root/usr/sbin/durabled" --config="$1" 2>>"$run_dir/durabled.log" &
+  daemon_pid=$!
+  for _ in $(seq 300); do
+    [ -S "$run_dir/durabled.sock" ] && return 0
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$run_dir/durabled.log"; fail "daemon exited"; }
+    sleep 0.1
+  done
+  fail "socket did not appear within 30s"
+}
+stop_daemon() {
+  kill -TERM "$daemon_pid"
+  for _ in $(seq 600); do
+    if ! kill -0 "$daemon_pid" 2>/dev/null; then
+      local status=0
+      wait "$daemon_pid" || status=$?
+      daemon_pid=""
+      [ "$status" = 0 ] || { cat "$run_dir/durabled.log"; fail "durabled exited $status on SIGTERM"; }
+      rm -f "$run_dir/durabled.sock"
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "durabled still running 60s after SIGTERM"
+}
+durablectl() {
+  "$root/usr/bin/durablectl" --socket="$run_dir/durabled.sock" --timeout=30 "$@"
+}
+
+step "shipped config: allows nothing"
+start_daemon "$root/etc/durabled/durabled.conf"
+status=0
+durablectl whoami >"$run_dir/whoami.out" 2>&1 || status=$?
+cat "$run_dir/whoami.out"
+[ "$status" = 7 ] || fail "whoami under the shipped config: exit $status, want 7 (disconnected)"
+stop_daemon
+grep -q "0 rules" "$run_dir/durabled.log" || { cat "$run_dir/durabled.log"; fail "no '0 rules' in the log"; }
+
+step "shipped config plus a rule for uid $(id -u)"
+mkdir -p "$scratch/data"
+cp "$root/etc/durabled/durabled.conf" "$run_dir/with-rule.conf"
+printf 'rule {\n  root: "%s"\n  allow_uid: %s\n}\n' "$scratch/data" "$(id -u)" >>"$run_dir/with-rule.conf"
+start_daemon "$run_dir/with-rule.conf"
+durablectl whoami | tee "$run_dir/whoami.out"
+grep -q "$scratch/data" "$run_dir/whoami.out" || fail "whoami does not list the rule's root"
+echo "hello from the package" | durablectl write "$scratch/data/hello"
+[ "$(cat "$scratch/data/hello")" = "hello from the package" ] || fail "write did not land"
+stop_daemon
+cat "$run_dir/durabled.log"
+
+# --- 5. Purge ------------------------------------------------------------------
+step "dpkg --root purge"
+dpkg --root="$root" --force-script-chrootless --force-depends \
+  --log="$scratch/dpkg.log" --purge durabled
+[ ! -e "$root/usr/sbin/durabled" ] || fail "durabled left after purge"
+[ ! -e "$root/etc/durabled/durabled.conf" ] || fail "conffile left after purge"
+[ ! -e "$root/etc/systemd/system/sockets.target.wants/durabled.socket" ] ||
+  fail "enable symlink left after purge"
+
+echo "deb_package_test: all checks passed"

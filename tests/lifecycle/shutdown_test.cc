@@ -1,0 +1,176 @@
+// SIGTERM (`systemctl stop durabled`): durabled stops accepting, lets calls
+// in flight finish, and exits 0. Every write it acknowledged is on disk.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "tests/lifecycle/lifecycle_daemon.h"
+
+namespace durable::testing {
+namespace {
+
+// Content that differs per writer, per write, and in size (some of it large
+// enough to go as a stream).
+std::string ContentFor(int writer, int index) {
+  const size_t size = (index % 7 == 3) ? (200 << 10) + index : 64 + index * 13;
+  std::string content = absl::StrCat("writer ", writer, " write ", index, "\n");
+  while (content.size() < size) {
+    content.push_back(static_cast<char>('a' + (writer * 31 + content.size()) % 26));
+  }
+  content.resize(size);
+  return content;
+}
+
+void ExpectExitedZero(DaemonProcess& daemon) {
+  std::optional<int> status = daemon.WaitForExit(absl::Seconds(90));
+  ASSERT_TRUE(status.has_value()) << "durabled still running 90s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << DescribeWaitStatus(*status) << "\n" << daemon.Log();
+}
+
+TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
+  auto started = DaemonProcess::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  DaemonProcess& daemon = **started;
+
+  constexpr int kWriters = 4;
+  constexpr int kMaxWritesPerWriter = 3000;  // bounds the test if SIGTERM is lost
+  std::mutex mu;
+  std::map<std::string, std::string> acknowledged;  // path -> content
+  std::vector<std::string> first_errors;
+  std::atomic<int> acknowledged_count{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      ClientOptions options;
+      options.stream_threshold = 64 << 10;  // the large ones go as streams
+      options.chunk_size = 32 << 10;
+      auto client = daemon.NewClient(options);
+      for (int i = 0; i < kMaxWritesPerWriter; ++i) {
+        const std::string path =
+            absl::StrCat(daemon.data(), "/w", w, "-", i);
+        const std::string content = ContentFor(w, i);
+        absl::StatusOr<WriteResult> result = client->Write(path, content);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!result.ok()) {
+          // The daemon is going away; later writes would fail the same way.
+          first_errors.push_back(result.status().ToString());
+          return;
+        }
+        acknowledged[path] = content;
+        ++acknowledged_count;
+      }
+    });
+  }
+
+  // Stop in the middle of the burst.
+  const bool busy = WaitFor([&] { return acknowledged_count >= 40; },
+                            absl::Seconds(60));
+  daemon.Signal(SIGTERM);
+  ExpectExitedZero(daemon);
+  for (std::thread& t : writers) t.join();
+  ASSERT_TRUE(busy) << "fewer than 40 writes in 60s before SIGTERM";
+
+  EXPECT_EQ(first_errors.size(), static_cast<size_t>(kWriters))
+      << "a writer finished all its writes: SIGTERM came too late to test "
+         "anything";
+  for (const std::string& error : first_errors) {
+    // What a caller sees after the stop: the daemon is unreachable (or the
+    // call was cut by the drain deadline), never a wrong answer.
+    EXPECT_TRUE(absl::StrContains(error, "UNAVAILABLE") ||
+                absl::StrContains(error, "CANCELLED"))
+        << error;
+  }
+  std::cout << acknowledged.size() << " writes acknowledged; after SIGTERM: "
+            << (first_errors.empty() ? "" : first_errors.front()) << "\n";
+  int checked = 0;
+  for (const auto& [path, content] : acknowledged) {
+    absl::StatusOr<std::string> on_disk = ReadFile(path);
+    ASSERT_TRUE(on_disk.ok()) << "acknowledged write lost: " << path;
+    ASSERT_TRUE(*on_disk == content)
+        << "acknowledged write has other content: " << path;
+    ++checked;
+  }
+  EXPECT_GE(checked, 40);
+  EXPECT_TRUE(TempFilesIn(daemon.data()).empty())
+      << "temp files left behind after a clean stop";
+  const std::string log = daemon.Log();
+  EXPECT_TRUE(absl::StrContains(log, "stopping")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "stopped")) << log;
+}
+
+TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
+  auto started = DaemonProcess::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  DaemonProcess& daemon = **started;
+
+  const std::string first(128 << 10, 'x');
+  const std::string second(128 << 10, 'y');
+  absl::Notification first_sent, release;
+  int calls = 0;
+  ChunkSource source = [&](char* buffer,
+                           size_t capacity) -> absl::StatusOr<size_t> {
+    const std::string* piece = nullptr;
+    switch (calls++) {
+      case 0:
+        piece = &first;
+        break;
+      case 1:
+        first_sent.Notify();
+        if (!release.WaitForNotificationWithTimeout(absl::Seconds(20))) {
+          return absl::DeadlineExceededError("the test never released");
+        }
+        piece = &second;
+        break;
+      default:
+        return 0;
+    }
+    EXPECT_LE(piece->size(), capacity);
+    memcpy(buffer, piece->data(), piece->size());
+    return piece->size();
+  };
+  ClientOptions options;
+  options.chunk_size = 128 << 10;
+  auto client = daemon.NewClient(options);
+  const std::string target = daemon.data() + "/draining";
+  absl::StatusOr<WriteResult> result = absl::UnknownError("not finished");
+  std::thread writer([&] {
+    result = client->WriteStream(target, source, first.size() + second.size());
+  });
+  ASSERT_TRUE(first_sent.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  const bool begun = WaitFor(
+      [&] { return !TempFilesIn(daemon.data()).empty(); }, absl::Seconds(30));
+  if (!begun) release.Notify();
+  ASSERT_TRUE(begun) << daemon.Log();
+
+  daemon.Signal(SIGTERM);
+  const bool stopping = daemon.WaitForLog("stopping");
+  // The listener is closed: a new caller is not served.
+  const bool refused = WaitFor(
+      [&] { return !CanConnect(daemon.socket_path()); }, absl::Seconds(30));
+  release.Notify();
+  writer.join();
+  ASSERT_TRUE(stopping) << daemon.Log();
+  EXPECT_TRUE(refused) << "still accepting connections after SIGTERM";
+
+  ASSERT_TRUE(result.ok()) << "the write in flight at SIGTERM failed: "
+                           << result.status() << "\n" << daemon.Log();
+  auto content = ReadFile(target);
+  ASSERT_TRUE(content.ok()) << content.status();
+  EXPECT_TRUE(*content == first + second) << "content differs";
+  ExpectExitedZero(daemon);
+}
+
+}  // namespace
+}  // namespace durable::testing

@@ -1,0 +1,72 @@
+#ifndef DURABLED_TESTS_SUPPORT_FORWARDING_FILE_SYSTEM_H_
+#define DURABLED_TESTS_SUPPORT_FORWARDING_FILE_SYSTEM_H_
+
+#include <string>
+#include <vector>
+
+#include "server/file_system.h"
+
+namespace durable {
+
+// A FileSystem that forwards every call to another one. Tests derive from
+// it to change one method (break a step of the protocol, fake a device
+// number) and keep the rest. `base` must outlive this object.
+class ForwardingFileSystem : public FileSystem {
+ public:
+  explicit ForwardingFileSystem(FileSystem* base) : base_(base) {}
+
+  absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
+      int root_fd, const std::string& relative_path) override {
+    return base_->OpenDirectoryBeneath(root_fd, relative_path);
+  }
+  absl::StatusOr<UniqueFd> CreateExclusive(int dir_fd,
+                                           const std::string& name) override {
+    return base_->CreateExclusive(dir_fd, name);
+  }
+  absl::Status Append(int fd, absl::string_view data) override {
+    return base_->Append(fd, data);
+  }
+  absl::Status SetPermissions(int fd, mode_t permissions) override {
+    return base_->SetPermissions(fd, permissions);
+  }
+  absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override {
+    return base_->SetOwner(fd, uid, gid);
+  }
+  absl::Status SyncFile(int fd) override { return base_->SyncFile(fd); }
+  absl::StatusOr<FileInfo> Stat(int fd) override { return base_->Stat(fd); }
+  absl::StatusOr<FileInfo> StatAt(int dir_fd,
+                                  const std::string& name) override {
+    return base_->StatAt(dir_fd, name);
+  }
+  absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
+                                         mode_t permissions) override {
+    return base_->MakeDirectory(dir_fd, name, permissions);
+  }
+  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
+      int dir_fd) override {
+    return base_->ListDirectory(dir_fd);
+  }
+  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override {
+    return base_->RemoveDirectory(dir_fd, name);
+  }
+  absl::Status Rename(int dir_fd, const std::string& from,
+                      const std::string& to, RenameMode mode) override {
+    return base_->Rename(dir_fd, from, to, mode);
+  }
+  absl::Status SyncDirectory(int dir_fd) override {
+    return base_->SyncDirectory(dir_fd);
+  }
+  absl::Status Unlink(int dir_fd, const std::string& name) override {
+    return base_->Unlink(dir_fd, name);
+  }
+
+ protected:
+  FileSystem* base() const { return base_; }
+
+ private:
+  FileSystem* const base_;
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_TESTS_SUPPORT_FORWARDING_FILE_SYSTEM_H_
