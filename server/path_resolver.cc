@@ -101,6 +101,9 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
   if (!grant.ok()) return grant.status();
 
   const RulePolicy& rule = *grant->rule;
+  absl::Status in_place =
+      policy->roots.VerifyInPlace(grant->rule_index, rule.root);
+  if (!in_place.ok()) return in_place;
   const int root_fd = policy->roots.fd(grant->rule_index);
   ResolvedTarget target;
   absl::StatusOr<UniqueFd> dir =

@@ -41,17 +41,30 @@ void CheckAncestors(const std::string& root, std::vector<std::string>* out) {
 
 }  // namespace
 
+namespace {
+
+// Opens `root` by path, refusing any symlink on the way.
+long OpenRootPath(const std::string& root) {
+  struct open_how how = {};
+  // No O_NOFOLLOW: with O_DIRECTORY it reports a final symlink as ENOTDIR;
+  // RESOLVE_NO_SYMLINKS refuses it as ELOOP, like every other symlink.
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  int attempts = 16;
+  do {
+    fd = syscall(SYS_openat2, AT_FDCWD, root.c_str(), &how, sizeof(how));
+  } while (fd < 0 && (errno == EINTR || errno == EAGAIN) && --attempts > 0);
+  return fd;
+}
+
+}  // namespace
+
 absl::StatusOr<RootDirectories> RootDirectories::Open(
     const std::vector<std::string>& roots) {
   RootDirectories result;
   for (const std::string& root : roots) {
-    struct open_how how = {};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long fd;
-    do {
-      fd = syscall(SYS_openat2, AT_FDCWD, root.c_str(), &how, sizeof(how));
-    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    long fd = OpenRootPath(root);
     if (fd < 0) {
       const char* why = errno == ELOOP ? "its path contains a symbolic link"
                                        : strerror(errno);
@@ -59,9 +72,41 @@ absl::StatusOr<RootDirectories> RootDirectories::Open(
           absl::StrCat("cannot open root ", root, ": ", why));
     }
     result.fds_.emplace_back(static_cast<int>(fd));
+    struct stat st;
+    if (fstat(static_cast<int>(fd), &st) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot stat root ", root, ": ", strerror(errno)));
+    }
+    result.identities_.push_back(Identity{st.st_dev, st.st_ino});
     CheckAncestors(root, &result.warnings_);
   }
   return result;
+}
+
+absl::Status RootDirectories::VerifyInPlace(size_t index,
+                                            const std::string& root) const {
+  UniqueFd now(static_cast<int>(OpenRootPath(root)));
+  struct stat st;
+  if (!now.valid()) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return absl::NotFoundError(absl::StrCat(
+          "the root ", root,
+          " was moved or removed after the daemon opened it; restore it and "
+          "reload the daemon (SIGHUP)"));
+    }
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the root ", root, " cannot be reopened safely: ",
+        errno == ELOOP ? "its path now contains a symbolic link"
+                       : strerror(errno)));
+  }
+  if (fstat(now.get(), &st) != 0 || st.st_dev != identities_[index].device ||
+      st.st_ino != identities_[index].inode) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the root ", root,
+        " is no longer the directory the daemon opened; reload the daemon "
+        "(SIGHUP) if the change is intended"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace durable

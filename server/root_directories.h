@@ -1,9 +1,11 @@
 #ifndef DURABLED_SERVER_ROOT_DIRECTORIES_H_
 #define DURABLED_SERVER_ROOT_DIRECTORIES_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/unique_fd.h"
 
@@ -21,6 +23,12 @@ class RootDirectories {
 
   // The handle of the index-th root given to Open.
   int fd(size_t index) const { return fds_[index].get(); }
+
+  // OK if `root` (the path the index-th handle was opened from) still names
+  // that same directory. A root moved away or replaced since start must not
+  // keep receiving writes at its new location: NOT_FOUND if the path is
+  // gone, PERMISSION_DENIED if it now names something else.
+  absl::Status VerifyInPlace(size_t index, const std::string& root) const;
   size_t size() const { return fds_.size(); }
 
   // Findings worth an operator's attention, e.g. an ancestor of a root that
@@ -29,7 +37,13 @@ class RootDirectories {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
+  struct Identity {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+  };
+
   std::vector<UniqueFd> fds_;
+  std::vector<Identity> identities_;
   std::vector<std::string> warnings_;
 };
 

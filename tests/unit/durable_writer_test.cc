@@ -487,15 +487,16 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
   std::vector<Call> log = fs_.CallLog();
   ASSERT_THAT(fs_.Operations(),
               ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
-                          Operation::kStatAt, Operation::kSetPermissions,
-                          Operation::kStat, Operation::kSyncFile,
-                          Operation::kStatAt, Operation::kRename,
-                          Operation::kSyncDirectory, Operation::kUnlink));
+                          Operation::kStatAt, Operation::kStat,
+                          Operation::kSetPermissions, Operation::kStat,
+                          Operation::kSyncFile, Operation::kStatAt,
+                          Operation::kRename, Operation::kSyncDirectory,
+                          Operation::kUnlink));
   ExpectTargetOnlyPublishedByRename(log);
-  EXPECT_EQ(log[7].name, log[0].name);
-  EXPECT_EQ(log[7].rename_mode, RenameMode::kExchange);
+  EXPECT_EQ(log[8].name, log[0].name);
+  EXPECT_EQ(log[8].rename_mode, RenameMode::kExchange);
   // The old content, swapped to the temp name, is what gets unlinked.
-  EXPECT_EQ(log[9].name, log[0].name);
+  EXPECT_EQ(log[10].name, log[0].name);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
 }
 
@@ -796,10 +797,11 @@ INSTANTIATE_TEST_SUITE_P(
                           true,
                           std::nullopt,
                           {Operation::kCreateExclusive, Operation::kAppend,
-                           Operation::kStatAt, Operation::kSetPermissions,
-                           Operation::kStat, Operation::kSyncFile,
-                           Operation::kStatAt, Operation::kRename,
-                           Operation::kSyncDirectory, Operation::kUnlink}}),
+                           Operation::kStatAt, Operation::kStat,
+                           Operation::kSetPermissions, Operation::kStat,
+                           Operation::kSyncFile, Operation::kStatAt,
+                           Operation::kRename, Operation::kSyncDirectory,
+                           Operation::kUnlink}}),
     [](const ::testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
     });
