@@ -33,6 +33,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/peer_registry.h"
+#include "server/pending_directories.h"
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
 #include "server/target_locks.h"
@@ -117,13 +118,15 @@ int Run() {
   const durable::v1::Limits limits_config = EffectiveLimits(config);
   WriteAdmission admission(limits_config.max_concurrent_writes(),
                            limits_config.max_concurrent_writes_per_uid());
+  PendingDirectories pending_directories;
   // The watchdog outlives the pool: a queued task may still touch it.
   StreamWatchdog watchdog;
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   DurableService service(
-      WriteDependencies{&policies, &fs, &writer, &locks, &admission},
+      WriteDependencies{&policies, &fs, &writer, &locks, &admission,
+                        &pending_directories},
                          &peers, &workers, &watchdog, &metrics, limits);
 
   // The standard health service and server reflection, so that generic

@@ -46,13 +46,27 @@ mode_t DirectoryPermissions(mode_t file_permissions) {
 absl::StatusOr<UniqueFd> OpenCreatingParents(
     FileSystem& fs, int root_fd, const std::string& relative_parent,
     mode_t permissions, const std::optional<Owner>& owner,
-    std::vector<CreatedDirectory>* created) {
+    PendingDirectories* pending, std::vector<CreatedDirectory>* created) {
   absl::StatusOr<UniqueFd> current = fs.OpenDirectoryBeneath(root_fd, ".");
   if (!current.ok()) return current.status();
   for (absl::string_view piece : absl::StrSplit(relative_parent, '/')) {
     const std::string name(piece);
     absl::StatusOr<UniqueFd> next = fs.OpenDirectoryBeneath(current->get(), name);
     if (!next.ok() && ErrnoOf(next.status()) == ENOENT) {
+      std::optional<PendingDirectories::Id> pending_id;
+      if (pending != nullptr) {
+        absl::StatusOr<PendingDirectories::Id> id =
+            pending->Add(fs, current->get());
+        if (!id.ok()) return id.status();
+        pending_id = *id;
+      }
+      struct Unregister {
+        PendingDirectories* pending;
+        std::optional<PendingDirectories::Id> id;
+        ~Unregister() {
+          if (id.has_value()) pending->Remove(*id);
+        }
+      } unregister{pending, pending_id};
       next = fs.MakeDirectory(current->get(), name, permissions);
       if (next.ok()) {
         absl::Status durable = absl::OkStatus();
@@ -117,6 +131,7 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
     dir = OpenCreatingParents(fs, root_fd, grant->relative_parent,
                               DirectoryPermissions(rule.create_mode),
                               rule.OwnerFor(caller),
+                              options.pending_directories,
                               &target.created_directories);
     if (!dir.ok()) RemoveCreatedDirectories(fs, target);
   }

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/file_system.h"
+#include "server/pending_directories.h"
 #include "server/peer_credentials.h"
 #include "server/policy_store.h"
 #include "server/target_locks.h"
@@ -37,6 +38,8 @@ struct ResolveOptions {
   // Create missing parent directories (the rule must allow it), each made
   // durable (the directory and its parent fsynced) before going deeper.
   bool create_parents = false;
+  // Where directories being created are registered until durable.
+  PendingDirectories* pending_directories = nullptr;
 };
 
 // Turns a client's path into a ResolvedTarget: lexical validation

@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   if (!ticket.ok()) return ticket.status();
   ResolveOptions resolve;
   resolve.create_parents = options.create_parents();
+  resolve.pending_directories = deps.pending_directories;
   // A directory another write created for itself may be removed again when
   // that write fails, between our resolution and our staging; then resolve
   // afresh (bounded).
@@ -108,6 +109,11 @@ absl::StatusOr<CommitResult> WriteOperation::Commit() {
   TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
   absl::StatusOr<CommitResult> result = deps_.writer->Commit(*staged_, options_);
   published_ = result.ok();
+  if (result.ok() && deps_.pending_directories != nullptr) {
+    // Our directory may be one another write is still creating.
+    absl::Status durable = deps_.pending_directories->SyncAll(*deps_.fs);
+    if (!durable.ok()) return durable;
+  }
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include "server/durable_writer.h"
 #include "server/file_system.h"
 #include "server/path_resolver.h"
+#include "server/pending_directories.h"
 #include "server/peer_credentials.h"
 #include "server/policy_store.h"
 #include "server/target_locks.h"
@@ -25,6 +26,7 @@ struct WriteDependencies {
   DurableWriter* writer = nullptr;
   TargetLocks* locks = nullptr;
   WriteAdmission* admission = nullptr;
+  PendingDirectories* pending_directories = nullptr;
 };
 
 // One write from request to published file, shared by Write and

@@ -861,7 +861,8 @@ class DaemonOnModel {
                          PowerLossFileSystem* fs)
       : policies_(policy), writer_(fs) {
     fs->MapRealDirectoryToRoot(policy->roots.fd(0));
-    deps_ = WriteDependencies{&policies_, fs, &writer_, &locks_, &admission_};
+    deps_ = WriteDependencies{&policies_, fs,         &writer_,
+                              &locks_,    &admission_, &pending_};
   }
 
   // A whole write of `content` to `path`, creating missing parents.
@@ -884,6 +885,7 @@ class DaemonOnModel {
   PolicyStore policies_;
   TargetLocks locks_;
   WriteAdmission admission_{64, 64};
+  PendingDirectories pending_;
   DurableWriter writer_;
   WriteDependencies deps_;
 };

@@ -16,6 +16,7 @@
 #include "durable/v1/durable.pb.h"
 #include "server/config_loader.h"
 #include "server/durable_writer.h"
+#include "server/pending_directories.h"
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
 #include "server/target_locks.h"
@@ -31,6 +32,7 @@ struct World {
   std::unique_ptr<durable::DurableWriter> writer;
   durable::TargetLocks locks;
   durable::WriteAdmission admission{8, 8};
+  durable::PendingDirectories pending;
   durable::WriteDependencies deps;
 
   World() {
@@ -50,7 +52,7 @@ struct World {
     if (!active.ok()) std::abort();
     policies = std::make_unique<durable::PolicyStore>(*active);
     writer = std::make_unique<durable::DurableWriter>(&fs);
-    deps = {policies.get(), &fs, writer.get(), &locks, &admission};
+    deps = {policies.get(), &fs, writer.get(), &locks, &admission, &pending};
   }
 };
 
