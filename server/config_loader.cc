@@ -163,7 +163,7 @@ absl::StatusOr<DaemonConfig> ParseConfig(absl::string_view text,
   absl::Status valid = Validate(config, ErrorLocator(file_name, &tree));
   if (!valid.ok()) return valid;
   auto* socket = config.mutable_socket();
-  if (socket->path().empty()) socket->set_path(kDefaultSocketPath);
+  if (socket->path().empty()) socket->set_path(kDefaultListenSocketPath);
   if (socket->mode() == 0) socket->set_mode(kDefaultSocketMode);
   return config;
 }

@@ -45,6 +45,9 @@ ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
           "durable.v1.DaemonConfig).");
 ABSL_FLAG(std::string, socket, "",
           "Listen on this socket path instead of the config's socket.path.");
+ABSL_FLAG(bool, check, false,
+          "Only check the config (parse it, open every root) and exit: 0 if "
+          "the daemon would start with it, 1 with the reason if not.");
 ABSL_FLAG(int, worker_threads, 8,
           "Threads for the blocking steps of streamed writes (fsync, waiting "
           "for a target's turn).");
@@ -87,8 +90,14 @@ void Reload(const std::string& config_path, PolicyStore& policies) {
   if (!policy.ok()) {
     LogError(absl::StrCat("reload refused, the old policy stays in force: ",
                           policy.status().message()));
+    sd_notifyf(0, "STATUS=reload refused: %s",
+               std::string(policy.status().message()).c_str());
     return;
   }
+  for (const std::string& warning : (*policy)->roots.warnings()) {
+    LogWarning(warning);
+  }
+  sd_notify(0, "STATUS=running");
   policies.Replace(*std::move(policy));
   LogInfo(absl::StrCat("reloaded ", config_path, ": ",
                        policies.Current()->policy.rules().size(), " rules"));
@@ -105,6 +114,13 @@ int Run() {
   if (!initial.ok()) {
     LogError(absl::StrCat("cannot start: ", initial.status().message()));
     return EXIT_FAILURE;
+  }
+  if (absl::GetFlag(FLAGS_check)) {
+    for (const std::string& warning : (*initial)->roots.warnings()) {
+      LogWarning(warning);
+    }
+    LogInfo(absl::StrCat(config_path, ": OK, ", config.rule_size(), " rules"));
+    return EXIT_SUCCESS;
   }
   for (const std::string& warning : (*initial)->roots.warnings()) {
     LogWarning(warning);
@@ -156,6 +172,10 @@ int Run() {
   if (sd_listen_fds(1) == 1) {
     listener = UnixListener::Adopt(SD_LISTEN_FDS_START);
     socket_path = "(socket passed by systemd)";
+    if (config.has_socket()) {
+      LogInfo("socket activation: the config's socket block (path, mode, "
+              "group) does not apply; the socket unit decides them");
+    }
   } else {
     auto group = ResolveGroup(config.socket().group());
     if (!group.ok()) {
@@ -224,13 +244,20 @@ int Run() {
     break;
   }
 
-  LogInfo("stopping: no new connections, draining calls in flight");
+  LogInfo("stopping: no new connections or writes, draining writes in flight");
   sd_notify(0, "STOPPING=1");
   listener->Stop();
   acceptor.join();
   if (bound_by_us) unlink(socket_path.c_str());
-  server->Shutdown(std::chrono::system_clock::now() +
-                   absl::ToChronoSeconds(absl::GetFlag(FLAGS_drain_timeout)));
+  // Writes in progress finish; new ones get UNAVAILABLE. Then the server
+  // stops at once: waiting for idle connections to say goodbye would only
+  // delay the exit (gRPC waits for each one).
+  admission.StopAdmitting();
+  if (!admission.WaitUntilIdle(absl::GetFlag(FLAGS_drain_timeout))) {
+    LogWarning(absl::StrCat("drain timeout: ", admission.in_progress(),
+                            " writes still in progress are cancelled"));
+  }
+  server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
   LogInfo("stopped");
   return EXIT_SUCCESS;

@@ -6,6 +6,10 @@ namespace durable {
 
 absl::StatusOr<WriteAdmission::Ticket> WriteAdmission::Admit(uid_t uid) {
   absl::MutexLock lock(&mu_);
+  if (stopped_) {
+    return absl::UnavailableError(
+        "the daemon is shutting down; retry when it is back");
+  }
   if (total_ >= max_total_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "the daemon is running its maximum of ", max_total_,
@@ -27,6 +31,19 @@ void WriteAdmission::Release(uid_t uid) {
   --total_;
   auto it = per_uid_.find(uid);
   if (--it->second == 0) per_uid_.erase(it);
+}
+
+void WriteAdmission::StopAdmitting() {
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+bool WriteAdmission::WaitUntilIdle(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return total_ == 0;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
 uint32_t WriteAdmission::in_progress() const {

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace durable {
 
@@ -42,9 +43,15 @@ class WriteAdmission {
     uid_t uid_;
   };
 
+  // UNAVAILABLE once StopAdmitting was called.
   absl::StatusOr<Ticket> Admit(uid_t uid);
 
   uint32_t in_progress() const;
+
+  // For shutdown: refuse new writes, then wait (up to `timeout`) for those
+  // in progress. True if none is left.
+  void StopAdmitting();
+  bool WaitUntilIdle(absl::Duration timeout);
 
  private:
   void Release(uid_t uid);
@@ -53,6 +60,7 @@ class WriteAdmission {
   const uint32_t max_per_uid_;
   mutable absl::Mutex mu_;
   uint32_t total_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<uid_t, uint32_t> per_uid_ ABSL_GUARDED_BY(mu_);
 };
 

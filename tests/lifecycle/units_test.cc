@@ -167,13 +167,13 @@ TEST(UnitsTest, ServiceAndSocketAgreeWithTheDaemonsDefaults) {
   EXPECT_TRUE(UnitValues(service, "ReadWritePaths").empty());
 
   EXPECT_EQ(UnitValues(socket, "ListenStream"),
-            std::vector<std::string>{kDefaultSocketPath});
+            std::vector<std::string>{kDefaultListenSocketPath});
   EXPECT_EQ(UnitValues(socket, "SocketMode"), std::vector<std::string>{"0660"});
   EXPECT_EQ(UnitValues(socket, "SocketGroup"),
             std::vector<std::string>{"durable"});
   // The socket lives in the service's runtime directory and the tmpfiles.d
   // entry's directory.
-  EXPECT_TRUE(absl::StartsWith(kDefaultSocketPath, "/run/durabled/"));
+  EXPECT_TRUE(absl::StartsWith(kDefaultListenSocketPath, "/run/durabled/"));
   EXPECT_TRUE(absl::StrContains(ReadDeployFile("tmpfiles.d/durabled.conf"),
                                 "d /run/durabled 0755 root root"));
   EXPECT_TRUE(absl::StrContains(ReadDeployFile("sysusers.d/durabled.conf"),
@@ -185,7 +185,7 @@ TEST(UnitsTest, DefaultConfigParsesAndAllowsNothing) {
       LoadConfigFile(Deploy("durabled.conf"));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->rule_size(), 0);
-  EXPECT_EQ(config->socket().path(), kDefaultSocketPath);
+  EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(config->socket().mode(), 0660u);
   EXPECT_EQ(config->socket().group(), "durable");
 }

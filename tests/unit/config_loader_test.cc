@@ -98,7 +98,7 @@ TEST(ParseConfigTest, SocketDefaults) {
   absl::StatusOr<DaemonConfig> config =
       ParseConfig("rule { root: \"/srv\" allow_uid: 1 }\n", kFile);
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->socket().path(), kDefaultSocketPath);
+  EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(config->socket().path(), "/run/durabled/durabled.sock");
   EXPECT_EQ(config->socket().mode(), 0660u);
   EXPECT_EQ(config->socket().group(), "");
@@ -109,7 +109,7 @@ TEST(ParseConfigTest, SocketDefaultsFillOnlyMissingFields) {
   absl::StatusOr<DaemonConfig> mode_only =
       ParseConfig("socket { mode: 0600 }\n", kFile);
   ASSERT_TRUE(mode_only.ok()) << mode_only.status();
-  EXPECT_EQ(mode_only->socket().path(), kDefaultSocketPath);
+  EXPECT_EQ(mode_only->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(mode_only->socket().mode(), 0600u);
 
   absl::StatusOr<DaemonConfig> path_only =
@@ -123,7 +123,7 @@ TEST(ParseConfigTest, EmptyConfigIsValid) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->rule_size(), 0);
-  EXPECT_EQ(config->socket().path(), kDefaultSocketPath);
+  EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
 }
 
 TEST(ParseConfigTest, SyntaxError) {
