@@ -110,6 +110,49 @@ TEST_F(OperatorRpcTest, HealthServiceAnswersServing) {
   EXPECT_EQ(response, std::string("\x08\x01", 2));
 }
 
+TEST_F(OperatorRpcTest, ServerReflectionListsTheService) {
+  auto channel = grpc::CreateChannel("unix:" + daemon_->socket_path(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  grpc::CompletionQueue queue;
+  auto next = [&queue]() {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    return ok;
+  };
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &queue);
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(next());
+  // ServerReflectionRequest { list_services: "" } (field 7, empty string).
+  grpc::Slice request_slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&request_slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(next());
+  call->WritesDone(reinterpret_cast<void*>(3));
+  ASSERT_TRUE(next());
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(4));
+  ASSERT_TRUE(next());
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  next();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_THAT(bytes, HasSubstr("durable.v1.DurableWriter"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+}
+
 TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {
   std::string response;
   grpc::Status status = RawCall("/durable.v1.DurableWriter/Nope", "", &response);
