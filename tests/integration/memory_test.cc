@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "server/sha256.h"
+#include "tests/support/pattern_content.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable::testing {
@@ -46,50 +47,6 @@ int64_t ProcStatusBytes(pid_t pid, const std::string& field) {
 std::string InMiB(int64_t bytes) {
   return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / kMiB);
 }
-
-// Deterministic content produced chunk by chunk and digested on the way;
-// never held as a whole.
-class PatternContent {
- public:
-  explicit PatternContent(uint64_t total) : total_(total) {}
-
-  size_t Fill(char* buffer, size_t capacity) {
-    const size_t n =
-        static_cast<size_t>(std::min<uint64_t>(capacity, total_ - offset_));
-    for (size_t i = 0; i < n;) {
-      const uint64_t position = offset_ + i;
-      const uint64_t word = Mix(position / 8);
-      const size_t in_word = position % 8;
-      const size_t take = std::min<size_t>(8 - in_word, n - i);
-      memcpy(buffer + i, reinterpret_cast<const char*>(&word) + in_word, take);
-      i += take;
-    }
-    hasher_.Update(absl::string_view(buffer, n));
-    offset_ += n;
-    return n;
-  }
-
-  ChunkSource Source() {
-    return [this](char* buffer, size_t capacity) -> absl::StatusOr<size_t> {
-      return Fill(buffer, capacity);
-    };
-  }
-
-  uint64_t produced() const { return offset_; }
-  std::string Digest() { return hasher_.Finish(); }
-
- private:
-  static uint64_t Mix(uint64_t x) {  // splitmix64
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-  }
-
-  const uint64_t total_;
-  uint64_t offset_ = 0;
-  Sha256 hasher_;
-};
 
 TEST(MemoryTest, StreamingOneGiBKeepsPeakRssWithin32MiBOfIdle) {
 #if defined(__SANITIZE_ADDRESS__)
