@@ -24,24 +24,10 @@
 #include "server/config_loader.h"
 #include "tests/lifecycle/lifecycle_util.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/test_daemon.h"
 
 namespace durable::testing {
 namespace {
-
-// (tests/support/test_daemon.h has these too, but it includes the client.)
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, " cannot be opened"));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-void WriteFileOrDie(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) std::abort();
-}
 
 CommandResult RunTool(std::vector<std::string> argv) {
   Command command;
