@@ -70,9 +70,9 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   // independent callers to the daemon.
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   stub_ = std::make_unique<Stub>();
-  stub_->channel = grpc::CreateCustomChannel(
-      absl::StrCat("unix:", options_.socket_path),
-      grpc::InsecureChannelCredentials(), arguments);
+  stub_->channel =
+      grpc::CreateCustomChannel(absl::StrCat("unix:", options_.socket_path),
+                                grpc::InsecureChannelCredentials(), arguments);
   stub_->writer = durable::v1::DurableWriter::NewStub(stub_->channel);
 }
 
@@ -142,10 +142,10 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
     // Ending without `finish` publishes nothing.
     context.TryCancel();
     writer->Finish();
-    return absl::Status(source_error.code(),
-                        absl::StrCat("reading the content for ", path,
-                                     " failed, nothing was written: ",
-                                     source_error.message()));
+    return absl::Status(
+        source_error.code(),
+        absl::StrCat("reading the content for ", path,
+                     " failed, nothing was written: ", source_error.message()));
   }
   if (!stream_broken) writer->WritesDone();
   grpc::Status status = writer->Finish();
@@ -197,10 +197,10 @@ absl::StatusOr<Identity> Client::WhoAmI() {
   identity.groups.assign(response.groups().begin(), response.groups().end());
   identity.pid = response.pid();
   for (const auto& grant : response.grants()) {
-    identity.grants.push_back(Identity::Grant{
-        grant.root(), grant.max_file_size(), grant.create_mode(),
-        grant.max_mode(), grant.allow_overwrite(),
-        grant.allow_create_parents()});
+    identity.grants.push_back(
+        Identity::Grant{grant.root(), grant.max_file_size(),
+                        grant.create_mode(), grant.max_mode(),
+                        grant.allow_overwrite(), grant.allow_create_parents()});
   }
   identity.denied_roots.assign(response.denied_roots().begin(),
                                response.denied_roots().end());

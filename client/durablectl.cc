@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -22,18 +22,19 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "client/client.h"
 
 namespace {
 
-constexpr char kUsage[] = R"(usage: durablectl [--socket=PATH] [--timeout=SECONDS] COMMAND [ARGS]
+constexpr char kUsage[] =
+    R"(usage: durablectl [--socket=PATH] [--timeout=SECONDS] COMMAND [ARGS]
 
 Commands:
   write PATH [--from=FILE] [--mode=OCTAL] [--if-absent] [--if-match=ETAG]
@@ -113,8 +114,8 @@ int UsageError(const std::string& message) {
 
 // The daemon's messages already name the path and the reason.
 int Fail(const std::string& command, const absl::Status& status) {
-  std::cerr << "durablectl: " << command << " failed: "
-            << absl::StatusCodeToString(status.code()) << ": "
+  std::cerr << "durablectl: " << command
+            << " failed: " << absl::StatusCodeToString(status.code()) << ": "
             << status.message() << "\n";
   return ExitCodeFor(status);
 }
@@ -128,7 +129,8 @@ std::optional<Flag> ParseFlag(const std::string& arg) {
   if (!absl::StartsWith(arg, "--") || arg == "--") return std::nullopt;
   Flag flag;
   size_t eq = arg.find('=');
-  flag.name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+  flag.name =
+      arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
   if (eq != std::string::npos) flag.value = arg.substr(eq + 1);
   return flag;
 }
@@ -259,8 +261,8 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
           if (flag.value->size() != 64 ||
               absl::BytesToHexString(options.expected_sha256) !=
                   absl::AsciiStrToLower(*flag.value)) {
-            usage_error = absl::StrCat("--sha256=", *flag.value,
-                                       " is not 64 hex digits");
+            usage_error =
+                absl::StrCat("--sha256=", *flag.value, " is not 64 hex digits");
           }
         } else if (flag.name == "parents" && !flag.value.has_value()) {
           options.create_parents = true;
@@ -297,8 +299,8 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
   } else {
     if (progress) options.on_progress = TerminalProgress(*path);
     size_t head_offset = 0;
-    durable::ChunkSource chunks = [&](char* buffer,
-                                      size_t capacity) -> absl::StatusOr<size_t> {
+    durable::ChunkSource chunks =
+        [&](char* buffer, size_t capacity) -> absl::StatusOr<size_t> {
       if (head_offset < head.size()) {
         size_t n = std::min(capacity, head.size() - head_offset);
         memcpy(buffer, head.data() + head_offset, n);
@@ -361,8 +363,8 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
   absl::StatusOr<durable::Identity> identity = client.WhoAmI();
   if (!identity.ok()) return Fail("whoami", identity.status());
   std::cout << "uid " << identity->uid << ", gid " << identity->gid
-            << ", groups [" << absl::StrJoin(identity->groups, " ")
-            << "], pid " << identity->pid << "\n";
+            << ", groups [" << absl::StrJoin(identity->groups, " ") << "], pid "
+            << identity->pid << "\n";
   if (identity->grants.empty()) std::cout << "may write nowhere\n";
   for (const durable::Identity::Grant& grant : identity->grants) {
     std::cout << "may write under " << grant.root << " (max "

@@ -14,16 +14,16 @@ constexpr size_t kDisplayPathLimit = 512;
 
 std::string DisplayPath(absl::string_view path) {
   if (path.size() <= kDisplayPathLimit) return absl::CEscape(path);
-  return absl::StrCat(absl::CEscape(path.substr(0, kDisplayPathLimit)),
-                      "...(", path.size(), " bytes)");
+  return absl::StrCat(absl::CEscape(path.substr(0, kDisplayPathLimit)), "...(",
+                      path.size(), " bytes)");
 }
 
 std::string FormatAuditRecord(const AuditRecord& record) {
   std::string line = absl::StrFormat(
       "audit op=%s uid=%d gid=%d pid=%d path=\"%s\" bytes=%d result=%s "
       "latency_us=%d",
-      record.operation, record.caller.uid, record.caller.gid,
-      record.caller.pid, DisplayPath(record.path), record.bytes,
+      record.operation, record.caller.uid, record.caller.gid, record.caller.pid,
+      DisplayPath(record.path), record.bytes,
       absl::StatusCodeToString(record.result.code()),
       absl::ToInt64Microseconds(record.latency));
   if (!record.result.ok()) {

@@ -30,8 +30,8 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddError(int line, int column, const std::string& message) override {
     if (error_.empty()) {
       // The parser counts from 0; editors count from 1.
-      error_ = absl::StrFormat("%s:%d:%d: %s", file_name_, line + 1,
-                               column + 1, message);
+      error_ = absl::StrFormat("%s:%d:%d: %s", file_name_, line + 1, column + 1,
+                               message);
     }
   }
 
@@ -97,9 +97,9 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
                                    "\" must be a clean absolute path"));
     }
     if (socket.mode() > 0777) {
-      return at.Error("socket", -1, "mode",
-                      absl::StrFormat("mode 0%o has bits outside 0777",
-                                      socket.mode()));
+      return at.Error(
+          "socket", -1, "mode",
+          absl::StrFormat("mode 0%o has bits outside 0777", socket.mode()));
     }
   }
   absl::flat_hash_set<std::string> roots;
@@ -126,9 +126,9 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
                                    "allow_gid"));
     }
     if (rule.create_mode() > 07777) {
-      return at.Error("rule", i, "create_mode",
-                      absl::StrFormat("0%o has bits outside 07777",
-                                      rule.create_mode()));
+      return at.Error(
+          "rule", i, "create_mode",
+          absl::StrFormat("0%o has bits outside 07777", rule.create_mode()));
     }
     if (rule.create_owner() != durable::v1::OWNER_FIXED &&
         (rule.owner_uid() != 0 || rule.owner_gid() != 0)) {
@@ -137,9 +137,9 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
                       "create_owner: OWNER_FIXED");
     }
     if (rule.max_mode() > 07777) {
-      return at.Error("rule", i, "max_mode",
-                      absl::StrFormat("0%o has bits outside 07777",
-                                      rule.max_mode()));
+      return at.Error(
+          "rule", i, "max_mode",
+          absl::StrFormat("0%o has bits outside 07777", rule.max_mode()));
     }
   }
   return absl::OkStatus();

@@ -14,7 +14,8 @@
 namespace durable {
 
 inline constexpr char kDefaultConfigPath[] = "/etc/durabled/durabled.conf";
-inline constexpr char kDefaultListenSocketPath[] = "/run/durabled/durabled.sock";
+inline constexpr char kDefaultListenSocketPath[] =
+    "/run/durabled/durabled.sock";
 inline constexpr mode_t kDefaultSocketMode = 0660;
 inline constexpr uint64_t kDefaultMaxFileSize = 64ull << 20;
 inline constexpr mode_t kDefaultCreateMode = 0644;

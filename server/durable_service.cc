@@ -69,7 +69,8 @@ grpc::Status DurableService::Write(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-      WriteOperation::Begin(deps_, *caller, request->path(), request->options());
+      WriteOperation::Begin(deps_, *caller, request->path(),
+                            request->options());
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request->data());
   if (status.ok()) {
@@ -143,8 +144,8 @@ grpc::Status DurableService::Remove(grpc::ServerContext* context,
   absl::StatusOr<WriteAdmission::Ticket> ticket =
       deps_.admission->Admit(caller->uid);
   absl::StatusOr<ResolvedTarget> target =
-      ticket.ok() ? ResolveTarget(deps_.policies->Current(), *deps_.fs,
-                                  *caller, request->path())
+      ticket.ok() ? ResolveTarget(deps_.policies->Current(), *deps_.fs, *caller,
+                                  request->path())
                   : ticket.status();
   if (!target.ok()) {
     status = target.status();
@@ -198,7 +199,6 @@ grpc::Status DurableService::WhoAmI(grpc::ServerContext* context,
   }
   return grpc::Status::OK;
 }
-
 
 grpc::Status DurableService::GetStats(grpc::ServerContext* context,
                                       const durable::v1::GetStatsRequest*,

@@ -9,9 +9,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "server/etag.h"
 #include "server/logging.h"
 
@@ -152,7 +152,8 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
       if (!staged.needs_cleanup_) return;
       staged.needs_cleanup_ = false;
       staged.fd_.reset();
-      absl::Status removed = staged.fs_->Unlink(staged.dir_fd_, staged.temp_name_);
+      absl::Status removed =
+          staged.fs_->Unlink(staged.dir_fd_, staged.temp_name_);
       if (!removed.ok()) {
         LogError(absl::StrCat("cannot remove temp file ", staged.temp_name_,
                               ": ", removed.message()));
@@ -164,7 +165,8 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   CommitResult result;
   mode_t permissions = options.create_permissions & 07777;
   std::optional<Owner> owner = options.create_owner;
-  absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, options.if_match);
+  absl::StatusOr<FileInfo> existing =
+      InspectTarget(dir_fd, leaf, options.if_match);
   if (existing.ok()) {
     if (options.if_absent) {
       return absl::AlreadyExistsError(
@@ -182,8 +184,9 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
     result.created = true;
   } else if (absl::IsNotFound(existing.status())) {
-    return absl::AbortedError(absl::StrCat(
-        "the target does not exist, so it cannot match etag ", options.if_match));
+    return absl::AbortedError(
+        absl::StrCat("the target does not exist, so it cannot match etag ",
+                     options.if_match));
   } else {
     return existing.status();
   }
@@ -196,11 +199,11 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   result.sha256 = staged.hasher_.Finish();
   if (options.expected_sha256.has_value() &&
       *options.expected_sha256 != result.sha256) {
-    return absl::DataLossError(absl::StrCat(
-        "the content received (", result.size, " bytes, sha256 ",
-        absl::BytesToHexString(result.sha256),
-        ") does not match the expected sha256 ",
-        absl::BytesToHexString(*options.expected_sha256)));
+    return absl::DataLossError(
+        absl::StrCat("the content received (", result.size, " bytes, sha256 ",
+                     absl::BytesToHexString(result.sha256),
+                     ") does not match the expected sha256 ",
+                     absl::BytesToHexString(*options.expected_sha256)));
   }
 
   // 3. Metadata and data of the temp file, made durable before publishing.
@@ -221,7 +224,8 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   // The etag comes from StatAt, as Stat RPCs and if_match checks compute it
   // later, so the two always agree (also where the generation is unreadable).
   info = fs_->StatAt(dir_fd, temp);
-  if (!info.ok()) return Annotate(info.status(), "cannot inspect the temp file");
+  if (!info.ok())
+    return Annotate(info.status(), "cannot inspect the temp file");
   result.etag = EtagOf(*info);
 
   // 4. Publish. A replace swaps the names so the old content can be put
@@ -276,12 +280,12 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
       LogError(absl::StrCat("the old content of ", leaf, " is kept as ", temp,
                             " after a failed directory fsync"));
     }
-    return Annotate(status, absl::StrCat(
-                                "cannot make the directory durable and cannot "
-                                "roll back (",
-                                undone.message(),
-                                "); the new content is visible but may not "
-                                "survive a power loss"));
+    return Annotate(status,
+                    absl::StrCat("cannot make the directory durable and cannot "
+                                 "roll back (",
+                                 undone.message(),
+                                 "); the new content is visible but may not "
+                                 "survive a power loss"));
   }
 
   // 6. Drop the old content. A failure here does not undo a durable write;
@@ -291,8 +295,8 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
     staged.fd_.reset();
     absl::Status removed = fs_->Unlink(dir_fd, temp);
     if (!removed.ok()) {
-      LogError(absl::StrCat("cannot remove the old content of ", leaf,
-                            " (now ", temp, "): ", removed.message()));
+      LogError(absl::StrCat("cannot remove the old content of ", leaf, " (now ",
+                            temp, "): ", removed.message()));
     }
   }
   return result;
@@ -317,16 +321,17 @@ absl::StatusOr<std::string> DurableWriter::Remove(int dir_fd,
   status = fs_->SyncDirectory(dir_fd);
   if (absl::IsUnimplemented(status)) NoteDirectorySyncUnsupported(dir_fd);
   if (!status.ok() && !absl::IsUnimplemented(status)) {
-    absl::Status undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
+    absl::Status undone =
+        fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
     if (undone.ok()) {
       return Annotate(status,
                       "cannot make the directory durable; the file was put "
                       "back");
     }
-    return Annotate(status, absl::StrCat("cannot make the directory durable "
-                                         "and cannot put the file back (",
-                                         undone.message(), "); it is kept as ",
-                                         temp));
+    return Annotate(status,
+                    absl::StrCat("cannot make the directory durable "
+                                 "and cannot put the file back (",
+                                 undone.message(), "); it is kept as ", temp));
   }
   status = fs_->Unlink(dir_fd, temp);
   if (!status.ok()) {
@@ -350,10 +355,9 @@ void DurableWriter::NoteDirectorySyncUnsupported(int dir_fd) {
       major(device), minor(device)));
 }
 
-absl::StatusOr<CommitResult> DurableWriter::Write(int dir_fd,
-                                                 const std::string& leaf,
-                                                 absl::string_view data,
-                                                 const CommitOptions& options) {
+absl::StatusOr<CommitResult> DurableWriter::Write(
+    int dir_fd, const std::string& leaf, absl::string_view data,
+    const CommitOptions& options) {
   absl::StatusOr<std::unique_ptr<StagedFile>> staged = Stage(dir_fd, leaf);
   if (!staged.ok()) return staged.status();
   absl::Status appended = (*staged)->Append(data);

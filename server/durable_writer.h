@@ -120,12 +120,12 @@ class DurableWriter {
 
   // Publishes `staged` over its target. Call at most once per StagedFile.
   absl::StatusOr<CommitResult> Commit(StagedFile& staged,
-                                     const CommitOptions& options);
+                                      const CommitOptions& options);
 
   // Stage + Append + Commit of a whole content in one call.
   absl::StatusOr<CommitResult> Write(int dir_fd, const std::string& leaf,
-                                    absl::string_view data,
-                                    const CommitOptions& options);
+                                     absl::string_view data,
+                                     const CommitOptions& options);
 
   // Durably removes the regular file `leaf` from `dir_fd`: renames it to a
   // temp name, fsyncs the directory (renaming it back if that fails), then

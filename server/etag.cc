@@ -7,10 +7,9 @@
 namespace durable {
 
 std::string EtagOf(const FileInfo& info) {
-  std::string digest =
-      Sha256::Of(absl::StrCat(info.device, ":", info.inode, ":",
-                              info.generation, ":", info.mtime_ns, ":",
-                              info.size));
+  std::string digest = Sha256::Of(absl::StrCat(info.device, ":", info.inode,
+                                               ":", info.generation, ":",
+                                               info.mtime_ns, ":", info.size));
   return absl::BytesToHexString(digest.substr(0, 8));
 }
 

@@ -26,19 +26,19 @@
 #include "server/config_loader.h"
 #include "server/durable_service.h"
 #include "server/durable_writer.h"
-#include "server/stream_watchdog.h"
-#include "server/worker_pool.h"
-#include "server/write_admission.h"
-#include "server/write_operation.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/peer_registry.h"
 #include "server/pending_directories.h"
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
+#include "server/stream_watchdog.h"
 #include "server/target_locks.h"
 #include "server/temp_file_sweeper.h"
 #include "server/unix_listener.h"
+#include "server/worker_pool.h"
+#include "server/write_admission.h"
+#include "server/write_operation.h"
 
 ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
           "Path of the config file (Protobuf text format, schema "
@@ -68,8 +68,8 @@ absl::StatusOr<std::optional<gid_t>> ResolveGroup(const std::string& group) {
   if (getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) !=
           0 ||
       found == nullptr) {
-    return absl::NotFoundError(absl::StrCat("socket group \"", group,
-                                            "\" does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("socket group \"", group, "\" does not exist"));
   }
   return found->gr_gid;
 }
@@ -140,9 +140,8 @@ int Run() {
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
-  DurableService service(
-      WriteDependencies{&policies, &fs, &writer, &locks, &admission,
-                        &pending_directories},
+  DurableService service(WriteDependencies{&policies, &fs, &writer, &locks,
+                                           &admission, &pending_directories},
                          &peers, &workers, &watchdog, &metrics, limits);
 
   // The standard health service and server reflection, so that generic
@@ -166,15 +165,15 @@ int Run() {
 
   std::string socket_path = absl::GetFlag(FLAGS_socket);
   if (socket_path.empty()) socket_path = config.socket().path();
-  absl::StatusOr<UnixListener> listener =
-      absl::InternalError("no listener");
+  absl::StatusOr<UnixListener> listener = absl::InternalError("no listener");
   bool bound_by_us = false;
   if (sd_listen_fds(1) == 1) {
     listener = UnixListener::Adopt(SD_LISTEN_FDS_START);
     socket_path = "(socket passed by systemd)";
     if (config.has_socket()) {
-      LogInfo("socket activation: the config's socket block (path, mode, "
-              "group) does not apply; the socket unit decides them");
+      LogInfo(
+          "socket activation: the config's socket block (path, mode, "
+          "group) does not apply; the socket unit decides them");
     }
   } else {
     auto group = ResolveGroup(config.socket().group());
@@ -198,8 +197,8 @@ int Run() {
     absl::StatusOr<SweepResult> swept =
         SweepTempFiles(fs, policies.Current()->roots.fd(i), root);
     if (!swept.ok()) {
-      LogWarning(absl::StrCat("start-up sweep of ", root, " failed: ",
-                              swept.status().message()));
+      LogWarning(absl::StrCat("start-up sweep of ", root,
+                              " failed: ", swept.status().message()));
     } else if (swept->removed > 0) {
       LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
                              swept->removed, " leftover temp files"));
@@ -208,16 +207,15 @@ int Run() {
   std::thread acceptor([&] {
     const uint32_t max_connections = limits_config.max_connections_per_uid();
     listener->Serve(
-        server.get(), &peers,
-        [&](const PeerCredentials& peer) -> absl::Status {
+        server.get(), &peers, [&](const PeerCredentials& peer) -> absl::Status {
           absl::Status admitted = absl::OkStatus();
           if (!policies.Current()->policy.CouldEverAllow(peer)) {
             admitted = absl::PermissionDeniedError(absl::StrCat(
                 "no rule allows uid ", peer.uid, " or its groups"));
           } else if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
-            admitted = absl::ResourceExhaustedError(absl::StrCat(
-                "uid ", peer.uid, " already has ", max_connections,
-                " connections open, the limit per uid"));
+            admitted = absl::ResourceExhaustedError(
+                absl::StrCat("uid ", peer.uid, " already has ", max_connections,
+                             " connections open, the limit per uid"));
           }
           metrics.RecordConnection(admitted.ok());
           return admitted;

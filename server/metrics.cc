@@ -17,11 +17,13 @@ void Metrics::RecordCall(bool is_write, const absl::Status& status,
   } else {
     (is_write ? writes_failed_ : removes_failed_).fetch_add(1, kRelaxed);
     int code = static_cast<int>(status.code());
-    if (code >= 0 && code < kCodes) errors_by_code_[code].fetch_add(1, kRelaxed);
+    if (code >= 0 && code < kCodes)
+      errors_by_code_[code].fetch_add(1, kRelaxed);
   }
   const int64_t us = absl::ToInt64Microseconds(latency);
   for (size_t i = 0; i < kLatencyBucketUpperUs.size(); ++i) {
-    if (us < kLatencyBucketUpperUs[i] || i + 1 == kLatencyBucketUpperUs.size()) {
+    if (us < kLatencyBucketUpperUs[i] ||
+        i + 1 == kLatencyBucketUpperUs.size()) {
       latency_[i].fetch_add(1, kRelaxed);
       break;
     }

@@ -29,8 +29,8 @@ class Metrics {
 
   // Upper bounds (exclusive, microseconds) of the latency buckets.
   static constexpr std::array<int64_t, 12> kLatencyBucketUpperUs = {
-      100,    250,     500,     1000,     2500,    5000,
-      10000,  25000,   100000,  1000000,  10000000, INT64_MAX};
+      100,   250,   500,    1000,    2500,     5000,
+      10000, 25000, 100000, 1000000, 10000000, INT64_MAX};
 
  private:
   using Counter = std::atomic<uint64_t>;

@@ -24,16 +24,16 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
           "a component of the parent path is a symbolic link; durabled "
           "never follows symlinks");
     case EXDEV:
-      return absl::PermissionDeniedError(absl::StrCat(
-          "the parent path leaves the root ", root,
-          " or crosses a mount point beneath it"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("the parent path leaves the root ", root,
+                       " or crosses a mount point beneath it"));
     case EACCES:
       return absl::PermissionDeniedError(
           "the daemon may not search the parent directory");
     default:
-      return absl::Status(status.code(),
-                          absl::StrCat("cannot open the parent directory: ",
-                                       status.message()));
+      return absl::Status(
+          status.code(),
+          absl::StrCat("cannot open the parent directory: ", status.message()));
   }
 }
 
@@ -51,7 +51,8 @@ absl::StatusOr<UniqueFd> OpenCreatingParents(
   if (!current.ok()) return current.status();
   for (absl::string_view piece : absl::StrSplit(relative_parent, '/')) {
     const std::string name(piece);
-    absl::StatusOr<UniqueFd> next = fs.OpenDirectoryBeneath(current->get(), name);
+    absl::StatusOr<UniqueFd> next =
+        fs.OpenDirectoryBeneath(current->get(), name);
     if (!next.ok() && ErrnoOf(next.status()) == ENOENT) {
       std::optional<PendingDirectories::Id> pending_id;
       if (pending != nullptr) {
@@ -128,11 +129,10 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
           "the parent directory does not exist and the rule for root ",
           rule.root, " does not allow creating parent directories"));
     }
-    dir = OpenCreatingParents(fs, root_fd, grant->relative_parent,
-                              DirectoryPermissions(rule.create_mode),
-                              rule.OwnerFor(caller),
-                              options.pending_directories,
-                              &target.created_directories);
+    dir = OpenCreatingParents(
+        fs, root_fd, grant->relative_parent,
+        DirectoryPermissions(rule.create_mode), rule.OwnerFor(caller),
+        options.pending_directories, &target.created_directories);
     if (!dir.ok()) RemoveCreatedDirectories(fs, target);
   }
   if (!dir.ok()) return ExplainOpenFailure(dir.status(), rule.root);
@@ -145,8 +145,8 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
   target.rule = grant->rule;
   target.policy = std::move(policy);
   target.dir = std::move(*dir);
-  target.key = TargetKey{dir_info->device, dir_info->inode,
-                         std::move(grant->leaf)};
+  target.key =
+      TargetKey{dir_info->device, dir_info->inode, std::move(grant->leaf)};
   return target;
 }
 

@@ -11,9 +11,9 @@ namespace durable {
 absl::Status ValidateClientPath(absl::string_view path) {
   if (path.empty()) return absl::InvalidArgumentError("the path is empty");
   if (path.size() >= PATH_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the path is ", path.size(), " bytes long; the limit is ",
-        PATH_MAX - 1));
+    return absl::InvalidArgumentError(absl::StrCat("the path is ", path.size(),
+                                                   " bytes long; the limit is ",
+                                                   PATH_MAX - 1));
   }
   for (char c : path) {
     unsigned char u = static_cast<unsigned char>(c);
@@ -43,14 +43,14 @@ absl::Status ValidateClientPath(absl::string_view path) {
           "the path contains an empty component ('//')");
     }
     if (component == "." || component == "..") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the path contains a '", component,
-          "' component; send the resolved absolute path"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the path contains a '", component,
+                       "' component; send the resolved absolute path"));
     }
     if (component.size() > NAME_MAX) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a component of the path is ", component.size(),
-          " bytes long; the limit is ", NAME_MAX));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a component of the path is ", component.size(),
+                       " bytes long; the limit is ", NAME_MAX));
     }
   }
   return absl::OkStatus();

@@ -6,8 +6,8 @@
 
 namespace durable {
 
-absl::StatusOr<PendingDirectories::Id> PendingDirectories::Add(
-    FileSystem& fs, int parent) {
+absl::StatusOr<PendingDirectories::Id> PendingDirectories::Add(FileSystem& fs,
+                                                               int parent) {
   absl::StatusOr<UniqueFd> handle = fs.OpenDirectoryBeneath(parent, ".");
   if (!handle.ok()) return handle.status();
   auto shared = std::make_shared<UniqueFd>(std::move(*handle));

@@ -35,7 +35,8 @@ Policy Policy::FromConfig(const durable::v1::DaemonConfig& config) {
     r.gids.insert(rule.allow_gid().begin(), rule.allow_gid().end());
     r.max_file_size =
         rule.max_file_size() ? rule.max_file_size() : kDefaultMaxFileSize;
-    r.create_mode = rule.create_mode() ? rule.create_mode() : kDefaultCreateMode;
+    r.create_mode =
+        rule.create_mode() ? rule.create_mode() : kDefaultCreateMode;
     r.max_mode = rule.max_mode() ? rule.max_mode() : kDefaultMaxMode;
     r.allow_overwrite = !rule.has_allow_overwrite() || rule.allow_overwrite();
     r.allow_create_parents = rule.allow_create_parents();
@@ -63,14 +64,14 @@ absl::StatusOr<Grant> Policy::Authorize(const PeerCredentials& caller,
         "the path is outside every root of the daemon's policy");
   }
   if (path.size() == best->root.size()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the path is the root directory ", best->root,
-        " itself; name a file beneath it"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the path is the root directory ", best->root,
+                     " itself; name a file beneath it"));
   }
   if (!best->Allows(caller)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "uid ", caller.uid, " (gid ", caller.gid,
-        ") is not allowed to write under ", best->root));
+    return absl::PermissionDeniedError(
+        absl::StrCat("uid ", caller.uid, " (gid ", caller.gid,
+                     ") is not allowed to write under ", best->root));
   }
   SplitPath split = SplitParentAndLeaf(path);
   Grant grant;

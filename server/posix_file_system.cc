@@ -28,8 +28,8 @@ FileInfo ToFileInfo(const struct stat& st) {
   info.uid = st.st_uid;
   info.gid = st.st_gid;
   info.size = static_cast<uint64_t>(st.st_size);
-  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                  st.st_mtim.tv_nsec;
+  info.mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   info.link_count = st.st_nlink;
   return info;
 }
@@ -130,7 +130,8 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
                                                  const std::string& name) {
   // An O_PATH handle pins the inode without opening it: no side effects
   // even if the entry is a device or FIFO.
-  UniqueFd handle(openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd handle(
+      openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!handle.valid()) {
     return SyscallError(errno, absl::StrCat("stat(", name, ")"));
   }
@@ -151,8 +152,9 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
   return info;
 }
 
-absl::StatusOr<UniqueFd> PosixFileSystem::MakeDirectory(
-    int dir_fd, const std::string& name, mode_t permissions) {
+absl::StatusOr<UniqueFd> PosixFileSystem::MakeDirectory(int dir_fd,
+                                                        const std::string& name,
+                                                        mode_t permissions) {
   if (mkdirat(dir_fd, name.c_str(), 0700) != 0) {
     return SyscallError(errno, absl::StrCat("mkdir(", name, ")"));
   }

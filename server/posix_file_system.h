@@ -21,8 +21,7 @@ class PosixFileSystem : public FileSystem {
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
   absl::Status SyncFile(int fd) override;
   absl::StatusOr<FileInfo> Stat(int fd) override;
-  absl::StatusOr<FileInfo> StatAt(int dir_fd,
-                                  const std::string& name) override;
+  absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
   absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
                                          mode_t permissions) override;
   absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(

@@ -94,10 +94,10 @@ absl::Status RootDirectories::VerifyInPlace(size_t index,
           " was moved or removed after the daemon opened it; restore it and "
           "reload the daemon (SIGHUP)"));
     }
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the root ", root, " cannot be reopened safely: ",
-        errno == ELOOP ? "its path now contains a symbolic link"
-                       : strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the root ", root, " cannot be reopened safely: ",
+                     errno == ELOOP ? "its path now contains a symbolic link"
+                                    : strerror(errno)));
   }
   if (fstat(now.get(), &st) != 0 || st.st_dev != identities_[index].device ||
       st.st_ino != identities_[index].inode) {

@@ -10,7 +10,7 @@
 namespace durable {
 
 struct SweepResult {
-  uint64_t removed = 0;  // temp files removed
+  uint64_t removed = 0;      // temp files removed
   uint64_t directories = 0;  // directories visited
 };
 

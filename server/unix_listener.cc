@@ -28,9 +28,9 @@ absl::StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
   sockaddr_un address = {};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof(address.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "socket path ", path, " is ", path.size(), " bytes; the limit is ",
-        sizeof(address.sun_path) - 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path ", path, " is ", path.size(),
+                     " bytes; the limit is ", sizeof(address.sun_path) - 1));
   }
   memcpy(address.sun_path, path.c_str(), path.size() + 1);
   return address;
@@ -157,16 +157,17 @@ void UnixListener::Serve(grpc::Server* server, PeerRegistry* peers,
       }
       continue;
     }
-    absl::StatusOr<PeerCredentials> peer = ReadPeerCredentials(connection.get());
+    absl::StatusOr<PeerCredentials> peer =
+        ReadPeerCredentials(connection.get());
     if (!peer.ok()) {
       LogWarning(absl::StrCat("connection refused: ", peer.status().message()));
       continue;
     }
     absl::Status admitted = admit(*peer);
     if (!admitted.ok()) {
-      LogInfo(absl::StrCat("connection refused: ", admitted.message(),
-                           " (uid ", peer->uid, " gid ", peer->gid, " pid ",
-                           peer->pid, ")"));
+      LogInfo(absl::StrCat("connection refused: ", admitted.message(), " (uid ",
+                           peer->uid, " gid ", peer->gid, " pid ", peer->pid,
+                           ")"));
       continue;
     }
     peers->Register(connection.get(), *peer);

@@ -34,8 +34,7 @@ class UnixListener {
   // temporary name, given its mode and group, then renamed into place, which
   // also replaces a stale socket. Refuses if another process is accepting at
   // `path`.
-  static absl::StatusOr<UnixListener> Bind(const std::string& path,
-                                           mode_t mode,
+  static absl::StatusOr<UnixListener> Bind(const std::string& path, mode_t mode,
                                            std::optional<gid_t> group);
 
   // Adopts an already listening socket (e.g. from systemd).

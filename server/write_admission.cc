@@ -11,15 +11,15 @@ absl::StatusOr<WriteAdmission::Ticket> WriteAdmission::Admit(uid_t uid) {
         "the daemon is shutting down; retry when it is back");
   }
   if (total_ >= max_total_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the daemon is running its maximum of ", max_total_,
-        " concurrent writes; retry later"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon is running its maximum of ", max_total_,
+                     " concurrent writes; retry later"));
   }
   uint32_t& mine = per_uid_[uid];
   if (mine >= max_per_uid_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "uid ", uid, " already has ", mine,
-        " writes in progress, the limit per uid; retry later"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", uid, " already has ", mine,
+                     " writes in progress, the limit per uid; retry later"));
   }
   ++mine;
   ++total_;
@@ -40,9 +40,8 @@ void WriteAdmission::StopAdmitting() {
 
 bool WriteAdmission::WaitUntilIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return total_ == 0;
-  };
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return total_ == 0; };
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 

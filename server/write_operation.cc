@@ -16,9 +16,9 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
   }
   if (!options.expected_sha256().empty() &&
       options.expected_sha256().size() != Sha256::kDigestBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected_sha256 must be 32 raw bytes, not ",
-        options.expected_sha256().size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected_sha256 must be 32 raw bytes, not ",
+                     options.expected_sha256().size()));
   }
   if (options.if_absent() && !options.if_match().empty()) {
     return absl::InvalidArgumentError(
@@ -93,21 +93,22 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   const uint64_t limit = target_.rule->max_file_size;
   if (data.size() > limit - staged_->size()) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the content exceeds ", limit, " bytes, the limit of the rule for root ",
-        target_.rule->root));
+        "the content exceeds ", limit,
+        " bytes, the limit of the rule for root ", target_.rule->root));
   }
   absl::Status appended = staged_->Append(data);
   if (!appended.ok()) {
-    return absl::Status(appended.code(),
-                        absl::StrCat("cannot write the new content: ",
-                                     appended.message()));
+    return absl::Status(
+        appended.code(),
+        absl::StrCat("cannot write the new content: ", appended.message()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<CommitResult> WriteOperation::Commit() {
   TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
-  absl::StatusOr<CommitResult> result = deps_.writer->Commit(*staged_, options_);
+  absl::StatusOr<CommitResult> result =
+      deps_.writer->Commit(*staged_, options_);
   published_ = result.ok();
   if (result.ok() && deps_.pending_directories != nullptr) {
     // Our directory may be one another write is still creating.

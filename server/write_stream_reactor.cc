@@ -154,10 +154,9 @@ void WriteStreamReactor::FinishWith(const absl::Status& status) {
   if (status.ok()) {
     Finish(grpc::Status::OK);
   } else {
-    Finish(grpc::Status(
-        static_cast<grpc::StatusCode>(status.code()),
-        absl::StrCat(path_.empty() ? "WriteStream" : path_, ": ",
-                     status.message())));
+    Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        absl::StrCat(path_.empty() ? "WriteStream" : path_,
+                                     ": ", status.message())));
   }
 }
 

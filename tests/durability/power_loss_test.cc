@@ -861,7 +861,7 @@ class DaemonOnModel {
                          PowerLossFileSystem* fs)
       : policies_(policy), writer_(fs) {
     fs->MapRealDirectoryToRoot(policy->roots.fd(0));
-    deps_ = WriteDependencies{&policies_, fs,         &writer_,
+    deps_ = WriteDependencies{&policies_, fs,          &writer_,
                               &locks_,    &admission_, &pending_};
   }
 

@@ -34,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (path.size() > 2) {
     const std::string prefix = path.substr(0, path.size() - 1);
     if (path.back() != '/' && prefix.back() != '/' &&
-        durable::PathIsWithin(path, prefix) &&
-        path[prefix.size()] != '/') {
+        durable::PathIsWithin(path, prefix) && path[prefix.size()] != '/') {
       std::abort();
     }
   }

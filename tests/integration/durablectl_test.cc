@@ -177,7 +177,8 @@ TEST_F(DurablectlTest, Sha256MismatchExitsNine) {
   // sha256("content")
   result = Durablectl(
       {"write",
-       "--sha256=ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73",
+       "--sha256="
+       "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73",
        path},
       "content");
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -218,15 +219,15 @@ TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
   SkipUnlessRoot();
   if (IsSkipped()) return;
   const std::string path = daemon_->data() + "/intruder";
-  CommandResult result =
-      Durablectl({"write", path}, "x", kUnlistedUid);
+  CommandResult result = Durablectl({"write", path}, "x", kUnlistedUid);
   EXPECT_EQ(result.exit_code, 7) << result.err;
   EXPECT_THAT(result.err, HasSubstr("does a rule allow your uid"));
   EXPECT_FALSE(PathExists(path));
   EXPECT_THAT(daemon_->Log(),
               HasSubstr(absl::StrCat("connection refused: no rule allows uid ",
                                      kUnlistedUid)));
-  EXPECT_THAT(daemon_->Log(), ::testing::Not(HasSubstr("audit op=write uid=65533")));
+  EXPECT_THAT(daemon_->Log(),
+              ::testing::Not(HasSubstr("audit op=write uid=65533")));
 }
 
 TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
@@ -238,8 +239,8 @@ TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(*ReadFile(own), "mine");
   EXPECT_THAT(daemon_->Log(),
-              HasSubstr(absl::StrCat("audit op=write uid=", kNobody, " gid=",
-                                     kNobody)));
+              HasSubstr(absl::StrCat("audit op=write uid=", kNobody,
+                                     " gid=", kNobody)));
 
   CommandResult whoami = Durablectl({"whoami"}, "", kNobody);
   EXPECT_EQ(whoami.exit_code, 0) << whoami.err;

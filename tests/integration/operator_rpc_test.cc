@@ -103,8 +103,7 @@ TEST_F(OperatorRpcTest, StatsAreForRootOnlyAndShownByDurablectl) {
 
 TEST_F(OperatorRpcTest, HealthServiceAnswersServing) {
   std::string response;
-  grpc::Status status =
-      RawCall("/grpc.health.v1.Health/Check", "", &response);
+  grpc::Status status = RawCall("/grpc.health.v1.Health/Check", "", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   // HealthCheckResponse { status: SERVING (1) }
   EXPECT_EQ(response, std::string("\x08\x01", 2));
@@ -125,8 +124,8 @@ TEST_F(OperatorRpcTest, ServerReflectionListsTheService) {
     return ok;
   };
   auto call = stub.PrepareCall(
-      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      &queue);
+      &context,
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
   call->StartCall(reinterpret_cast<void*>(1));
   ASSERT_TRUE(next());
   // ServerReflectionRequest { list_services: "" } (field 7, empty string).
@@ -155,7 +154,8 @@ TEST_F(OperatorRpcTest, ServerReflectionListsTheService) {
 
 TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {
   std::string response;
-  grpc::Status status = RawCall("/durable.v1.DurableWriter/Nope", "", &response);
+  grpc::Status status =
+      RawCall("/durable.v1.DurableWriter/Nope", "", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 

@@ -122,10 +122,10 @@ TEST_F(WriteTest, ModeOutsidePermissionBitsIsInvalid) {
 
 TEST_F(WriteTest, RootOfAnotherUidIsPermissionDenied) {
   daemon_.reset();
-  ASSERT_NO_FATAL_FAILURE(StartDaemon(
-      "socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
-      "rule { root: \"{base}/data\" allow_uid: {uid} }\n"
-      "rule { root: \"{base}/outside\" allow_uid: 4242 }\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      StartDaemon("socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
+                  "rule { root: \"{base}/data\" allow_uid: {uid} }\n"
+                  "rule { root: \"{base}/outside\" allow_uid: 4242 }\n"));
   const std::string path = daemon_->outside() + "/secret";
   auto result = client_->Write(path, "x");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
@@ -143,7 +143,8 @@ TEST_F(WriteTest, PathOutsideEveryRootIsPermissionDenied) {
     SCOPED_TRACE(path);
     auto result = client_->Write(path, "x");
     EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
-    EXPECT_THAT(std::string(result.status().message()), HasSubstr("outside every root"));
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr("outside every root"));
     EXPECT_FALSE(PathExists(path));
   }
   EXPECT_THAT(ListDirectory(daemon_->outside()), IsEmpty());
@@ -189,9 +190,9 @@ TEST_F(WriteTest, LongestLegalNameIsAccepted) {
 
 TEST_F(WriteTest, SymlinkedParentPointingOutsideIsRefused) {
   // Absolute and relative symlinks, as the direct parent and deeper.
-  ASSERT_EQ(symlink(daemon_->outside().c_str(),
-                    (daemon_->data() + "/abs").c_str()),
-            0);
+  ASSERT_EQ(
+      symlink(daemon_->outside().c_str(), (daemon_->data() + "/abs").c_str()),
+      0);
   ASSERT_EQ(symlink("../outside", (daemon_->data() + "/rel").c_str()), 0);
   ASSERT_EQ(mkdir((daemon_->outside() + "/deep").c_str(), 0755), 0);
   for (const std::string& path :
@@ -200,7 +201,8 @@ TEST_F(WriteTest, SymlinkedParentPointingOutsideIsRefused) {
     SCOPED_TRACE(path);
     auto result = client_->Write(path, "escaped");
     EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
-    EXPECT_THAT(std::string(result.status().message()), HasSubstr("symbolic link"));
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr("symbolic link"));
   }
   EXPECT_EQ(ListDirectory(daemon_->outside()),
             std::vector<std::string>{"deep"});
@@ -228,7 +230,8 @@ TEST_F(WriteTest, MissingParentIsNotFound) {
   const std::string path = daemon_->data() + "/no/such/dir/f";
   auto result = client_->Write(path, "x");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("parent directory"));
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("parent directory"));
 }
 
 TEST_F(WriteTest, ContentOverRuleLimitIsResourceExhausted) {

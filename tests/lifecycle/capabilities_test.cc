@@ -23,10 +23,10 @@
 namespace durable::testing {
 namespace {
 
-constexpr uid_t kOwner = 4242;       // create_owner: OWNER_FIXED
-constexpr uid_t kDirOwner = 4243;    // owns a 0700 directory
-constexpr uid_t kStickyOwner = 4244; // owns a 01777 directory
-constexpr uid_t kFileOwner = 4245;   // owns a file in it
+constexpr uid_t kOwner = 4242;        // create_owner: OWNER_FIXED
+constexpr uid_t kDirOwner = 4243;     // owns a 0700 directory
+constexpr uid_t kStickyOwner = 4244;  // owns a 01777 directory
+constexpr uid_t kFileOwner = 4245;    // owns a file in it
 
 // CAP_CHOWN ... as listed by CapabilityBoundingSet= in deploy/durabled.service.
 std::vector<std::string> UnitCapabilities() {
@@ -127,8 +127,7 @@ class CapabilitiesTest : public ::testing::Test {
       uid_t owner;  // expected afterwards
     };
     for (const Attempt& attempt :
-         {Attempt{data + "/top", kOwner},
-          Attempt{private_dir + "/new", kOwner},
+         {Attempt{data + "/top", kOwner}, Attempt{private_dir + "/new", kOwner},
           Attempt{theirs, kFileOwner}}) {
       auto result = client->Write(attempt.path, "new\n");
       if (!result.ok()) {

@@ -130,15 +130,14 @@ class DaemonProcess {
           },
           absl::Seconds(30));
       if (exited) {
-        return absl::InternalError(
-            absl::StrCat("durabled exited during start-up (",
-                         DescribeWaitStatus(*daemon->status_),
-                         "): ", daemon->Log()));
+        return absl::InternalError(absl::StrCat(
+            "durabled exited during start-up (",
+            DescribeWaitStatus(*daemon->status_), "): ", daemon->Log()));
       }
       if (!up) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "durabled did not listen on ", socket, " within 30s: ",
-            daemon->Log()));
+        return absl::DeadlineExceededError(
+            absl::StrCat("durabled did not listen on ", socket,
+                         " within 30s: ", daemon->Log()));
       }
     }
     return daemon;

@@ -67,7 +67,8 @@ class ReloadTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
-TEST_F(ReloadTest, ChangedConfigTakesEffectAndInFlightWriteFinishesUnderOldPolicy) {
+TEST_F(ReloadTest,
+       ChangedConfigTakesEffectAndInFlightWriteFinishesUnderOldPolicy) {
   ExpectDataPolicy("before");
 
   // A streamed write under data/, held open after its first chunk.
@@ -75,8 +76,8 @@ TEST_F(ReloadTest, ChangedConfigTakesEffectAndInFlightWriteFinishesUnderOldPolic
   const std::string second(256 << 10, 'b');
   absl::Notification first_sent, release;
   int calls = 0;
-  ChunkSource source = [&](char* buffer, size_t capacity)
-      -> absl::StatusOr<size_t> {
+  ChunkSource source = [&](char* buffer,
+                           size_t capacity) -> absl::StatusOr<size_t> {
     const std::string* piece = nullptr;
     switch (calls++) {
       case 0:

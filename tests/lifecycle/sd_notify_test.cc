@@ -44,9 +44,8 @@ class NotifySocket {
     sockaddr_un address = {};
     address.sun_family = AF_UNIX;
     strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
-    if (fd_ < 0 ||
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-            0) {
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address),
+                        sizeof(address)) != 0) {
       std::abort();
     }
     // Have the kernel attach the sender's credentials to every datagram.
@@ -65,7 +64,8 @@ class NotifySocket {
   // The next datagram, or nullopt if none arrives within `timeout`.
   std::optional<Notification> Receive(absl::Duration timeout) {
     pollfd p = {fd_, POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    int ready =
+        poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
     if (ready <= 0) return std::nullopt;
     char buffer[4096];
     iovec iov = {buffer, sizeof(buffer)};
@@ -125,8 +125,8 @@ TEST(SdNotifyTest, ReadyOnlyOnceListeningThenReloadingAndStopping) {
   std::vector<std::string> before_ready;
   std::optional<Notification> ready =
       notify.ReceiveUntil("READY=1", absl::Seconds(30), &before_ready);
-  ASSERT_TRUE(ready.has_value())
-      << "no READY=1 within 30s; log:\n" << (*daemon)->Log();
+  ASSERT_TRUE(ready.has_value()) << "no READY=1 within 30s; log:\n"
+                                 << (*daemon)->Log();
   EXPECT_EQ(ready->sender, (*daemon)->pid())
       << "READY=1 must come from the main process (NotifyAccess=main)";
   // Type=notify means: once READY=1 is sent, clients can be served.
@@ -140,21 +140,21 @@ TEST(SdNotifyTest, ReadyOnlyOnceListeningThenReloadingAndStopping) {
   std::vector<std::string> before_reloading;
   std::optional<Notification> reloading =
       notify.ReceiveUntil("RELOADING=1", absl::Seconds(30), &before_reloading);
-  ASSERT_TRUE(reloading.has_value())
-      << "no RELOADING=1 after SIGHUP; log:\n" << (*daemon)->Log();
+  ASSERT_TRUE(reloading.has_value()) << "no RELOADING=1 after SIGHUP; log:\n"
+                                     << (*daemon)->Log();
   std::vector<std::string> before_reloaded;
   std::optional<Notification> reloaded =
       notify.ReceiveUntil("READY=1", absl::Seconds(30), &before_reloaded);
-  ASSERT_TRUE(reloaded.has_value())
-      << "no READY=1 after the reload; log:\n" << (*daemon)->Log();
+  ASSERT_TRUE(reloaded.has_value()) << "no READY=1 after the reload; log:\n"
+                                    << (*daemon)->Log();
   EXPECT_EQ(reloaded->sender, (*daemon)->pid());
 
   (*daemon)->Signal(SIGTERM);
   std::vector<std::string> before_stopping;
   std::optional<Notification> stopping =
       notify.ReceiveUntil("STOPPING=1", absl::Seconds(30), &before_stopping);
-  ASSERT_TRUE(stopping.has_value())
-      << "no STOPPING=1 after SIGTERM; log:\n" << (*daemon)->Log();
+  ASSERT_TRUE(stopping.has_value()) << "no STOPPING=1 after SIGTERM; log:\n"
+                                    << (*daemon)->Log();
   EXPECT_EQ(stopping->sender, (*daemon)->pid());
   for (const std::string& text : before_stopping) {
     EXPECT_FALSE(absl::StrContains(text, "READY=1")) << text;
@@ -162,7 +162,8 @@ TEST(SdNotifyTest, ReadyOnlyOnceListeningThenReloadingAndStopping) {
   std::optional<int> status = (*daemon)->WaitForExit(absl::Seconds(60));
   ASSERT_TRUE(status.has_value()) << "durabled still running 60s after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << DescribeWaitStatus(*status) << "\n" << (*daemon)->Log();
+      << DescribeWaitStatus(*status) << "\n"
+      << (*daemon)->Log();
 }
 
 TEST(SdNotifyTest, FailedStartSendsNoReadyAndExitsNonZero) {

@@ -26,7 +26,8 @@ std::string ContentFor(int writer, int index) {
   const size_t size = (index % 7 == 3) ? (200 << 10) + index : 64 + index * 13;
   std::string content = absl::StrCat("writer ", writer, " write ", index, "\n");
   while (content.size() < size) {
-    content.push_back(static_cast<char>('a' + (writer * 31 + content.size()) % 26));
+    content.push_back(
+        static_cast<char>('a' + (writer * 31 + content.size()) % 26));
   }
   content.resize(size);
   return content;
@@ -36,7 +37,8 @@ void ExpectExitedZero(DaemonProcess& daemon) {
   std::optional<int> status = daemon.WaitForExit(absl::Seconds(90));
   ASSERT_TRUE(status.has_value()) << "durabled still running 90s after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << DescribeWaitStatus(*status) << "\n" << daemon.Log();
+      << DescribeWaitStatus(*status) << "\n"
+      << daemon.Log();
 }
 
 TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
@@ -45,7 +47,8 @@ TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
   DaemonProcess& daemon = **started;
 
   constexpr int kWriters = 4;
-  constexpr int kMaxWritesPerWriter = 3000;  // bounds the test if SIGTERM is lost
+  constexpr int kMaxWritesPerWriter =
+      3000;  // bounds the test if SIGTERM is lost
   std::mutex mu;
   std::map<std::string, std::string> acknowledged;  // path -> content
   std::vector<std::string> first_errors;
@@ -58,8 +61,7 @@ TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
       options.chunk_size = 32 << 10;
       auto client = daemon.NewClient(options);
       for (int i = 0; i < kMaxWritesPerWriter; ++i) {
-        const std::string path =
-            absl::StrCat(daemon.data(), "/w", w, "-", i);
+        const std::string path = absl::StrCat(daemon.data(), "/w", w, "-", i);
         const std::string content = ContentFor(w, i);
         absl::StatusOr<WriteResult> result = client->Write(path, content);
         std::lock_guard<std::mutex> lock(mu);
@@ -75,8 +77,8 @@ TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
   }
 
   // Stop in the middle of the burst.
-  const bool busy = WaitFor([&] { return acknowledged_count >= 40; },
-                            absl::Seconds(60));
+  const bool busy =
+      WaitFor([&] { return acknowledged_count >= 40; }, absl::Seconds(60));
   daemon.Signal(SIGTERM);
   ExpectExitedZero(daemon);
   for (std::thread& t : writers) t.join();
@@ -165,7 +167,8 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
   EXPECT_TRUE(refused) << "still accepting connections after SIGTERM";
 
   ASSERT_TRUE(result.ok()) << "the write in flight at SIGTERM failed: "
-                           << result.status() << "\n" << daemon.Log();
+                           << result.status() << "\n"
+                           << daemon.Log();
   auto content = ReadFile(target);
   ASSERT_TRUE(content.ok()) << content.status();
   EXPECT_TRUE(*content == first + second) << "content differs";

@@ -65,7 +65,8 @@ TEST(SocketActivationTest, WriteSucceedsThroughThePassedSocket) {
   std::optional<int> status = (*daemon)->WaitForExit(absl::Seconds(60));
   ASSERT_TRUE(status.has_value()) << "durabled still running 60s after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << DescribeWaitStatus(*status) << "\n" << (*daemon)->Log();
+      << DescribeWaitStatus(*status) << "\n"
+      << (*daemon)->Log();
   // The socket belongs to the service manager (RemoveOnStop= decides).
   EXPECT_TRUE(PathExists(activated))
       << "durabled removed a socket it did not create";

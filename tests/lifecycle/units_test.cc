@@ -41,9 +41,9 @@ std::string Deploy(const std::string& relative) {
 
 std::string ReadDeployFile(const std::string& relative) {
   absl::StatusOr<std::string> content = ReadFile(Deploy(relative));
-  EXPECT_TRUE(content.ok()) << "cannot read " << Deploy(relative)
-                            << " (is SourceDir() " << SourceDir()
-                            << " the checkout?)";
+  EXPECT_TRUE(content.ok())
+      << "cannot read " << Deploy(relative) << " (is SourceDir() "
+      << SourceDir() << " the checkout?)";
   return content.ok() ? *content : "";
 }
 
@@ -96,10 +96,9 @@ TEST(UnitsTest, SystemdAnalyzeVerifyPasses) {
   WriteFileOrDie(scratch.path() + "/durabled.socket",
                  ReadDeployFile("durabled.socket"));
 
-  CommandResult result =
-      RunTool({analyze, "verify", "--man=no",
-               scratch.path() + "/durabled.service",
-               scratch.path() + "/durabled.socket"});
+  CommandResult result = RunTool({analyze, "verify", "--man=no",
+                                  scratch.path() + "/durabled.service",
+                                  scratch.path() + "/durabled.socket"});
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   // verify exits 0 on unknown keys and other warnings; any line about our
   // units is a failure (lines about the host's other units are not ours).
@@ -114,9 +113,8 @@ TEST(UnitsTest, SecurityExposureIsAtMostTwo) {
   if (analyze.empty()) {
     GTEST_SKIP() << "systemd-analyze not found (Debian package systemd)";
   }
-  CommandResult result =
-      RunTool({analyze, "security", "--offline=true", "--no-pager",
-               Deploy("durabled.service")});
+  CommandResult result = RunTool({analyze, "security", "--offline=true",
+                                  "--no-pager", Deploy("durabled.service")});
   std::smatch match;
   const std::string output = result.out + result.err;
   static const std::regex kOverall(
@@ -137,8 +135,8 @@ TEST(UnitsTest, ServiceAndSocketAgreeWithTheDaemonsDefaults) {
   const std::string socket = ReadDeployFile("durabled.socket");
   EXPECT_EQ(UnitValues(service, "Type"), std::vector<std::string>{"notify"});
   EXPECT_EQ(UnitValues(service, "ExecStart"),
-            std::vector<std::string>{
-                absl::StrCat("/usr/sbin/durabled --config=", kDefaultConfigPath)});
+            std::vector<std::string>{absl::StrCat(
+                "/usr/sbin/durabled --config=", kDefaultConfigPath)});
   EXPECT_EQ(UnitValues(service, "ExecReload"),
             std::vector<std::string>{"/bin/kill -HUP $MAINPID"});
   EXPECT_EQ(UnitValues(service, "RuntimeDirectory"),
@@ -198,16 +196,15 @@ TEST(UnitsTest, ExampleRuleInTheDefaultConfigParsesWhenUncommented) {
 }
 
 TEST(UnitsTest, SysusersEntryCreatesTheDurableGroupInAScratchRoot) {
-  const std::string sysusers = FindExecutable(
-      {"/usr/bin/systemd-sysusers", "/bin/systemd-sysusers"});
+  const std::string sysusers =
+      FindExecutable({"/usr/bin/systemd-sysusers", "/bin/systemd-sysusers"});
   if (sysusers.empty()) {
     GTEST_SKIP() << "systemd-sysusers not found (Debian package systemd)";
   }
   ScratchDir root;
   mkdir((root.path() + "/etc").c_str(), 0755);
-  CommandResult result =
-      RunTool({sysusers, "--root=" + root.path(),
-               Deploy("sysusers.d/durabled.conf")});
+  CommandResult result = RunTool(
+      {sysusers, "--root=" + root.path(), Deploy("sysusers.d/durabled.conf")});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   auto group = ReadFile(root.path() + "/etc/group");
   ASSERT_TRUE(group.ok()) << group.status();
@@ -215,15 +212,14 @@ TEST(UnitsTest, SysusersEntryCreatesTheDurableGroupInAScratchRoot) {
 }
 
 TEST(UnitsTest, TmpfilesEntryCreatesTheSocketDirectoryInAScratchRoot) {
-  const std::string tmpfiles = FindExecutable(
-      {"/usr/bin/systemd-tmpfiles", "/bin/systemd-tmpfiles"});
+  const std::string tmpfiles =
+      FindExecutable({"/usr/bin/systemd-tmpfiles", "/bin/systemd-tmpfiles"});
   if (tmpfiles.empty()) {
     GTEST_SKIP() << "systemd-tmpfiles not found (Debian package systemd)";
   }
   ScratchDir root;
-  CommandResult result =
-      RunTool({tmpfiles, "--create", "--root=" + root.path(),
-               Deploy("tmpfiles.d/durabled.conf")});
+  CommandResult result = RunTool({tmpfiles, "--create", "--root=" + root.path(),
+                                  Deploy("tmpfiles.d/durabled.conf")});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   struct stat st;
   ASSERT_EQ(stat((root.path() + "/run/durabled").c_str(), &st), 0);

@@ -32,8 +32,8 @@ bool CanConnect(const std::string& socket_path) {
   sockaddr_un address = {};
   address.sun_family = AF_UNIX;
   strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address),
-                    sizeof(address)) == 0;
+  bool ok =
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   close(fd);
   return ok;
 }
@@ -60,16 +60,16 @@ absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
   }
 
   const std::string config_path = daemon->base_ + "/durabled.conf";
-  WriteFileOrDie(config_path,
-                 absl::StrReplaceAll(config_body,
-                                     {{"{base}", daemon->base_},
-                                      {"{uid}", std::to_string(getuid())}}));
+  WriteFileOrDie(
+      config_path,
+      absl::StrReplaceAll(config_body, {{"{base}", daemon->base_},
+                                        {"{uid}", std::to_string(getuid())}}));
   const std::string log_path = daemon->base_ + "/durabled.log";
   const std::string binary = DURABLED_BINARY;
   const std::string config_flag = "--config=" + config_path;
 
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0644);
+  int log_fd =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) return absl::InternalError("cannot create the daemon log");
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");

@@ -76,7 +76,7 @@ class DurableWriterTest : public ::testing::Test {
   }
 
   absl::StatusOr<CommitResult> Write(absl::string_view content,
-                                    const CommitOptions& options = {}) {
+                                     const CommitOptions& options = {}) {
     return writer_.Write(dir_fd_.get(), kTarget, content, options);
   }
 
@@ -485,13 +485,13 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
-  ASSERT_THAT(fs_.Operations(),
-              ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
-                          Operation::kStatAt, Operation::kStat,
-                          Operation::kSetPermissions, Operation::kStat,
-                          Operation::kSyncFile, Operation::kStatAt,
-                          Operation::kRename, Operation::kSyncDirectory,
-                          Operation::kUnlink));
+  ASSERT_THAT(
+      fs_.Operations(),
+      ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
+                  Operation::kStatAt, Operation::kStat,
+                  Operation::kSetPermissions, Operation::kStat,
+                  Operation::kSyncFile, Operation::kStatAt, Operation::kRename,
+                  Operation::kSyncDirectory, Operation::kUnlink));
   ExpectTargetOnlyPublishedByRename(log);
   EXPECT_EQ(log[8].name, log[0].name);
   EXPECT_EQ(log[8].rename_mode, RenameMode::kExchange);
@@ -792,16 +792,15 @@ INSTANTIATE_TEST_SUITE_P(
                                 Operation::kStat, Operation::kSetOwner,
                                 Operation::kSyncFile, Operation::kStatAt,
                                 Operation::kRename, Operation::kSyncDirectory}},
-                      Scenario{
-                          "Replace",
-                          true,
-                          std::nullopt,
-                          {Operation::kCreateExclusive, Operation::kAppend,
-                           Operation::kStatAt, Operation::kStat,
-                           Operation::kSetPermissions, Operation::kStat,
-                           Operation::kSyncFile, Operation::kStatAt,
-                           Operation::kRename, Operation::kSyncDirectory,
-                           Operation::kUnlink}}),
+                      Scenario{"Replace",
+                               true,
+                               std::nullopt,
+                               {Operation::kCreateExclusive, Operation::kAppend,
+                                Operation::kStatAt, Operation::kStat,
+                                Operation::kSetPermissions, Operation::kStat,
+                                Operation::kSyncFile, Operation::kStatAt,
+                                Operation::kRename, Operation::kSyncDirectory,
+                                Operation::kUnlink}}),
     [](const ::testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
     });
