@@ -72,33 +72,7 @@ TEST_F(ReloadTest,
   ExpectDataPolicy("before");
 
   // A streamed write under data/, held open after its first chunk.
-  const std::string first(256 << 10, 'a');
-  const std::string second(256 << 10, 'b');
-  absl::Notification first_sent, release;
-  int calls = 0;
-  ChunkSource source = [&](char* buffer,
-                           size_t capacity) -> absl::StatusOr<size_t> {
-    const std::string* piece = nullptr;
-    switch (calls++) {
-      case 0:
-        piece = &first;
-        break;
-      case 1:
-        first_sent.Notify();
-        // Bounded: never hold the stream longer than the daemon's idle
-        // timeout (30 s by default) would allow.
-        if (!release.WaitForNotificationWithTimeout(absl::Seconds(20))) {
-          return absl::DeadlineExceededError("the test never released");
-        }
-        piece = &second;
-        break;
-      default:
-        return 0;
-    }
-    EXPECT_LE(piece->size(), capacity);
-    memcpy(buffer, piece->data(), piece->size());
-    return piece->size();
-  };
+  HeldStream held(std::string(256 << 10, 'a'), std::string(256 << 10, 'b'));
   ClientOptions stream_options;
   stream_options.chunk_size = 256 << 10;
   auto stream_client = daemon_->NewClient(stream_options);
@@ -106,15 +80,15 @@ TEST_F(ReloadTest,
   absl::StatusOr<WriteResult> stream_result =
       absl::UnknownError("not finished");
   std::thread writer([&] {
-    stream_result = stream_client->WriteStream(in_flight, source,
-                                               first.size() + second.size());
+    stream_result =
+        stream_client->WriteStream(in_flight, held.Source(), held.total_size());
   });
 
   // The daemon has begun the write once its temp file exists in data/.
-  ASSERT_TRUE(first_sent.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(held.WaitUntilFirstSent(absl::Seconds(30)));
   const bool begun = WaitFor(
       [&] { return !TempFilesIn(daemon_->data()).empty(); }, absl::Seconds(30));
-  if (!begun) release.Notify();
+  if (!begun) held.Release();
   ASSERT_TRUE(begun) << "the streamed write never started in the daemon:\n"
                      << daemon_->Log();
 
@@ -122,16 +96,16 @@ TEST_F(ReloadTest,
   // New calls see the new policy at once, both ways.
   ExpectOtherPolicy("after");
 
-  release.Notify();
+  held.Release();
   writer.join();
   ASSERT_TRUE(stream_result.ok())
       << "the write in flight across the reload failed: "
       << stream_result.status() << "\n"
       << daemon_->Log();
-  EXPECT_EQ(stream_result->size, first.size() + second.size());
+  EXPECT_EQ(stream_result->size, held.total_size());
   auto content = ReadFile(in_flight);
   ASSERT_TRUE(content.ok()) << content.status();
-  EXPECT_TRUE(*content == first + second) << "content differs";
+  EXPECT_TRUE(*content == held.content()) << "content differs";
   EXPECT_TRUE(TempFilesIn(daemon_->data()).empty());
 
   // And back.

@@ -117,43 +117,19 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
   ASSERT_TRUE(started.ok()) << started.status();
   DaemonProcess& daemon = **started;
 
-  const std::string first(128 << 10, 'x');
-  const std::string second(128 << 10, 'y');
-  absl::Notification first_sent, release;
-  int calls = 0;
-  ChunkSource source = [&](char* buffer,
-                           size_t capacity) -> absl::StatusOr<size_t> {
-    const std::string* piece = nullptr;
-    switch (calls++) {
-      case 0:
-        piece = &first;
-        break;
-      case 1:
-        first_sent.Notify();
-        if (!release.WaitForNotificationWithTimeout(absl::Seconds(20))) {
-          return absl::DeadlineExceededError("the test never released");
-        }
-        piece = &second;
-        break;
-      default:
-        return 0;
-    }
-    EXPECT_LE(piece->size(), capacity);
-    memcpy(buffer, piece->data(), piece->size());
-    return piece->size();
-  };
+  HeldStream held(std::string(128 << 10, 'x'), std::string(128 << 10, 'y'));
   ClientOptions options;
   options.chunk_size = 128 << 10;
   auto client = daemon.NewClient(options);
   const std::string target = daemon.data() + "/draining";
   absl::StatusOr<WriteResult> result = absl::UnknownError("not finished");
   std::thread writer([&] {
-    result = client->WriteStream(target, source, first.size() + second.size());
+    result = client->WriteStream(target, held.Source(), held.total_size());
   });
-  ASSERT_TRUE(first_sent.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(held.WaitUntilFirstSent(absl::Seconds(30)));
   const bool begun = WaitFor(
       [&] { return !TempFilesIn(daemon.data()).empty(); }, absl::Seconds(30));
-  if (!begun) release.Notify();
+  if (!begun) held.Release();
   ASSERT_TRUE(begun) << daemon.Log();
 
   daemon.Signal(SIGTERM);
@@ -161,7 +137,7 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
   // The listener is closed: a new caller is not served.
   const bool refused = WaitFor(
       [&] { return !CanConnect(daemon.socket_path()); }, absl::Seconds(30));
-  release.Notify();
+  held.Release();
   writer.join();
   ASSERT_TRUE(stopping) << daemon.Log();
   EXPECT_TRUE(refused) << "still accepting connections after SIGTERM";
@@ -171,7 +147,7 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
                            << daemon.Log();
   auto content = ReadFile(target);
   ASSERT_TRUE(content.ok()) << content.status();
-  EXPECT_TRUE(*content == first + second) << "content differs";
+  EXPECT_TRUE(*content == held.content()) << "content differs";
   ExpectExitedZero(daemon);
 }
 
