@@ -1,6 +1,5 @@
 #include "server/durable_service.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -112,17 +111,8 @@ grpc::Status DurableService::Stat(grpc::ServerContext* context,
       deps_.policies->Current(), *deps_.fs, *caller, request->path());
   if (!target.ok()) return ToGrpc(target.status(), request->path());
   absl::StatusOr<FileInfo> info =
-      deps_.fs->StatAt(target->dir.get(), target->key.leaf);
-  if (!info.ok()) {
-    if (absl::IsNotFound(info.status())) {
-      return ToGrpc(absl::NotFoundError("no such file"), request->path());
-    }
-    return ToGrpc(info.status(), request->path());
-  }
-  if (!S_ISREG(info->mode)) {
-    return ToGrpc(absl::FailedPreconditionError("not a regular file"),
-                  request->path());
-  }
+      deps_.writer->InspectTarget(target->dir.get(), target->key.leaf);
+  if (!info.ok()) return ToGrpc(info.status(), request->path());
   response->set_size(info->size);
   response->set_mode(info->mode & 07777);
   response->set_uid(info->uid);

@@ -134,13 +134,14 @@ class DurableWriter {
   absl::StatusOr<std::string> Remove(int dir_fd, const std::string& leaf,
                                      const std::string& if_match);
 
- private:
-  // What is at `leaf` now: NOT_FOUND, FAILED_PRECONDITION for a
-  // non-regular file, ABORTED for an etag other than a non-empty
-  // `if_match`.
+  // The regular file at `leaf` as Commit and Remove see it: NOT_FOUND if
+  // absent, FAILED_PRECONDITION for anything but a regular file,
+  // PERMISSION_DENIED for a mount point, ABORTED for an etag other than a
+  // non-empty `if_match`. Stat RPCs use it too, so all agree.
   absl::StatusOr<FileInfo> InspectTarget(int dir_fd, const std::string& leaf,
-                                         const std::string& if_match);
+                                         const std::string& if_match = "");
 
+ private:
   // Logs, once per filesystem, that `dir_fd`'s filesystem cannot fsync
   // directories (the write then rests on the filesystem's own ordering).
   void NoteDirectorySyncUnsupported(int dir_fd);
