@@ -1,6 +1,8 @@
 #ifndef DURABLED_SERVER_LOGGING_H_
 #define DURABLED_SERVER_LOGGING_H_
 
+#include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace durable {
@@ -16,7 +18,15 @@ enum class LogPriority {
 
 // Writes one line "<N>message" to stderr, atomically with respect to other
 // log lines. Under systemd, journald turns the prefix into the priority.
+// Control characters in `message` are written as escapes (\n, \x1b, ...),
+// so no byte of it can end the line or forge a priority prefix; messages
+// should still quote names with EscapeName so that they read unambiguously.
 void Log(LogPriority priority, absl::string_view message);
+
+// A caller- or disk-controlled name (path, file name) C-escaped for a log
+// line or an error message: quotes, backslashes, control and non-ASCII
+// bytes become escapes.
+std::string EscapeName(absl::string_view name);
 
 inline void LogError(absl::string_view m) { Log(LogPriority::kError, m); }
 inline void LogWarning(absl::string_view m) { Log(LogPriority::kWarning, m); }

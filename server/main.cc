@@ -32,6 +32,7 @@
 #include "server/pending_directories.h"
 #include "server/policy_store.h"
 #include "server/posix_file_system.h"
+#include "server/root_locks.h"
 #include "server/stream_watchdog.h"
 #include "server/target_locks.h"
 #include "server/temp_file_sweeper.h"
@@ -85,8 +86,23 @@ absl::StatusOr<std::shared_ptr<const ActivePolicy>> LoadPolicy(
   return policy;
 }
 
-void Reload(const std::string& config_path, PolicyStore& policies) {
+// The roots of `policy`, as RootLocks takes them.
+std::vector<RootLocks::Root> RootsOf(const ActivePolicy& policy) {
+  std::vector<RootLocks::Root> roots;
+  for (size_t i = 0; i < policy.roots.size(); ++i) {
+    roots.push_back({policy.policy.rules()[i].root, policy.roots.fd(i)});
+  }
+  return roots;
+}
+
+void Reload(const std::string& config_path, PolicyStore& policies,
+            RootLocks& root_locks) {
   auto policy = LoadPolicy(config_path, nullptr);
+  if (policy.ok()) {
+    // A new root must not overlap another daemon's either.
+    absl::Status locked = root_locks.LockExactly(RootsOf(**policy));
+    if (!locked.ok()) policy = locked;
+  }
   if (!policy.ok()) {
     LogError(absl::StrCat("reload refused, the old policy stays in force: ",
                           policy.status().message()));
@@ -190,8 +206,16 @@ int Run() {
   }
 
   // Before serving, but after the socket is ours (so a second daemon on the
-  // same config stops at the bind instead of sweeping our live temp files):
-  // any temp file now is a leftover of an earlier run.
+  // same config stops at the bind), lock the roots: a daemon on another
+  // socket with an overlapping root stops here. Only then is any temp file
+  // beneath them a leftover of an earlier run, safe to sweep.
+  RootLocks root_locks;
+  absl::Status locked = root_locks.LockExactly(RootsOf(*policies.Current()));
+  if (!locked.ok()) {
+    LogError(absl::StrCat("cannot start: ", locked.message()));
+    if (bound_by_us) unlink(socket_path.c_str());
+    return EXIT_FAILURE;
+  }
   for (size_t i = 0; i < policies.Current()->roots.size(); ++i) {
     const std::string& root = policies.Current()->policy.rules()[i].root;
     absl::StatusOr<SweepResult> swept =
@@ -235,7 +259,7 @@ int Run() {
     if (sigwait(&signals, &signal_number) != 0) continue;
     if (signal_number == SIGHUP) {
       sd_notify(0, "RELOADING=1");
-      Reload(config_path, policies);
+      Reload(config_path, policies, root_locks);
       sd_notify(0, "READY=1");
       continue;
     }

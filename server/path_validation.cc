@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/durable_writer.h"
 
 namespace durable {
 
@@ -46,6 +47,13 @@ absl::Status ValidateClientPath(absl::string_view path) {
       return absl::InvalidArgumentError(
           absl::StrCat("the path contains a '", component,
                        "' component; send the resolved absolute path"));
+    }
+    if (absl::StartsWith(component, kTempFilePrefix)) {
+      // The start-up sweep deletes such files: an acknowledged write there
+      // would be lost at the next start.
+      return absl::InvalidArgumentError(
+          absl::StrCat("names beginning with \"", kTempFilePrefix,
+                       "\" are reserved for durabled's temporary files"));
     }
     if (component.size() > NAME_MAX) {
       return absl::InvalidArgumentError(

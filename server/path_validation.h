@@ -11,8 +11,10 @@ namespace durable {
 // Lexical checks on a path a client sent. OK only for a clean absolute path:
 // starts with '/', no empty component ("//" or a trailing '/'), no "." or
 // ".." component, no NUL or other control character, every component at
-// most NAME_MAX bytes, the whole at most PATH_MAX - 1 bytes, and not "/"
-// itself. INVALID_ARGUMENT otherwise, with the reason.
+// most NAME_MAX bytes, no component in durabled's temp namespace (starting
+// with kTempFilePrefix, which the start-up sweep deletes), the whole at most
+// PATH_MAX - 1 bytes, and not "/" itself. INVALID_ARGUMENT otherwise, with
+// the reason.
 //
 // Necessary, never sufficient: the filesystem is checked again during
 // resolution (symlinks, mounts, races).

@@ -63,15 +63,17 @@ absl::StatusOr<Grant> Policy::Authorize(const PeerCredentials& caller,
     return absl::PermissionDeniedError(
         "the path is outside every root of the daemon's policy");
   }
+  if (!best->Allows(caller)) {
+    return absl::PermissionDeniedError(
+        // Not naming the rule's root: a caller learns nothing of roots
+        // that are not its own.
+        absl::StrCat("uid ", caller.uid, " (gid ", caller.gid,
+                     ") is not allowed to write this path"));
+  }
   if (path.size() == best->root.size()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the path is the root directory ", best->root,
                      " itself; name a file beneath it"));
-  }
-  if (!best->Allows(caller)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("uid ", caller.uid, " (gid ", caller.gid,
-                     ") is not allowed to write under ", best->root));
   }
   SplitPath split = SplitParentAndLeaf(path);
   Grant grant;

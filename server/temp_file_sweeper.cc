@@ -35,8 +35,9 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
     absl::StatusOr<UniqueFd> opened =
         fs.OpenDirectoryBeneath(next.parent->get(), next.name);
     if (!opened.ok()) {
-      LogWarning(absl::StrCat("start-up sweep: cannot open ", next.path, ": ",
-                              opened.status().message()));
+      LogWarning(absl::StrCat("start-up sweep: cannot open \"",
+                              EscapeName(next.path),
+                              "\": ", opened.status().message()));
       continue;
     }
     auto dir = std::make_shared<UniqueFd>(std::move(*opened));
@@ -44,8 +45,9 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
     absl::StatusOr<std::vector<DirectoryEntry>> entries =
         fs.ListDirectory(dir->get());
     if (!entries.ok()) {
-      LogWarning(absl::StrCat("start-up sweep: cannot list ", next.path, ": ",
-                              entries.status().message()));
+      LogWarning(absl::StrCat("start-up sweep: cannot list \"",
+                              EscapeName(next.path),
+                              "\": ", entries.status().message()));
       continue;
     }
     for (const DirectoryEntry& entry : *entries) {
@@ -54,11 +56,11 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
         absl::Status removed = fs.Unlink(dir->get(), entry.name);
         if (removed.ok()) {
           ++result.removed;
-          LogInfo(absl::StrCat("start-up sweep: removed leftover temp file ",
-                               path));
+          LogInfo(absl::StrCat("start-up sweep: removed leftover temp file \"",
+                               EscapeName(path), "\""));
         } else {
-          LogWarning(absl::StrCat("start-up sweep: cannot remove ", path, ": ",
-                                  removed.message()));
+          LogWarning(absl::StrCat("start-up sweep: cannot remove \"",
+                                  EscapeName(path), "\": ", removed.message()));
         }
       } else if (entry.is_directory) {
         pending.push_back({dir, entry.name, path});

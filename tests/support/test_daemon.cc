@@ -64,12 +64,25 @@ absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
       config_path,
       absl::StrReplaceAll(config_body, {{"{base}", daemon->base_},
                                         {"{uid}", std::to_string(getuid())}}));
-  const std::string log_path = daemon->base_ + "/durabled.log";
+  absl::Status launched = daemon->Launch(/*append_log=*/false);
+  if (!launched.ok()) return launched;
+  return daemon;
+}
+
+absl::Status TestDaemon::Restart() {
+  if (pid_ > 0) return absl::FailedPreconditionError("durabled still runs");
+  return Launch(/*append_log=*/true);
+}
+
+absl::Status TestDaemon::Launch(bool append_log) {
+  const std::string config_path = base_ + "/durabled.conf";
+  const std::string log_path = base_ + "/durabled.log";
   const std::string binary = DURABLED_BINARY;
   const std::string config_flag = "--config=" + config_path;
 
-  int log_fd =
-      open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int log_fd = open(
+      log_path.c_str(),
+      O_WRONLY | O_CREAT | O_CLOEXEC | (append_log ? O_APPEND : O_TRUNC), 0644);
   if (log_fd < 0) return absl::InternalError("cannot create the daemon log");
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -83,23 +96,23 @@ absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
     _exit(127);
   }
   close(log_fd);
-  daemon->pid_ = pid;
+  pid_ = pid;
 
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!CanConnect(daemon->socket_path())) {
+  while (!CanConnect(socket_path())) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      daemon->pid_ = -1;
+      pid_ = -1;
       return absl::InternalError(
-          absl::StrCat("durabled exited during start-up: ", daemon->Log()));
+          absl::StrCat("durabled exited during start-up: ", Log()));
     }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(
-          absl::StrCat("durabled did not listen within 20s: ", daemon->Log()));
+          absl::StrCat("durabled did not listen within 20s: ", Log()));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return daemon;
+  return absl::OkStatus();
 }
 
 int TestDaemon::StopWith(int signal_number) {

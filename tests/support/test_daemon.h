@@ -53,8 +53,14 @@ class TestDaemon {
   // status as from waitpid. The destructor then only cleans up.
   int StopWith(int signal_number);
 
+  // Starts the daemon again on the same scratch tree and config (after
+  // StopWith), appending to the same log, and waits until it accepts
+  // connections.
+  absl::Status Restart();
+
  private:
   TestDaemon() = default;
+  absl::Status Launch(bool append_log);
   std::string base_;
   pid_t pid_ = -1;
 };

@@ -15,6 +15,7 @@ namespace durable {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kConfig[] = R"pb(
   rule { root: "/srv" allow_uid: 1000 allow_uid: 1001 }
@@ -94,7 +95,9 @@ TEST_F(PolicyTest, DeniedOtherwise) {
       policy_.Authorize(Caller(7, 8, {9, 10}), "/srv/a/file");
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(grant.status().message()), HasSubstr("uid 7"));
-  EXPECT_THAT(std::string(grant.status().message()), HasSubstr("/srv/a"));
+  // The denying rule's root is none of this caller's business.
+  EXPECT_THAT(std::string(grant.status().message()),
+              Not(HasSubstr("/srv")));
 }
 
 TEST_F(PolicyTest, GidIsNotMistakenForUid) {
@@ -113,7 +116,10 @@ TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(1000, 1), "/srv/a/file");
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(grant.status().message()), HasSubstr("/srv/a"));
+  EXPECT_THAT(std::string(grant.status().message()),
+              HasSubstr("not allowed to write this path"));
+  EXPECT_THAT(std::string(grant.status().message()),
+              Not(HasSubstr("/srv/a")));
 
   // uid 2000 may write under /srv/a but not elsewhere under /srv.
   EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/file").ok());
