@@ -164,6 +164,26 @@ TEST(UnitsTest, ServiceAndSocketAgreeWithTheDaemonsDefaults) {
                                 "g durable -"));
 }
 
+TEST(UnitsTest, CrashIsABlipNotAnOutage) {
+  // A crash (say a flaw in gRPC's HTTP/2 stack) restarts the daemon at once
+  // and never exhausts a start limit; the kernel bounds memory and tasks
+  // even if a limit inside the daemon fails; a refused start (exit 1) is not
+  // retried in a loop.
+  const std::string service = ReadDeployFile("durabled.service");
+  EXPECT_EQ(UnitValues(service, "Restart"),
+            std::vector<std::string>{"on-failure"});
+  EXPECT_EQ(UnitValues(service, "RestartSec"), std::vector<std::string>{"1"});
+  EXPECT_EQ(UnitValues(service, "StartLimitIntervalSec"),
+            std::vector<std::string>{"0"});
+  EXPECT_EQ(UnitValues(service, "RestartPreventExitStatus"),
+            std::vector<std::string>{"1"});
+  EXPECT_EQ(UnitValues(service, "MemoryMax"), std::vector<std::string>{"1G"});
+  EXPECT_EQ(UnitValues(service, "TasksMax"), std::vector<std::string>{"512"});
+  // The socket unit keeps the listening socket while the service restarts.
+  const std::string socket = ReadDeployFile("durabled.socket");
+  EXPECT_EQ(UnitValues(socket, "Accept"), std::vector<std::string>{"no"});
+}
+
 TEST(UnitsTest, DefaultConfigParsesAndAllowsNothing) {
   absl::StatusOr<durable::v1::DaemonConfig> config =
       LoadConfigFile(Deploy("durabled.conf"));
