@@ -13,10 +13,7 @@
 #include <optional>
 #include <thread>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/resource_quota.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -27,6 +24,7 @@
 #include "server/config_loader.h"
 #include "server/durable_service.h"
 #include "server/durable_writer.h"
+#include "server/grpc_server_options.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/peer_registry.h"
@@ -147,48 +145,12 @@ int Run() {
                                            &admission, &pending_directories},
                          &peers, &workers, &watchdog, &metrics, limits);
 
-  // The standard health service (callback-based in gRPC 1.51: a Watch
-  // stream holds no thread) so that grpc_health_probe works; server
-  // reflection (synchronous: a thread per stream) only if configured.
-  grpc::EnableDefaultHealthCheckService(true);
-  if (config.enable_reflection()) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
   grpc::ServerBuilder builder;
+  ConfigureServerBuilder(limits_config, config.enable_reflection(), &builder);
   builder.RegisterService(&service);
   // The unary methods arrive here (see DurableService), and so does any
   // unknown method (UNIMPLEMENTED).
   builder.RegisterCallbackGenericService(service.unary_methods());
-  // Bound what gRPC buffers per stream, so that a large WriteStream cannot
-  // grow the daemon's memory while the disk is slower than the client: no
-  // window growth by bandwidth-delay probing, 1 MiB of lookahead.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<uint64_t>(limits_config.max_message_bytes(), INT32_MAX)));
-  // Compressed messages are refused when their headers arrive (UNIMPLEMENTED,
-  // "compression algorithm ... is disabled"): gRPC would inflate a message
-  // in full before checking its size, so a few KiB of gzip could cost GiBs.
-  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
-  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
-  // Calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS) and the
-  // size of a call's headers, including the HPACK table they may fill.
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONCURRENT_STREAMS,
-      static_cast<int>(std::min<uint32_t>(
-          limits_config.max_streams_per_connection(), INT32_MAX)));
-  const int metadata_bytes = static_cast<int>(
-      std::min<uint32_t>(limits_config.max_metadata_bytes(), INT32_MAX));
-  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, metadata_bytes);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_DECODER,
-                             std::min(metadata_bytes, 4096));
-  // All of gRPC's memory (call arenas, frames, messages in flight) and its
-  // threads come out of one quota.
-  grpc::ResourceQuota quota("durabled");
-  quota.Resize(static_cast<size_t>(limits_config.grpc_memory_bytes()));
-  quota.SetMaxThreads(static_cast<int>(
-      std::min<uint32_t>(limits_config.max_grpc_threads(), INT32_MAX)));
-  builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LogError("cannot start: the gRPC server did not start");
