@@ -132,13 +132,22 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
   if (!caller.has_value()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
+  const std::function<bool()> abandon = AbandonWhenGone(context);
+  if (abandon()) {
+    // Gone while it waited for a worker: spare the work.
+    absl::Status status = absl::CancelledError(
+        "the call was cancelled or its deadline passed before the write "
+        "began; nothing was published");
+    Account("write", *caller, request.path(), request.data().size(), status,
+            start);
+    return ToGrpc(status, request.path());
+  }
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
       WriteOperation::Begin(deps_, *caller, request.path(), request.options());
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request.data());
   if (status.ok()) {
-    absl::StatusOr<CommitResult> result =
-        (*operation)->Commit(AbandonWhenGone(context));
+    absl::StatusOr<CommitResult> result = (*operation)->Commit(abandon);
     status = result.status();
     if (result.ok()) FillWriteResponse(*result, response);
   }

@@ -43,12 +43,6 @@ void UnaryCallReactor::OnReadDone(bool ok) {
 }
 
 void UnaryCallReactor::HandleOnWorker() {
-  if (context_->IsCancelled()) {
-    // Gone while queued: spare the work (a write would not publish anyway).
-    Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                        "the call was cancelled before it was served"));
-    return;
-  }
   grpc::Status status = (*handler_)(context_, &request_, &response_);
   request_.Clear();
   if (!status.ok()) {
