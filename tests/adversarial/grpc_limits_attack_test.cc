@@ -230,6 +230,47 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
   ExpectDaemonServes();
 }
 
+TEST_F(GrpcLimitsAttack, ReflectionStreamsWhenEnabledAreBoundedByThreadQuota) {
+  // Reflection is synchronous (a thread per stream); where an operator
+  // enables it, gRPC's threads are still capped by max_grpc_threads (64 by
+  // default): 1600 idle reflection streams of one uid do not make 1600
+  // threads, the ones beyond the quota are refused, and another uid is
+  // served.
+  SKIP_UNLESS_ROOT();  // the attacker and the legitimate client differ in uid
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(
+      absl::StrCat("enable_reflection: true\n",
+                   absl::StrReplaceAll(kAdversarialConfig,
+                                       {{"stream_idle_timeout_ms: 700",
+                                         "stream_idle_timeout_ms: 60000"}})),
+      {"small"}, {"data", "small"}));
+  ArmSentinel();
+  Sampler sampler(daemon_->pid());
+  std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
+      Attacker(),
+      PythonArgs(Socket(), "idle",
+                 {"--connections=100", "--streams=16", "--hold-s=60",
+                  "--path=/grpc.reflection.v1alpha.ServerReflection/"
+                  "ServerReflectionInfo"}));
+  ASSERT_NE(attack, nullptr);
+  ASSERT_TRUE(attack->WaitForLine("ready=1", absl::Seconds(120)))
+      << attack->out();
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Duration latency = TimedLegitWrite("other-uid");
+  absl::SleepFor(absl::Milliseconds(500));
+  attack->CloseStdin();
+  const HelperResult& result = attack->Wait(absl::Seconds(60));
+  sampler.Stop();
+  std::cout << "1600 idle reflection streams: " << result.Field("headers_sent")
+            << " HEADERS sent, " << result.Field("resets_received")
+            << " streams refused; daemon peak " << sampler.max_threads()
+            << " threads, " << sampler.max_rss_bytes() / kMiB
+            << " MiB RSS; other uid's write took " << latency << "\n";
+  EXPECT_THAT(result.Int("headers_sent"), Ge(1600)) << result.Describe();
+  EXPECT_THAT(sampler.max_threads(), Lt(128));
+  EXPECT_LT(latency, absl::Seconds(1));
+  ExpectDaemonServes();
+}
+
 TEST_F(GrpcLimitsAttack, RapidResetFloodLeavesTheDaemonServing) {
   // CVE-2023-44487: HEADERS then RST_STREAM, 1000 streams a second for
   // 10 s over a few connections, a mix of unary and streaming methods.
