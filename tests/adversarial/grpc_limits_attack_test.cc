@@ -34,6 +34,33 @@ using ::testing::Lt;
 
 constexpr int64_t kMiB = 1 << 20;
 
+// Under AddressSanitizer (DURABLED_SANITIZE builds the daemon and the tests
+// alike) the daemon's RSS is mostly the sanitizer's: shadow memory and a
+// quarantine of up to 256 MiB of freed blocks. The absolute RSS bounds are
+// then printed but not asserted; growth bounds (a GiB-sized inflation would
+// still show) and thread bounds are.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
+// Expects the daemon's peak RSS under `limit`, where that is meaningful.
+void ExpectRssUnder(int64_t peak_rss, int64_t limit) {
+  if (!kRssIsMeaningful) {
+    std::cout << "(AddressSanitizer build: peak RSS " << peak_rss / kMiB
+              << " MiB not compared with " << limit / kMiB << " MiB)\n";
+    return;
+  }
+  EXPECT_THAT(peak_rss, Lt(limit));
+}
+
 // A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM") or as a count
 // ("Threads"); -1 if unreadable.
 int64_t ProcStatus(pid_t pid, const std::string& field) {
@@ -226,7 +253,7 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
   }
   sampler.Stop();
   EXPECT_THAT(sampler.max_threads(), Lt(256));
-  EXPECT_THAT(sampler.max_rss_bytes(), Lt(256 * kMiB));
+  ExpectRssUnder(sampler.max_rss_bytes(), 256 * kMiB);
   ExpectDaemonServes();
 }
 
@@ -301,7 +328,7 @@ TEST_F(GrpcLimitsAttack, RapidResetFloodLeavesTheDaemonServing) {
   EXPECT_EQ(result.exit_code, 0) << result.Describe();
   EXPECT_THAT(result.Int("headers_sent"), Ge(9000)) << result.Describe();
   EXPECT_THAT(sampler.max_threads(), Lt(256));
-  EXPECT_THAT(sampler.max_rss_bytes(), Lt(256 * kMiB));
+  ExpectRssUnder(sampler.max_rss_bytes(), 256 * kMiB);
   EXPECT_LT(latency, absl::Seconds(1));
 }
 
