@@ -1,7 +1,8 @@
 // Attacks on the cost of single requests and on gRPC itself: a gzip bomb
-// in a unary Write, unary requests that never finish arriving, ten thousand
-// idle streams from one uid by a client that ignores the daemon's HTTP/2
-// SETTINGS, and a rapid-reset flood (CVE-2023-44487). The misbehaving
+// in a unary Write, unary requests that never finish arriving (slowly, or
+// large and held one byte short), ten thousand idle streams from one uid
+// by a client that ignores the daemon's HTTP/2 SETTINGS, and a rapid-reset
+// flood (CVE-2023-44487). The misbehaving
 // HTTP/2 client is tests/adversarial/http2_abuse.py (raw frames, Debian's
 // python3-hyperframe and python3-hpack), run as the attacker's uid.
 //
@@ -295,6 +296,53 @@ TEST_F(GrpcLimitsAttack, ReflectionStreamsWhenEnabledAreBoundedByThreadQuota) {
   EXPECT_THAT(result.Int("headers_sent"), Ge(1600)) << result.Describe();
   EXPECT_THAT(sampler.max_threads(), Lt(128));
   EXPECT_LT(latency, absl::Seconds(1));
+  ExpectDaemonServes();
+}
+
+TEST_F(GrpcLimitsAttack, UnfinishedUnaryMessagesAreBoundedByTheMemoryQuota) {
+  // 64 unary Writes (4 connections x 16 streams) each announce a 16 MB
+  // message and send all of it that flow control lets through but the last
+  // byte: gRPC buffers a message until it is whole, so without a bound that
+  // is 1 GB. grpc_memory_bytes (128 MiB here) bounds it: the daemon's RSS
+  // stays under the quota plus 64 MiB for everything else, and another uid
+  // is served meanwhile.
+  SKIP_UNLESS_ROOT();  // the attacker and the legitimate client differ in uid
+  constexpr int64_t kQuota = 128 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(
+      absl::StrReplaceAll(
+          kAdversarialConfig,
+          {{"max_message_bytes: 1048576",
+            absl::StrCat("max_message_bytes: 17825792 grpc_memory_bytes: ",
+                         kQuota)}}),
+      {"small"}, {"data", "small"}));
+  ArmSentinel();
+  Sampler sampler(daemon_->pid());
+  std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
+      Attacker(),
+      PythonArgs(Socket(), "fill",
+                 {"--connections=4", "--streams=16", "--prefix-length=16000000",
+                  "--hold-s=60", "--path=/durable.v1.DurableWriter/Write"}));
+  ASSERT_NE(attack, nullptr);
+  // "ready": the daemon stopped taking more.
+  ASSERT_TRUE(attack->WaitForLine("ready=1", absl::Seconds(60)))
+      << attack->out();
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Duration latency = TimedLegitWrite("other-uid");
+  attack->CloseStdin();
+  const HelperResult& result = attack->Wait(absl::Seconds(60));
+  sampler.Stop();
+  std::cout << "64 unfinished 16 MB Writes: " << result.Int("data_sent") / kMiB
+            << " MiB accepted by the daemon, "
+            << result.Field("resets_received") << " resets, "
+            << result.Field("goaways_received") << " GOAWAYs; daemon peak "
+            << sampler.max_rss_bytes() / kMiB << " MiB RSS (quota "
+            << kQuota / kMiB << " MiB), " << sampler.max_threads()
+            << " threads; other uid's write took " << latency << "\n";
+  EXPECT_EQ(result.Field("self_uid"), std::to_string(Attacker().uid));
+  EXPECT_THAT(result.Int("data_sent"), Ge(16 * kMiB)) << result.Describe();
+  ExpectRssUnder(sampler.max_rss_bytes(), kQuota + 64 * kMiB);
+  EXPECT_LT(latency, absl::Seconds(1));
+  EXPECT_TRUE(TempFilesUnder(Data()).empty());
   ExpectDaemonServes();
 }
 

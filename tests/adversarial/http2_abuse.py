@@ -15,6 +15,10 @@ would obey the server's SETTINGS) over the daemon's Unix socket:
                are sent; then waits (up to --hold-s) for the daemon to end
                the stream and reports its grpc-status ("status"),
                grpc-message ("message") and "elapsed_ms" (or status=none).
+  fill         --connections=N --streams=M --prefix-length=L: on each stream
+               a unary call whose message announces L bytes, then as many of
+               them as the daemon's flow control lets through, but never the
+               last byte; holds like idle. Reports "data_sent".
   rapid-reset  --rate=R --seconds=S [--connections=N]: HEADERS immediately
                followed by RST_STREAM(CANCEL), R streams a second in total
                for S seconds (CVE-2023-44487); a connection the daemon closes
@@ -34,7 +38,8 @@ import hpack
 import urllib.parse
 
 from hyperframe.frame import (DataFrame, Frame, GoAwayFrame, HeadersFrame,
-                              PingFrame, RstStreamFrame, SettingsFrame)
+                              PingFrame, RstStreamFrame, SettingsFrame,
+                              WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 CANCEL = 0x8
@@ -53,6 +58,11 @@ class Connection:
         self.encoder = hpack.Encoder()
         self.decoder = hpack.Decoder()
         self.trailers = {}  # stream id -> decoded header list
+        # Flow control: what the daemon lets us send (RFC 9113 6.9).
+        self.initial_window = 65535
+        self.connection_window = 65535
+        self.stream_windows = {}
+        self.max_frame = 16384
         self.next_stream = 1
         self.buffer = b""
         self.closed = False
@@ -119,7 +129,20 @@ class Connection:
             except Exception:  # an unknown or odd frame: skip it
                 continue
             if isinstance(frame, SettingsFrame) and "ACK" not in frame.flags:
+                window = frame.settings.get(SettingsFrame.INITIAL_WINDOW_SIZE)
+                if window is not None:
+                    for sid in self.stream_windows:
+                        self.stream_windows[sid] += window - self.initial_window
+                    self.initial_window = window
+                self.max_frame = frame.settings.get(
+                    SettingsFrame.MAX_FRAME_SIZE, self.max_frame)
                 self.send(SettingsFrame(0, flags=["ACK"]).serialize())
+            elif isinstance(frame, WindowUpdateFrame):
+                if frame.stream_id == 0:
+                    self.connection_window += frame.window_increment
+                elif frame.stream_id in self.stream_windows:
+                    self.stream_windows[frame.stream_id] += \
+                        frame.window_increment
             elif isinstance(frame, PingFrame) and "ACK" not in frame.flags:
                 self.send(PingFrame(0, opaque_data=frame.opaque_data,
                                     flags=["ACK"]).serialize())
@@ -201,6 +224,53 @@ def slow_unary(args, stats):
     emit("message", urllib.parse.unquote(fields.get("grpc-message", "")))
 
 
+def fill(args, stats):
+    path = (args.path or ["/durable.v1.DurableWriter/Write"])[0]
+    connections = []
+    left = {}  # (connection index, stream id) -> bytes still to send
+    for i in range(args.connections):
+        try:
+            connection = Connection(args.socket, stats)
+        except OSError:
+            stats["connect_failures"] += 1
+            continue
+        connections.append(connection)
+        pump_all([connection], 0.01)
+        for _ in range(args.streams):
+            sid = connection.headers(path)
+            connection.stream_windows[sid] = connection.initial_window
+            prefix = b"\x00" + args.prefix_length.to_bytes(4, "big")
+            connection.stream_windows[sid] -= len(prefix)
+            connection.connection_window -= len(prefix)
+            connection.send(DataFrame(sid, data=prefix).serialize())
+            left[(len(connections) - 1, sid)] = args.prefix_length - 1
+    stats["data_sent"] = 0
+    chunk = b"\x0a" * 16384
+    deadline = time.monotonic() + args.hold_s
+    ready = False
+    while time.monotonic() < deadline and not stdin_closed():
+        progressed = False
+        for (index, sid), remaining in list(left.items()):
+            connection = connections[index]
+            if connection.closed or remaining <= 0 or sid in connection.trailers:
+                continue
+            n = min(remaining, connection.stream_windows.get(sid, 0),
+                    connection.connection_window, connection.max_frame, 16384)
+            if n <= 0:
+                continue
+            if connection.send(DataFrame(sid, data=chunk[:n]).serialize()):
+                connection.stream_windows[sid] -= n
+                connection.connection_window -= n
+                left[(index, sid)] = remaining - n
+                stats["data_sent"] += n
+                progressed = True
+        pump_all(connections, 0 if progressed else 0.05)
+        if not progressed and not ready:
+            ready = True
+            emit("ready", 1)
+    stats["connections_open_at_end"] = sum(1 for c in connections if not c.closed)
+
+
 def rapid_reset(args, stats):
     paths = args.path or ["/durable.v1.DurableWriter/WriteStream",
                           "/durable.v1.DurableWriter/Write"]
@@ -236,7 +306,7 @@ def rapid_reset(args, stats):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["idle", "slow-unary", "rapid-reset"])
+    parser.add_argument("mode", choices=["idle", "slow-unary", "fill", "rapid-reset"])
     parser.add_argument("--socket", required=True)
     parser.add_argument("--path", action="append")
     parser.add_argument("--connections", type=int, default=1)
@@ -255,6 +325,8 @@ def main():
         idle(args, stats)
     elif args.mode == "slow-unary":
         slow_unary(args, stats)
+    elif args.mode == "fill":
+        fill(args, stats)
     else:
         rapid_reset(args, stats)
     for key, value in stats.items():
