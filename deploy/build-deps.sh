@@ -12,6 +12,9 @@ packages=(
   # lifecycle tests and the .deb: systemd-analyze, systemd-socket-activate,
   # systemd-sysusers/-tmpfiles; dpkg-shlibdeps; deb-systemd-helper
   systemd dpkg-dev init-system-helpers
+  # adversarial tests: a raw HTTP/2 client (hyperframe, hpack) that breaks
+  # the rules gRPC clients follow
+  python3-h2
 )
 missing=()
 for package in "${packages[@]}"; do

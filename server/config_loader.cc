@@ -210,6 +210,21 @@ durable::v1::Limits EffectiveLimits(const DaemonConfig& config) {
   if (limits.max_connections_per_uid() == 0) {
     limits.set_max_connections_per_uid(kDefaultMaxConnectionsPerUid);
   }
+  if (limits.max_streams_per_connection() == 0) {
+    limits.set_max_streams_per_connection(kDefaultMaxStreamsPerConnection);
+  }
+  if (limits.max_metadata_bytes() == 0) {
+    limits.set_max_metadata_bytes(kDefaultMaxMetadataBytes);
+  }
+  if (limits.request_arrival_timeout_ms() == 0) {
+    limits.set_request_arrival_timeout_ms(kDefaultRequestArrivalTimeoutMs);
+  }
+  if (limits.grpc_memory_bytes() == 0) {
+    limits.set_grpc_memory_bytes(kDefaultGrpcMemoryBytes);
+  }
+  if (limits.max_grpc_threads() == 0) {
+    limits.set_max_grpc_threads(kDefaultMaxGrpcThreads);
+  }
   return limits;
 }
 

@@ -24,6 +24,11 @@ inline constexpr uint32_t kDefaultStreamIdleTimeoutMs = 30000;
 inline constexpr uint32_t kDefaultMaxConcurrentWrites = 256;
 inline constexpr uint32_t kDefaultMaxConcurrentWritesPerUid = 64;
 inline constexpr uint32_t kDefaultMaxConnectionsPerUid = 128;
+inline constexpr uint32_t kDefaultMaxStreamsPerConnection = 16;
+inline constexpr uint32_t kDefaultMaxMetadataBytes = 8192;
+inline constexpr uint32_t kDefaultRequestArrivalTimeoutMs = 10000;
+inline constexpr uint64_t kDefaultGrpcMemoryBytes = 256ull << 20;
+inline constexpr uint32_t kDefaultMaxGrpcThreads = 64;
 // Envelope room beyond the largest file a single Write can carry.
 inline constexpr uint64_t kMessageHeadroom = 1ull << 20;
 

@@ -47,7 +47,72 @@ class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
   void OnDone() override { delete this; }
 };
 
+// Whether a write of the call behind `context` should no longer publish:
+// the client cancelled, or the call's deadline passed.
+std::function<bool()> AbandonWhenGone(grpc::CallbackServerContext* context) {
+  return [context] {
+    return context->IsCancelled() ||
+           context->deadline() <= std::chrono::system_clock::now();
+  };
+}
+
+std::string MethodName(absl::string_view method) {
+  return absl::StrCat("/", durable::v1::DurableWriter::service_full_name(), "/",
+                      method);
+}
+
 }  // namespace
+
+DurableService::DurableService(const WriteDependencies& deps,
+                               const PeerRegistry* peers, WorkerPool* workers,
+                               StreamWatchdog* watchdog, Metrics* metrics,
+                               const ServiceLimits& limits)
+    : deps_(deps),
+      peers_(peers),
+      workers_(workers),
+      watchdog_(watchdog),
+      metrics_(metrics),
+      limits_(limits),
+      unary_(workers, watchdog, limits.request_arrival_timeout) {
+  using durable::v1::GetStatsRequest;
+  using durable::v1::GetStatsResponse;
+  using grpc::CallbackServerContext;
+  unary_.Register(
+      MethodName("Write"),
+      TypedUnaryHandler<WriteRequest, WriteResponse>(
+          [this](CallbackServerContext* context, const WriteRequest& request,
+                 WriteResponse* response) {
+            return ServeWrite(context, request, response);
+          }));
+  unary_.Register(
+      MethodName("Stat"),
+      TypedUnaryHandler<StatRequest, StatResponse>(
+          [this](CallbackServerContext* context, const StatRequest& request,
+                 StatResponse* response) {
+            return ServeStat(context, request, response);
+          }));
+  unary_.Register(
+      MethodName("Remove"),
+      TypedUnaryHandler<RemoveRequest, RemoveResponse>(
+          [this](CallbackServerContext* context, const RemoveRequest& request,
+                 RemoveResponse* response) {
+            return ServeRemove(context, request, response);
+          }));
+  unary_.Register(
+      MethodName("WhoAmI"),
+      TypedUnaryHandler<WhoAmIRequest, WhoAmIResponse>(
+          [this](CallbackServerContext* context, const WhoAmIRequest& request,
+                 WhoAmIResponse* response) {
+            return ServeWhoAmI(context, request, response);
+          }));
+  unary_.Register(
+      MethodName("GetStats"),
+      TypedUnaryHandler<GetStatsRequest, GetStatsResponse>(
+          [this](CallbackServerContext* context, const GetStatsRequest& request,
+                 GetStatsResponse* response) {
+            return ServeGetStats(context, request, response);
+          }));
+}
 
 void DurableService::Account(absl::string_view operation,
                              const PeerCredentials& caller,
@@ -59,27 +124,36 @@ void DurableService::Account(absl::string_view operation,
   metrics_->RecordCall(operation != "remove", status, bytes, latency);
 }
 
-grpc::Status DurableService::Write(grpc::ServerContext* context,
-                                   const WriteRequest* request,
-                                   WriteResponse* response) {
+grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
+                                        const WriteRequest& request,
+                                        WriteResponse* response) {
   const absl::Time start = absl::Now();
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
+  const std::function<bool()> abandon = AbandonWhenGone(context);
+  if (abandon()) {
+    // Gone while it waited for a worker: spare the work.
+    absl::Status status = absl::CancelledError(
+        "the call was cancelled or its deadline passed before the write "
+        "began; nothing was published");
+    Account("write", *caller, request.path(), request.data().size(), status,
+            start);
+    return ToGrpc(status, request.path());
+  }
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-      WriteOperation::Begin(deps_, *caller, request->path(),
-                            request->options());
+      WriteOperation::Begin(deps_, *caller, request.path(), request.options());
   absl::Status status = operation.status();
-  if (status.ok()) status = (*operation)->Append(request->data());
+  if (status.ok()) status = (*operation)->Append(request.data());
   if (status.ok()) {
-    absl::StatusOr<CommitResult> result = (*operation)->Commit();
+    absl::StatusOr<CommitResult> result = (*operation)->Commit(abandon);
     status = result.status();
     if (result.ok()) FillWriteResponse(*result, response);
   }
-  Account("write", *caller, request->path(), request->data().size(), status,
+  Account("write", *caller, request.path(), request.data().size(), status,
           start);
-  return ToGrpc(status, request->path());
+  return ToGrpc(status, request.path());
 }
 
 grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
@@ -100,19 +174,19 @@ grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
       });
 }
 
-grpc::Status DurableService::Stat(grpc::ServerContext* context,
-                                  const StatRequest* request,
-                                  StatResponse* response) {
+grpc::Status DurableService::ServeStat(grpc::CallbackServerContext* context,
+                                       const StatRequest& request,
+                                       StatResponse* response) {
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
   }
   absl::StatusOr<ResolvedTarget> target = ResolveTarget(
-      deps_.policies->Current(), *deps_.fs, *caller, request->path());
-  if (!target.ok()) return ToGrpc(target.status(), request->path());
+      deps_.policies->Current(), *deps_.fs, *caller, request.path());
+  if (!target.ok()) return ToGrpc(target.status(), request.path());
   absl::StatusOr<FileInfo> info =
       deps_.writer->InspectTarget(target->dir.get(), target->key.leaf);
-  if (!info.ok()) return ToGrpc(info.status(), request->path());
+  if (!info.ok()) return ToGrpc(info.status(), request.path());
   response->set_size(info->size);
   response->set_mode(info->mode & 07777);
   response->set_uid(info->uid);
@@ -122,9 +196,9 @@ grpc::Status DurableService::Stat(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status DurableService::Remove(grpc::ServerContext* context,
-                                    const RemoveRequest* request,
-                                    RemoveResponse* response) {
+grpc::Status DurableService::ServeRemove(grpc::CallbackServerContext* context,
+                                         const RemoveRequest& request,
+                                         RemoveResponse* response) {
   const absl::Time start = absl::Now();
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
@@ -135,7 +209,7 @@ grpc::Status DurableService::Remove(grpc::ServerContext* context,
       deps_.admission->Admit(caller->uid);
   absl::StatusOr<ResolvedTarget> target =
       ticket.ok() ? ResolveTarget(deps_.policies->Current(), *deps_.fs, *caller,
-                                  request->path())
+                                  request.path())
                   : ticket.status();
   if (!target.ok()) {
     status = target.status();
@@ -146,17 +220,17 @@ grpc::Status DurableService::Remove(grpc::ServerContext* context,
   } else {
     TargetLocks::Lease lease = deps_.locks->Acquire(target->key);
     absl::StatusOr<std::string> etag = deps_.writer->Remove(
-        target->dir.get(), target->key.leaf, request->if_match());
+        target->dir.get(), target->key.leaf, request.if_match());
     status = etag.status();
     if (etag.ok()) response->set_etag(*etag);
   }
-  Account("remove", *caller, request->path(), 0, status, start);
-  return ToGrpc(status, request->path());
+  Account("remove", *caller, request.path(), 0, status, start);
+  return ToGrpc(status, request.path());
 }
 
-grpc::Status DurableService::WhoAmI(grpc::ServerContext* context,
-                                    const WhoAmIRequest* /*request*/,
-                                    WhoAmIResponse* response) {
+grpc::Status DurableService::ServeWhoAmI(grpc::CallbackServerContext* context,
+                                         const WhoAmIRequest& /*request*/,
+                                         WhoAmIResponse* response) {
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
@@ -190,9 +264,9 @@ grpc::Status DurableService::WhoAmI(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status DurableService::GetStats(grpc::ServerContext* context,
-                                      const durable::v1::GetStatsRequest*,
-                                      durable::v1::GetStatsResponse* response) {
+grpc::Status DurableService::ServeGetStats(
+    grpc::CallbackServerContext* context, const durable::v1::GetStatsRequest&,
+    durable::v1::GetStatsResponse* response) {
   std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
   if (!caller.has_value()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);

@@ -8,6 +8,7 @@
 #include "server/metrics.h"
 #include "server/peer_registry.h"
 #include "server/stream_watchdog.h"
+#include "server/unary_dispatcher.h"
 #include "server/worker_pool.h"
 #include "server/write_operation.h"
 
@@ -15,45 +16,58 @@ namespace durable {
 
 struct ServiceLimits {
   absl::Duration stream_idle_timeout = absl::Seconds(30);
+  // How long a unary call's request message may take to arrive.
+  absl::Duration request_arrival_timeout = absl::Seconds(10);
 };
 
 // The gRPC face of durabled: finds the caller of each call in the
 // PeerRegistry, runs the operation under the current policy, answers and
 // audits. WriteStream is served by a callback reactor (so that idle streams
-// can be ended with a proper status); the other methods are synchronous.
+// can be ended with a proper status). The unary methods (Write, Stat,
+// Remove, WhoAmI, GetStats) are marked generic and served by the
+// UnaryDispatcher this service owns, which main registers as the server's
+// callback generic service: a request that does not arrive in time is
+// dropped, and the blocking work runs on the worker pool. No method uses
+// gRPC's synchronous thread pool.
 // Holds no state of its own beyond the collaborators main wires in.
 class DurableService final
-    : public durable::v1::DurableWriter::WithCallbackMethod_WriteStream<
-          durable::v1::DurableWriter::Service> {
+    : public durable::v1::DurableWriter::WithGenericMethod_Write<
+          durable::v1::DurableWriter::WithGenericMethod_Stat<
+              durable::v1::DurableWriter::WithGenericMethod_Remove<
+                  durable::v1::DurableWriter::WithGenericMethod_WhoAmI<
+                      durable::v1::DurableWriter::WithGenericMethod_GetStats<
+                          durable::v1::DurableWriter::
+                              WithCallbackMethod_WriteStream<
+                                  durable::v1::DurableWriter::Service>>>>>> {
  public:
   DurableService(const WriteDependencies& deps, const PeerRegistry* peers,
                  WorkerPool* workers, StreamWatchdog* watchdog,
-                 Metrics* metrics, const ServiceLimits& limits)
-      : deps_(deps),
-        peers_(peers),
-        workers_(workers),
-        watchdog_(watchdog),
-        metrics_(metrics),
-        limits_(limits) {}
+                 Metrics* metrics, const ServiceLimits& limits);
 
-  grpc::Status Write(grpc::ServerContext* context,
-                     const durable::v1::WriteRequest* request,
-                     durable::v1::WriteResponse* response) override;
+  // Register with ServerBuilder::RegisterCallbackGenericService, next to
+  // this service itself.
+  grpc::CallbackGenericService* unary_methods() { return &unary_; }
+
   grpc::ServerReadReactor<durable::v1::WriteChunk>* WriteStream(
       grpc::CallbackServerContext* context,
       durable::v1::WriteResponse* response) override;
-  grpc::Status Stat(grpc::ServerContext* context,
-                    const durable::v1::StatRequest* request,
-                    durable::v1::StatResponse* response) override;
-  grpc::Status Remove(grpc::ServerContext* context,
-                      const durable::v1::RemoveRequest* request,
-                      durable::v1::RemoveResponse* response) override;
-  grpc::Status WhoAmI(grpc::ServerContext* context,
-                      const durable::v1::WhoAmIRequest* request,
-                      durable::v1::WhoAmIResponse* response) override;
-  grpc::Status GetStats(grpc::ServerContext* context,
-                        const durable::v1::GetStatsRequest* request,
-                        durable::v1::GetStatsResponse* response) override;
+
+  // The unary methods, each run on a worker thread by the dispatcher.
+  grpc::Status ServeWrite(grpc::CallbackServerContext* context,
+                          const durable::v1::WriteRequest& request,
+                          durable::v1::WriteResponse* response);
+  grpc::Status ServeStat(grpc::CallbackServerContext* context,
+                         const durable::v1::StatRequest& request,
+                         durable::v1::StatResponse* response);
+  grpc::Status ServeRemove(grpc::CallbackServerContext* context,
+                           const durable::v1::RemoveRequest& request,
+                           durable::v1::RemoveResponse* response);
+  grpc::Status ServeWhoAmI(grpc::CallbackServerContext* context,
+                           const durable::v1::WhoAmIRequest& request,
+                           durable::v1::WhoAmIResponse* response);
+  grpc::Status ServeGetStats(grpc::CallbackServerContext* context,
+                             const durable::v1::GetStatsRequest& request,
+                             durable::v1::GetStatsResponse* response);
 
  private:
   // Audit log and metrics for one finished write or remove.
@@ -67,6 +81,7 @@ class DurableService final
   StreamWatchdog* const watchdog_;
   Metrics* const metrics_;
   const ServiceLimits limits_;
+  UnaryDispatcher unary_;
 };
 
 }  // namespace durable

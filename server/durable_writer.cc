@@ -228,6 +228,11 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
     return Annotate(info.status(), "cannot inspect the temp file");
   result.etag = EtagOf(*info);
 
+  if (options.abandon && options.abandon()) {
+    return absl::CancelledError(
+        "the call was cancelled or its deadline passed; nothing was published");
+  }
+
   // 4. Publish. A replace swaps the names so the old content can be put
   // back if the directory cannot be made durable.
   bool exchanged = false;

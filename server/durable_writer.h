@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,9 @@ struct CommitOptions {
   // Set: fail with DATA_LOSS, publishing nothing, unless the staged content
   // has this SHA-256 (32 raw bytes).
   std::optional<std::string> expected_sha256;
+  // Set: checked right before publishing; true (the caller went away or its
+  // deadline passed) fails the commit with CANCELLED, publishing nothing.
+  std::function<bool()> abandon;
 };
 
 struct CommitResult {

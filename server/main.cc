@@ -13,9 +13,7 @@
 #include <optional>
 #include <thread>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -26,6 +24,7 @@
 #include "server/config_loader.h"
 #include "server/durable_service.h"
 #include "server/durable_writer.h"
+#include "server/grpc_server_options.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/peer_registry.h"
@@ -50,8 +49,8 @@ ABSL_FLAG(bool, check, false,
           "Only check the config (parse it, open every root) and exit: 0 if "
           "the daemon would start with it, 1 with the reason if not.");
 ABSL_FLAG(int, worker_threads, 8,
-          "Threads for the blocking steps of streamed writes (fsync, waiting "
-          "for a target's turn).");
+          "Threads for the blocking work of every call (filesystem I/O, "
+          "fsync, waiting for a target's turn).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM, how long in-flight calls may take to finish.");
 
@@ -156,23 +155,18 @@ int Run() {
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
+  limits.request_arrival_timeout =
+      absl::Milliseconds(limits_config.request_arrival_timeout_ms());
   DurableService service(WriteDependencies{&policies, &fs, &writer, &locks,
                                            &admission, &pending_directories},
                          &peers, &workers, &watchdog, &metrics, limits);
 
-  // The standard health service and server reflection, so that generic
-  // gRPC tools (grpcurl, grpc_health_probe) can talk to the daemon.
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  ConfigureServerBuilder(limits_config, config.enable_reflection(), &builder);
   builder.RegisterService(&service);
-  // Bound what gRPC buffers per stream, so that a large WriteStream cannot
-  // grow the daemon's memory while the disk is slower than the client: no
-  // window growth by bandwidth-delay probing, 1 MiB of lookahead.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<uint64_t>(limits_config.max_message_bytes(), INT32_MAX)));
+  // The unary methods arrive here (see DurableService), and so does any
+  // unknown method (UNIMPLEMENTED).
+  builder.RegisterCallbackGenericService(service.unary_methods());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     LogError("cannot start: the gRPC server did not start");

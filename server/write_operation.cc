@@ -105,10 +105,12 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitResult> WriteOperation::Commit() {
+absl::StatusOr<CommitResult> WriteOperation::Commit(
+    std::function<bool()> abandon) {
   TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
-  absl::StatusOr<CommitResult> result =
-      deps_.writer->Commit(*staged_, options_);
+  CommitOptions options = options_;
+  options.abandon = std::move(abandon);
+  absl::StatusOr<CommitResult> result = deps_.writer->Commit(*staged_, options);
   published_ = result.ok();
   if (result.ok() && deps_.pending_directories != nullptr) {
     // Our directory may be one another write is still creating.

@@ -1,6 +1,7 @@
 #ifndef DURABLED_SERVER_WRITE_OPERATION_H_
 #define DURABLED_SERVER_WRITE_OPERATION_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,8 +55,10 @@ class WriteOperation {
   // max_file_size; the operation is then dead.
   absl::Status Append(absl::string_view data);
 
-  // Publishes the content durably. Call once.
-  absl::StatusOr<CommitResult> Commit();
+  // Publishes the content durably. Call once. `abandon`, if set, is asked
+  // right before publishing; true fails the commit with CANCELLED and
+  // publishes nothing (the caller cancelled or its deadline passed).
+  absl::StatusOr<CommitResult> Commit(std::function<bool()> abandon = {});
 
   uint64_t size() const { return staged_->size(); }
 

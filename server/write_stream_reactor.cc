@@ -97,7 +97,16 @@ void WriteStreamReactor::CommitOnWorker() {
         "the client cancelled the stream; nothing was published"));
     return;
   }
-  absl::StatusOr<CommitResult> result = operation_->Commit();
+  // Checked again right before the rename: a cancel or the call's deadline
+  // during the wait for the target's lock or the fsync still stops it.
+  absl::StatusOr<CommitResult> result = operation_->Commit([this] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) return true;
+    }
+    return context_->IsCancelled() ||
+           context_->deadline() <= std::chrono::system_clock::now();
+  });
   if (!result.ok()) {
     FinishWith(result.status());
     return;

@@ -1,5 +1,6 @@
 // The operator-facing RPCs: GetStats (root only), the standard gRPC health
-// service, and server reflection being registered.
+// service, and server reflection being registered when the config enables
+// it (and only then).
 #include <unistd.h>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -23,6 +24,7 @@ class OperatorRpcTest : public ::testing::Test {
   void SetUp() override {
     auto daemon = TestDaemon::Start(
         "socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
+        "enable_reflection: true\n"
         "rule { root: \"{base}/data\" allow_uid: {uid} }\n"
         "rule { root: \"{base}/nobody\" allow_uid: 65534 }\n",
         {"nobody"});
@@ -150,6 +152,30 @@ TEST_F(OperatorRpcTest, ServerReflectionListsTheService) {
   }
   EXPECT_THAT(bytes, HasSubstr("durable.v1.DurableWriter"));
   EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+}
+
+// A daemon with the default config (no enable_reflection).
+class DefaultConfigRpcTest : public OperatorRpcTest {
+ protected:
+  void SetUp() override {
+    auto daemon = TestDaemon::Start();
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = *std::move(daemon);
+  }
+};
+
+TEST_F(DefaultConfigRpcTest, ServerReflectionIsOffByDefault) {
+  // Each reflection stream holds a thread of gRPC's synchronous pool, so a
+  // daemon serves reflection only when its config asks for it.
+  std::string response;
+  grpc::Status status =
+      RawCall("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+              std::string("\x3a\x00", 2), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
+      << status.error_message();
+  // The health service stays.
+  status = RawCall("/grpc.health.v1.Health/Check", "", &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {

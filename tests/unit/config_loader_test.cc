@@ -119,6 +119,35 @@ TEST(ParseConfigTest, SocketDefaultsFillOnlyMissingFields) {
   EXPECT_EQ(path_only->socket().mode(), 0660u);
 }
 
+TEST(ParseConfigTest, GrpcLimitsDefaultWhenUnset) {
+  absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->enable_reflection());
+  const durable::v1::Limits limits = EffectiveLimits(*config);
+  EXPECT_EQ(limits.max_streams_per_connection(), 16u);
+  EXPECT_EQ(limits.max_metadata_bytes(), 8192u);
+  EXPECT_EQ(limits.request_arrival_timeout_ms(), 10000u);
+  EXPECT_EQ(limits.grpc_memory_bytes(), 256ull << 20);
+  EXPECT_EQ(limits.max_grpc_threads(), 64u);
+}
+
+TEST(ParseConfigTest, GrpcLimitsAreRead) {
+  absl::StatusOr<DaemonConfig> config = ParseConfig(
+      Lines({"enable_reflection: true",
+             "limits { max_streams_per_connection: 4 max_metadata_bytes: "
+             "2048 request_arrival_timeout_ms: 500 grpc_memory_bytes: "
+             "33554432 max_grpc_threads: 8 }"}),
+      kFile);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->enable_reflection());
+  const durable::v1::Limits limits = EffectiveLimits(*config);
+  EXPECT_EQ(limits.max_streams_per_connection(), 4u);
+  EXPECT_EQ(limits.max_metadata_bytes(), 2048u);
+  EXPECT_EQ(limits.request_arrival_timeout_ms(), 500u);
+  EXPECT_EQ(limits.grpc_memory_bytes(), 32ull << 20);
+  EXPECT_EQ(limits.max_grpc_threads(), 8u);
+}
+
 TEST(ParseConfigTest, EmptyConfigIsValid) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
   ASSERT_TRUE(config.ok()) << config.status();
