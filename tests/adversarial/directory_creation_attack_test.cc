@@ -140,7 +140,6 @@ TEST_F(DirectoryCreationRace, VictimDirectoryNeverChangesOwner) {
   Control* control = new (memory) Control;
   UniqueFd shared_fd(open(shared.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   ASSERT_TRUE(shared_fd.valid());
-  char names[2][16];
 
   const pid_t attacker = fork();
   ASSERT_GE(attacker, 0);
@@ -177,7 +176,16 @@ TEST_F(DirectoryCreationRace, VictimDirectoryNeverChangesOwner) {
     }
     _exit(0);
   }
-  (void)names;
+  // However the test ends, the attacker stops and is reaped.
+  struct StopAttacker {
+    Control* control;
+    pid_t pid;
+    ~StopAttacker() {
+      control->stop.store(true);
+      if (pid > 0) waitpid(pid, nullptr, 0);
+      munmap(control, sizeof(Control));
+    }
+  } stop_attacker{control, attacker};
 
   ClientOptions options;
   options.socket_path = Socket();
@@ -209,6 +217,7 @@ TEST_F(DirectoryCreationRace, VictimDirectoryNeverChangesOwner) {
   control->stop.store(true);
   int status = 0;
   ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
+  stop_attacker.pid = 0;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   struct stat st = LstatOrDie(victim);
@@ -222,7 +231,6 @@ TEST_F(DirectoryCreationRace, VictimDirectoryNeverChangesOwner) {
                                  "nothing ("
                               << ok << " OK)";
   EXPECT_EQ(other, 0) << others;
-  munmap(memory, sizeof(Control));
 }
 
 }  // namespace
