@@ -1,11 +1,13 @@
 #include "server/path_resolver.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "server/durable_writer.h"
 #include "server/errno_status.h"
 #include "server/path_validation.h"
 
@@ -44,7 +46,8 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
 // directory by one of its own, or by a victim's, between mkdir and open;
 // chowning that to the caller would hand it over. So before the caller may
 // chown or chmod it, the opened directory must be owned by the daemon's euid,
-// have mode 0700 as mkdir left it, be empty, and be the inode `name` names in
+// have mode 0700 as mkdir left it, be empty (but for what concurrent writes
+// of the daemon put there), and be the inode `name` names in
 // `parent`. ABORTED if not; nothing is changed then, and the entry is not ours
 // to remove.
 absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
@@ -82,7 +85,16 @@ absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
   absl::StatusOr<std::vector<DirectoryEntry>> entries =
       fs.ListDirectory(created->get());
   if (!entries.ok()) return entries.status();
-  if (!entries->empty()) return replaced("it is not empty");
+  // Concurrent writes of the daemon may already use the new directory
+  // (staging temp files, creating directories beneath it); anything else
+  // in it is foreign.
+  for (const DirectoryEntry& entry : *entries) {
+    if (IsTempFileName(entry.name)) continue;
+    absl::StatusOr<FileInfo> inside = fs.StatAt(created->get(), entry.name);
+    if (!inside.ok() || !S_ISDIR(inside->mode) || inside->uid != geteuid()) {
+      return replaced("it is not empty");
+    }
+  }
   return created;
 }
 
