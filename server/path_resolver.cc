@@ -86,12 +86,13 @@ absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
       fs.ListDirectory(created->get());
   if (!entries.ok()) return entries.status();
   // Concurrent writes of the daemon may already use the new directory
-  // (staging temp files, creating directories beneath it); anything else
-  // in it is foreign.
+  // (temp files, files and directories it made); anything owned by someone
+  // else is foreign. (A concurrent write that already gave its file to its
+  // caller makes this write fail with ABORTED: safe, and retryable.)
   for (const DirectoryEntry& entry : *entries) {
     if (IsTempFileName(entry.name)) continue;
     absl::StatusOr<FileInfo> inside = fs.StatAt(created->get(), entry.name);
-    if (!inside.ok() || !S_ISDIR(inside->mode) || inside->uid != geteuid()) {
+    if (!inside.ok() || inside->uid != geteuid()) {
       return replaced("it is not empty");
     }
   }
