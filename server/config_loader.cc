@@ -125,21 +125,33 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
                                    "\" allows nobody; add allow_uid or "
                                    "allow_gid"));
     }
-    if (rule.create_mode() > 07777) {
-      return at.Error(
-          "rule", i, "create_mode",
-          absl::StrFormat("0%o has bits outside 07777", rule.create_mode()));
-    }
     if (rule.create_owner() != durable::v1::OWNER_FIXED &&
         (rule.owner_uid() != 0 || rule.owner_gid() != 0)) {
       return at.Error("rule", i, "owner_uid",
                       "owner_uid and owner_gid apply only with "
                       "create_owner: OWNER_FIXED");
     }
-    if (rule.max_mode() > 07777) {
-      return at.Error(
-          "rule", i, "max_mode",
-          absl::StrFormat("0%o has bits outside 07777", rule.max_mode()));
+    // The daemon runs as root: a setuid, setgid or sticky bit on a file or
+    // directory it creates for a caller would be a privilege it grants.
+    const struct {
+      const char* field;
+      uint32_t mode;
+    } modes[] = {{"create_mode", rule.create_mode()},
+                 {"max_mode", rule.max_mode()},
+                 {"directory_mode", rule.directory_mode()}};
+    for (const auto& [field, mode] : modes) {
+      if (mode > 07777) {
+        return at.Error("rule", i, field,
+                        absl::StrFormat("0%o has bits outside 07777", mode));
+      }
+      if ((mode & 07000) != 0) {
+        return at.Error(
+            "rule", i, field,
+            absl::StrFormat("0%o has setuid, setgid or sticky bits (07000); "
+                            "durabled never creates such files or "
+                            "directories, use at most 0777",
+                            mode));
+      }
     }
   }
   return absl::OkStatus();

@@ -20,6 +20,7 @@ inline constexpr mode_t kDefaultSocketMode = 0660;
 inline constexpr uint64_t kDefaultMaxFileSize = 64ull << 20;
 inline constexpr mode_t kDefaultCreateMode = 0644;
 inline constexpr mode_t kDefaultMaxMode = 0666;
+inline constexpr mode_t kDefaultDirectoryMode = 0755;
 inline constexpr uint32_t kDefaultStreamIdleTimeoutMs = 30000;
 inline constexpr uint32_t kDefaultMaxConcurrentWrites = 256;
 inline constexpr uint32_t kDefaultMaxConcurrentWritesPerUid = 64;

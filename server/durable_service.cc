@@ -260,6 +260,7 @@ grpc::Status DurableService::ServeWhoAmI(grpc::CallbackServerContext* context,
     grant->set_max_mode(rule.max_mode);
     grant->set_allow_overwrite(rule.allow_overwrite);
     grant->set_allow_create_parents(rule.allow_create_parents);
+    grant->set_directory_mode(rule.directory_mode);
   }
   return grpc::Status::OK;
 }

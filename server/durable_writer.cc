@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -12,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/etag.h"
 #include "server/logging.h"
 
@@ -219,21 +222,35 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
     }
   }
   if (!status.ok()) return Annotate(status, "cannot set mode or owner");
+  // What we wrote, seen through our own fd: the temp name could be swapped
+  // by anyone who may write the directory, our fd cannot. A replacement is
+  // stamped newer than the version it replaces (before the fsync, so the
+  // stamp is durable too).
+  const absl::StatusOr<FileInfo> own =
+      existing.ok() ? StampNewerThan(fd, existing->mtime_ns) : fs_->Stat(fd);
+  if (!own.ok()) {
+    return Annotate(own.status(), "cannot inspect the new content");
+  }
   status = fs_->SyncFile(fd);
   if (!status.ok()) return Annotate(status, "cannot flush the new content");
-  // The etag comes from StatAt, as Stat RPCs and if_match checks compute it
-  // later, so the two always agree (also where the generation is unreadable).
-  info = fs_->StatAt(dir_fd, temp);
-  if (!info.ok())
-    return Annotate(info.status(), "cannot inspect the temp file");
-  result.etag = EtagOf(*info);
+  // Stat RPCs and if_match compute the etag from the target later; both
+  // derive it from the same inode's device, number, generation, mtime and
+  // size, so they agree.
+  result.etag = EtagOf(*own);
 
+  // 4. Earlier failed directory fsyncs are made good before anything more
+  // is published (and so before anything more is acknowledged).
+  status = sync_debt_.Settle(*fs_);
+  if (!status.ok()) {
+    return Annotate(status, "nothing was published, because");
+  }
   if (options.abandon && options.abandon()) {
     return absl::CancelledError(
-        "the call was cancelled or its deadline passed; nothing was published");
+        "the call was cancelled or its deadline passed; nothing was "
+        "published");
   }
 
-  // 4. Publish. A replace swaps the names so the old content can be put
+  // 5. Publish. A replace swaps the names so the old content can be put
   // back if the directory cannot be made durable.
   bool exchanged = false;
   if (result.created) {
@@ -259,10 +276,70 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   // From here the temp name holds the old content (exchanged) or nothing.
   staged.needs_cleanup_ = exchanged;
 
-  // 5. Make the rename durable, or undo it.
-  status = fs_->SyncDirectory(dir_fd);
-  if (absl::IsUnimplemented(status)) NoteDirectorySyncUnsupported(dir_fd);
-  if (!status.ok() && !absl::IsUnimplemented(status)) {
+  // 6. The target must now be the inode we wrote and flushed. Checked
+  // before the directory fsync, so that an undo is made durable by it.
+  absl::StatusOr<FileInfo> published = fs_->StatAt(dir_fd, leaf);
+  if (!published.ok() || published->device != own->device ||
+      published->inode != own->inode) {
+    const bool foreign = published.ok();
+    absl::Status undone;
+    if (exchanged) {
+      // The old content returns to the target; the temp name then holds
+      // what was published there and is removed on return.
+      undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
+      if (!undone.ok()) staged.needs_cleanup_ = false;  // the old content
+    } else {
+      undone = RemoveFromTarget(dir_fd, leaf);
+    }
+    absl::Status synced =
+        undone.ok() ? SyncDirectory(dir_fd) : absl::OkStatus();
+    if (!synced.ok()) sync_debt_.Add(*fs_, dir_fd);
+    std::string state;
+    if (!undone.ok()) {
+      state = absl::StrCat(
+          "; undoing the publish failed (", undone.message(),
+          "), so the target may hold that file",
+          exchanged ? absl::StrCat(" and the old content is kept as ", temp)
+                    : "");
+    } else if (!synced.ok()) {
+      state = absl::StrCat(
+          "; it was removed from the target again, but the directory "
+          "fsync after that failed (",
+          synced.message(), "), so after a power loss it may be back");
+    } else if (exchanged || result.created) {
+      state = exchanged ? "; the old content is back in place"
+                        : "; the target is absent again";
+    } else {
+      state =
+          "; the old content could not be restored (this filesystem has no "
+          "RENAME_EXCHANGE), the target is absent";
+    }
+    if (foreign) {
+      if (!exchanged && undone.ok()) {
+        LogWarning(absl::StrCat(
+            "a file another process renamed onto temp "
+            "file ",
+            temp, " was published as ", leaf, " and has been removed again"));
+      }
+      return absl::AbortedError(absl::StrCat(
+          "the temp file was replaced by another process before it was "
+          "published; nothing of ours was published",
+          state));
+    }
+    if (undone.ok() && synced.ok()) {
+      return Annotate(published.status(),
+                      absl::StrCat("cannot verify the published file; the "
+                                   "write was rolled back",
+                                   state));
+    }
+    return absl::UnknownError(
+        absl::StrCat("outcome unknown: cannot verify the published file (",
+                     published.status().message(), ")", state));
+  }
+
+  // 7. Make the rename durable, or undo it and make the undo durable.
+  status = SyncDirectory(dir_fd);
+  if (!status.ok()) {
     absl::Status undone;
     if (exchanged) {
       // Afterwards the temp name holds the new content again and is removed
@@ -276,24 +353,36 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
           "undone");
     }
     if (undone.ok()) {
-      return Annotate(status,
-                      "cannot make the directory durable; the write was "
-                      "rolled back");
+      absl::Status resynced = SyncDirectory(dir_fd);
+      if (resynced.ok()) {
+        return Annotate(status,
+                        "cannot make the directory durable; the write was "
+                        "rolled back");
+      }
+      sync_debt_.Add(*fs_, dir_fd);
+      return absl::UnknownError(absl::StrCat(
+          "outcome unknown: cannot make the directory durable (",
+          status.message(),
+          "); the write was rolled back, but the directory fsync after the "
+          "rollback failed too (",
+          resynced.message(),
+          "), so after a power loss the target may hold the old or the new "
+          "content"));
     }
+    sync_debt_.Add(*fs_, dir_fd);
     if (exchanged) {
       staged.needs_cleanup_ = false;
       LogError(absl::StrCat("the old content of ", leaf, " is kept as ", temp,
                             " after a failed directory fsync"));
     }
-    return Annotate(status,
-                    absl::StrCat("cannot make the directory durable and cannot "
-                                 "roll back (",
-                                 undone.message(),
-                                 "); the new content is visible but may not "
-                                 "survive a power loss"));
+    return absl::UnknownError(absl::StrCat(
+        "outcome unknown: cannot make the directory durable (",
+        status.message(), ") and cannot roll back (", undone.message(),
+        "); the new content is visible but may not survive a power loss",
+        exchanged ? absl::StrCat("; the old content is kept as ", temp) : ""));
   }
 
-  // 6. Drop the old content. A failure here does not undo a durable write;
+  // 8. Drop the old content. A failure here does not undo a durable write;
   // the leftover carries the temp prefix, so the start-up sweep removes it.
   if (exchanged) {
     staged.needs_cleanup_ = false;
@@ -307,36 +396,105 @@ absl::StatusOr<CommitResult> DurableWriter::Commit(
   return result;
 }
 
+absl::StatusOr<FileInfo> DurableWriter::StampNewerThan(int fd,
+                                                       int64_t old_mtime_ns) {
+  // Increments tried in turn where the filesystem's timestamp granularity
+  // rounds a smaller one away (ns on ext4/xfs/tmpfs, up to 2 s on FAT).
+  constexpr int64_t kSteps[] = {1, 1000, 1000000, 1000000000, 2000000000};
+  int64_t wanted = std::max(absl::ToUnixNanos(absl::Now()), old_mtime_ns + 1);
+  absl::StatusOr<FileInfo> info;
+  for (int64_t step : kSteps) {
+    wanted = std::max(wanted, old_mtime_ns + step);
+    absl::Status status = fs_->SetModificationTime(fd, wanted);
+    if (!status.ok()) return status;
+    info = fs_->Stat(fd);
+    if (!info.ok() || info->mtime_ns > old_mtime_ns) return info;
+  }
+  LogWarning(
+      "cannot give a new file an mtime later than the one it replaces; "
+      "its etag may repeat an earlier one if an inode number is reused");
+  return info;
+}
+
+absl::Status DurableWriter::RemoveFromTarget(int dir_fd,
+                                             const std::string& leaf) {
+  absl::Status status;
+  std::string aside;
+  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
+    aside = RandomTempName();
+    status = fs_->Rename(dir_fd, leaf, aside, RenameMode::kNoReplace);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (!status.ok()) return status;
+  absl::Status removed = fs_->Unlink(dir_fd, aside);
+  if (!removed.ok()) {
+    // Off the target, which is what matters; the start-up sweep removes it.
+    LogError(absl::StrCat("cannot remove ", aside, " (was ", leaf,
+                          "): ", removed.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DurableWriter::SyncDirectory(int dir_fd) {
+  // Only with a debt outstanding is it worth learning which directory this
+  // is; a debt recorded later is not covered by this fsync.
+  const bool in_debt = !sync_debt_.empty();
+  const uint64_t epoch = sync_debt_.Epoch();
+  absl::Status status = fs_->SyncDirectory(dir_fd);
+  if (absl::IsUnimplemented(status)) {
+    NoteDirectorySyncUnsupported(dir_fd);
+    status = absl::OkStatus();
+  }
+  if (status.ok() && in_debt) {
+    absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+    if (dir.ok()) sync_debt_.Synced(dir->device, dir->inode, epoch);
+  }
+  return status;
+}
+
 absl::StatusOr<std::string> DurableWriter::Remove(int dir_fd,
                                                   const std::string& leaf,
                                                   const std::string& if_match) {
   absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, if_match);
   if (!existing.ok()) return existing.status();
   const std::string etag = EtagOf(*existing);
+  absl::Status status = sync_debt_.Settle(*fs_);
+  if (!status.ok()) return Annotate(status, "nothing was removed, because");
   // Move it aside under a fresh temp name, so that a failed directory fsync
   // can put it back.
   std::string temp;
-  absl::Status status;
   for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
     temp = RandomTempName();
     status = fs_->Rename(dir_fd, leaf, temp, RenameMode::kNoReplace);
     if (!absl::IsAlreadyExists(status)) break;
   }
   if (!status.ok()) return Annotate(status, "cannot remove the target");
-  status = fs_->SyncDirectory(dir_fd);
-  if (absl::IsUnimplemented(status)) NoteDirectorySyncUnsupported(dir_fd);
-  if (!status.ok() && !absl::IsUnimplemented(status)) {
+  status = SyncDirectory(dir_fd);
+  if (!status.ok()) {
     absl::Status undone =
         fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
     if (undone.ok()) {
-      return Annotate(status,
-                      "cannot make the directory durable; the file was put "
-                      "back");
+      absl::Status resynced = SyncDirectory(dir_fd);
+      if (resynced.ok()) {
+        return Annotate(status,
+                        "cannot make the directory durable; the file was put "
+                        "back");
+      }
+      sync_debt_.Add(*fs_, dir_fd);
+      return absl::UnknownError(absl::StrCat(
+          "outcome unknown: cannot make the directory durable (",
+          status.message(),
+          "); the file was put back, but the directory fsync after that "
+          "failed too (",
+          resynced.message(),
+          "), so after a power loss the file may be present or removed"));
     }
-    return Annotate(status,
-                    absl::StrCat("cannot make the directory durable "
-                                 "and cannot put the file back (",
-                                 undone.message(), "); it is kept as ", temp));
+    sync_debt_.Add(*fs_, dir_fd);
+    return absl::UnknownError(absl::StrCat(
+        "outcome unknown: cannot make the directory durable (",
+        status.message(), ") and cannot put the file back (", undone.message(),
+        "); it is kept as ", temp,
+        " and may or may not be gone from the target after a power loss"));
   }
   status = fs_->Unlink(dir_fd, temp);
   if (!status.ok()) {

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/directory_sync_debt.h"
 #include "server/file_system.h"
 #include "server/sha256.h"
 
@@ -46,8 +47,9 @@ struct CommitOptions {
   // Set: fail with DATA_LOSS, publishing nothing, unless the staged content
   // has this SHA-256 (32 raw bytes).
   std::optional<std::string> expected_sha256;
-  // Set: checked right before publishing; true (the caller went away or its
-  // deadline passed) fails the commit with CANCELLED, publishing nothing.
+  // Set: asked once, just before publishing; if it returns true (the call
+  // was cancelled or its deadline passed), Commit fails with CANCELLED,
+  // publishing nothing and leaving no temp file.
   std::function<bool()> abandon;
 };
 
@@ -98,20 +100,30 @@ class StagedFile {
 //      anything), append the content.
 //   2. Commit: check the target (absent, or a regular file that may be
 //      replaced, with the expected etag), verify the content's digest, set
-//      mode and owner, fsync the temp file, publish it (rename with
-//      RENAME_NOREPLACE for a create, RENAME_EXCHANGE for a replace so that
-//      the old content can be restored), fsync the directory, then unlink
-//      the old content.
+//      mode and owner, give a replacement an mtime later than the old
+//      file's (so consecutive versions never share an etag, even where the
+//      filesystem reuses inode numbers and has no inode generation), fsync
+//      the temp file, make good earlier failed directory fsyncs (see
+//      DirectorySyncDebt), publish it (rename with RENAME_NOREPLACE for a
+//      create-only write, RENAME_EXCHANGE for a replace so that the old
+//      content can be restored), check that the inode now at the target is
+//      the one written and fsynced through our own fd, fsync the directory,
+//      then unlink the old content.
 //
 // The target is never opened or truncated; a hard link planted at it keeps
 // its content. If any step fails before the directory fsync succeeded the
-// write is rolled back: the target keeps its old content (or stays absent)
-// and the temp file is removed by the time Commit returns. A failed fsync is
-// never retried. Two exceptions, both reported in the error message: on a
-// filesystem without RENAME_EXCHANGE a replace is a plain rename, which
-// cannot be undone after a failed directory fsync; and if undoing the
-// exchange itself fails, the old content is left under the temp name for
-// the operator (the start-up sweep removes it later).
+// write is rolled back: the target keeps its old content (or stays absent),
+// the rollback is fsynced, and the temp file is removed by the time Commit
+// returns. A failed fsync is never retried on the same file. If another
+// process replaced the temp file before it was published, Commit undoes the
+// publish and fails with ABORTED: content the daemon did not write is never
+// acknowledged. Where the outcome cannot be known (a rollback or its fsync
+// failed; a replace on a filesystem without RENAME_EXCHANGE whose directory
+// fsync failed) Commit and Remove fail with UNKNOWN, saying what may be on
+// disk; the old content is then possibly left under the temp name for the
+// operator (the start-up sweep removes it later). A directory whose fsync
+// failed without being made good is fsynced again, successfully, before any
+// later Commit or Remove of this DurableWriter succeeds.
 //
 // The caller must keep `dir_fd` open for the lifetime of a StagedFile and
 // must serialise commits of one target (see TargetLocks).
@@ -146,11 +158,26 @@ class DurableWriter {
                                          const std::string& if_match = "");
 
  private:
+  // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
+  // logged once and counts as success. A success pays the directory's
+  // entry in sync_debt_, if any; a failure is only returned (the caller
+  // decides whether it was made good).
+  absl::Status SyncDirectory(int dir_fd);
+
+  // Sets the mtime of the file at `fd` to max(now, `old_mtime_ns` + 1ns),
+  // growing the increment where the filesystem's timestamp granularity
+  // swallows it, and returns the file's FileInfo afterwards.
+  absl::StatusOr<FileInfo> StampNewerThan(int fd, int64_t old_mtime_ns);
+
+  // Moves whatever is at `leaf` to a fresh temp name and unlinks it.
+  absl::Status RemoveFromTarget(int dir_fd, const std::string& leaf);
+
   // Logs, once per filesystem, that `dir_fd`'s filesystem cannot fsync
   // directories (the write then rests on the filesystem's own ordering).
   void NoteDirectorySyncUnsupported(int dir_fd);
 
   FileSystem* const fs_;
+  DirectorySyncDebt sync_debt_;
   absl::Mutex mu_;
   absl::flat_hash_set<uint64_t> devices_without_directory_sync_
       ABSL_GUARDED_BY(mu_);

@@ -9,9 +9,11 @@ namespace durable {
 
 // The version tag of a file: 16 lowercase hex digits derived from its
 // device, inode number, inode generation, modification time and size.
-// Every durable write publishes a new inode, so the etag changes with every
-// replacement; the generation keeps it changing even when a filesystem
-// reuses an inode number within one timestamp tick.
+// Every durable write publishes a new inode whose mtime is later than that
+// of the file it replaces (DurableWriter stamps it so), so consecutive
+// versions of a target never share an etag, even where a filesystem reuses
+// inode numbers and has no generation (tmpfs, overlayfs) and both writes
+// fall within one timestamp tick.
 std::string EtagOf(const FileInfo& info);
 
 }  // namespace durable

@@ -83,6 +83,12 @@ class FileSystem {
   virtual absl::Status Append(int fd, absl::string_view data) = 0;
 
   virtual absl::Status SetPermissions(int fd, mode_t permissions) = 0;
+
+  // Sets the file's modification time to `mtime_ns` (nanoseconds since the
+  // epoch), leaving its access time alone (futimens). The filesystem may
+  // round it down to its timestamp granularity; Stat(fd) tells what was
+  // stored.
+  virtual absl::Status SetModificationTime(int fd, int64_t mtime_ns) = 0;
   virtual absl::Status SetOwner(int fd, uid_t uid, gid_t gid) = 0;
 
   // Makes the file's data and metadata durable (fsync). After an error the
@@ -98,12 +104,15 @@ class FileSystem {
   virtual absl::StatusOr<FileInfo> StatAt(int dir_fd,
                                           const std::string& name) = 0;
 
-  // Creates directory `name` in `dir_fd` with `permissions` (exactly, not
-  // masked by the umask) and returns it opened. ALREADY_EXISTS if any entry
-  // of that name exists. The new entry is not yet durable.
-  virtual absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd,
-                                                 const std::string& name,
-                                                 mode_t permissions) = 0;
+  // Creates directory `name` in `dir_fd` with mode 0700, owned by the
+  // daemon's effective uid and gid, and nothing else: it is neither opened
+  // nor given its final mode or owner. ALREADY_EXISTS if any entry of that
+  // name exists. The new entry is not yet durable. Until the caller has
+  // opened the new directory (OpenDirectoryBeneath) and verified it (Stat,
+  // StatAt, ListDirectory), another process with write access to `dir_fd`
+  // may have put something else under `name`; each step is a call of its
+  // own so that tests can interpose there.
+  virtual absl::Status MakeDirectory(int dir_fd, const std::string& name) = 0;
 
   // Lists the entries of `dir_fd` (without "." and ".."), in no particular
   // order.

@@ -1,10 +1,13 @@
 #include "server/path_resolver.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "server/durable_writer.h"
 #include "server/errno_status.h"
 #include "server/path_validation.h"
 
@@ -37,8 +40,63 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
   }
 }
 
-mode_t DirectoryPermissions(mode_t file_permissions) {
-  return (file_permissions | ((file_permissions & 0444) >> 2)) & 07777;
+// Creates directory `name` in `parent` and returns it opened, after
+// checking that the entry is the directory just made. In a parent others may
+// write (group-writable, not sticky) another process can replace the new
+// directory by one of its own, or by a victim's, between mkdir and open;
+// chowning that to the caller would hand it over. So before the caller may
+// chown or chmod it, the opened directory must be owned by the daemon's euid,
+// have mode 0700 as mkdir left it, be empty (but for what concurrent writes
+// of the daemon put there), and be the inode `name` names in
+// `parent`. ABORTED if not; nothing is changed then, and the entry is not ours
+// to remove.
+absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
+                                               const std::string& name) {
+  absl::Status made = fs.MakeDirectory(parent, name);
+  if (!made.ok()) return made;
+  const auto replaced = [&](absl::string_view how) {
+    return absl::AbortedError(absl::StrCat(
+        "the new parent directory ", name,
+        " was replaced by another process while being created (", how,
+        "); nothing was written and its owner and mode were left alone"));
+  };
+  absl::StatusOr<UniqueFd> created = fs.OpenDirectoryBeneath(parent, name);
+  if (!created.ok()) {
+    if (ErrnoOf(created.status()) == ENOENT ||
+        ErrnoOf(created.status()) == ENOTDIR ||
+        ErrnoOf(created.status()) == ELOOP) {
+      return replaced("it is no longer a directory there");
+    }
+    return created.status();
+  }
+  absl::StatusOr<FileInfo> opened = fs.Stat(created->get());
+  if (!opened.ok()) return opened.status();
+  if (opened->uid != geteuid()) {
+    return replaced(absl::StrCat("it is owned by uid ", opened->uid));
+  }
+  if ((opened->mode & 07777) != 0700) {
+    return replaced(absl::StrFormat("its mode is 0%o", opened->mode & 07777));
+  }
+  absl::StatusOr<FileInfo> named = fs.StatAt(parent, name);
+  if (!named.ok()) return named.status();
+  if (named->device != opened->device || named->inode != opened->inode) {
+    return replaced("the name now refers to another directory");
+  }
+  absl::StatusOr<std::vector<DirectoryEntry>> entries =
+      fs.ListDirectory(created->get());
+  if (!entries.ok()) return entries.status();
+  // Concurrent writes of the daemon may already use the new directory
+  // (temp files, files and directories it made); anything owned by someone
+  // else is foreign. (A concurrent write that already gave its file to its
+  // caller makes this write fail with ABORTED: safe, and retryable.)
+  for (const DirectoryEntry& entry : *entries) {
+    if (IsTempFileName(entry.name)) continue;
+    absl::StatusOr<FileInfo> inside = fs.StatAt(created->get(), entry.name);
+    if (!inside.ok() || inside->uid != geteuid()) {
+      return replaced("it is not empty");
+    }
+  }
+  return created;
 }
 
 // Opens `relative_parent` beneath `root_fd`, creating each missing
@@ -68,12 +126,14 @@ absl::StatusOr<UniqueFd> OpenCreatingParents(
           if (id.has_value()) pending->Remove(*id);
         }
       } unregister{pending, pending_id};
-      next = fs.MakeDirectory(current->get(), name, permissions);
+      next = MakeVerifiedDirectory(fs, current->get(), name);
       if (next.ok()) {
+        // Owner first: a chown may clear mode bits that the chmod then sets.
         absl::Status durable = absl::OkStatus();
         if (owner.has_value()) {
           durable = fs.SetOwner(next->get(), owner->uid, owner->gid);
         }
+        if (durable.ok()) durable = fs.SetPermissions(next->get(), permissions);
         if (durable.ok()) durable = fs.SyncDirectory(next->get());
         if (durable.ok() || absl::IsUnimplemented(durable)) {
           durable = fs.SyncDirectory(current->get());
@@ -129,10 +189,10 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
           "the parent directory does not exist and the rule for root ",
           rule.root, " does not allow creating parent directories"));
     }
-    dir = OpenCreatingParents(
-        fs, root_fd, grant->relative_parent,
-        DirectoryPermissions(rule.create_mode), rule.OwnerFor(caller),
-        options.pending_directories, &target.created_directories);
+    dir = OpenCreatingParents(fs, root_fd, grant->relative_parent,
+                              rule.directory_mode, rule.OwnerFor(caller),
+                              options.pending_directories,
+                              &target.created_directories);
     if (!dir.ok()) RemoveCreatedDirectories(fs, target);
   }
   if (!dir.ok()) return ExplainOpenFailure(dir.status(), rule.root);

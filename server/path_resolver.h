@@ -48,8 +48,9 @@ struct ResolveOptions {
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
 // (PERMISSION_DENIED for a symlink or mount point on the way, NOT_FOUND for
 // a missing parent). Messages state the reason without the path; the caller
-// adds it. Created directories get the rule's create_mode with a search bit
-// added wherever it grants read, and the rule's owner for `caller`.
+// adds it. Created directories get the rule's directory_mode and the rule's
+// owner for `caller`, applied only after checking that the directory
+// opened is the one just made (ABORTED if another process swapped it).
 absl::StatusOr<ResolvedTarget> ResolveTarget(
     std::shared_ptr<const ActivePolicy> policy, FileSystem& fs,
     const PeerCredentials& caller, absl::string_view path,

@@ -38,6 +38,8 @@ Policy Policy::FromConfig(const durable::v1::DaemonConfig& config) {
     r.create_mode =
         rule.create_mode() ? rule.create_mode() : kDefaultCreateMode;
     r.max_mode = rule.max_mode() ? rule.max_mode() : kDefaultMaxMode;
+    r.directory_mode =
+        rule.directory_mode() ? rule.directory_mode() : kDefaultDirectoryMode;
     r.allow_overwrite = !rule.has_allow_overwrite() || rule.allow_overwrite();
     r.allow_create_parents = rule.allow_create_parents();
     r.create_owner = rule.create_owner();

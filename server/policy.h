@@ -25,6 +25,7 @@ struct RulePolicy {
   uint64_t max_file_size = 0;
   mode_t create_mode = 0;
   mode_t max_mode = 0;
+  mode_t directory_mode = 0;  // of directories created (create_parents)
   bool allow_overwrite = true;
   bool allow_create_parents = false;
   durable::v1::OwnerPolicy create_owner = durable::v1::OWNER_DAEMON;

@@ -102,6 +102,16 @@ absl::Status PosixFileSystem::SetPermissions(int fd, mode_t permissions) {
   return absl::OkStatus();
 }
 
+absl::Status PosixFileSystem::SetModificationTime(int fd, int64_t mtime_ns) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(mtime_ns / 1000000000);
+  times[1].tv_nsec = static_cast<long>(mtime_ns % 1000000000);
+  if (futimens(fd, times) != 0) return SyscallError(errno, "futimens");
+  return absl::OkStatus();
+}
+
 absl::Status PosixFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
   if (fchown(fd, uid, gid) != 0) return SyscallError(errno, "fchown");
   return absl::OkStatus();
@@ -152,21 +162,12 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
   return info;
 }
 
-absl::StatusOr<UniqueFd> PosixFileSystem::MakeDirectory(int dir_fd,
-                                                        const std::string& name,
-                                                        mode_t permissions) {
+absl::Status PosixFileSystem::MakeDirectory(int dir_fd,
+                                            const std::string& name) {
   if (mkdirat(dir_fd, name.c_str(), 0700) != 0) {
     return SyscallError(errno, absl::StrCat("mkdir(", name, ")"));
   }
-  UniqueFd created(openat(dir_fd, name.c_str(),
-                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!created.valid()) {
-    return SyscallError(errno, absl::StrCat("open(", name, ")"));
-  }
-  if (fchmod(created.get(), permissions) != 0) {
-    return SyscallError(errno, absl::StrCat("fchmod(", name, ")"));
-  }
-  return created;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<DirectoryEntry>> PosixFileSystem::ListDirectory(

@@ -271,8 +271,8 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncRollsTheWriteBack) {
     const std::string name = target_exists ? "replaced" : "created";
     if (target_exists) PlantOld(name);
     std::unique_ptr<StraceInjector> strace =
-        Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=EIO", "-P",
-                daemon_->data()});
+        Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=1",
+                "-P", daemon_->data()});
     ASSERT_NE(strace, nullptr);
     absl::StatusOr<WriteResult> result =
         client_->Write(Path(name), NewContent(2000));
@@ -284,10 +284,13 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncRollsTheWriteBack) {
         result.status().message(),
         AllOf(HasSubstr(Path(name)), HasSubstr("directory"),
               HasSubstr("Input/output error"), HasSubstr("rolled back")));
+    // The failed fsync, then the one that makes the rollback durable.
     std::vector<std::string> fsyncs = strace->LinesWith("fsync(");
-    ASSERT_THAT(fsyncs, SizeIs(1)) << strace->Detach();
+    ASSERT_THAT(fsyncs, SizeIs(2)) << strace->Detach();
     EXPECT_THAT(fsyncs[0], AllOf(HasSubstr(daemon_->data() + ">"),
                                  HasSubstr("(INJECTED)")));
+    EXPECT_THAT(fsyncs[1],
+                AllOf(HasSubstr(daemon_->data() + ">"), HasSubstr(") = 0")));
     ExpectOldStateAndDaemonServes(
         name,
         target_exists ? std::optional<std::string>(kOldContent) : std::nullopt);
@@ -298,8 +301,8 @@ TEST_F(IoFaultTest, NoSpaceOnDirectoryFsyncFailsTheWrite) {
   SKIP_WITHOUT_STRACE();
   PlantOld("target");
   std::unique_ptr<StraceInjector> strace =
-      Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=ENOSPC", "-P",
-              daemon_->data()});
+      Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=ENOSPC:when=1",
+              "-P", daemon_->data()});
   ASSERT_NE(strace, nullptr);
   absl::StatusOr<WriteResult> result =
       client_->Write(Path("target"), NewContent(2000));
@@ -316,7 +319,7 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncOfARemovePutsTheFileBack) {
   SKIP_WITHOUT_STRACE();
   PlantOld("target");
   std::unique_ptr<StraceInjector> strace =
-      Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=EIO", "-P",
+      Inject({"-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=1", "-P",
               daemon_->data()});
   ASSERT_NE(strace, nullptr);
   absl::StatusOr<std::string> removed = client_->Remove(Path("target"));

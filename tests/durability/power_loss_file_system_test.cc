@@ -215,8 +215,12 @@ TEST_F(PowerLossFileSystemTest, UnsupportedDirectorySync) {
 }
 
 TEST_F(PowerLossFileSystemTest, DirectoriesAndListing) {
-  absl::StatusOr<UniqueFd> sub = fs_.MakeDirectory(dir_.get(), "sub", 0750);
+  ASSERT_TRUE(fs_.MakeDirectory(dir_.get(), "sub").ok());
+  absl::StatusOr<UniqueFd> sub = fs_.OpenDirectoryBeneath(dir_.get(), "sub");
   ASSERT_TRUE(sub.ok()) << sub.status();
+  absl::StatusOr<FileInfo> sub_info = fs_.Stat(sub->get());
+  ASSERT_TRUE(sub_info.ok());
+  EXPECT_EQ(sub_info->mode & 07777, 0700u);  // as MakeDirectory's contract says
   UniqueFd fd = Create("f", "x", /*sync_file=*/false);
   absl::StatusOr<std::vector<DirectoryEntry>> listing =
       fs_.ListDirectory(dir_.get());

@@ -141,6 +141,12 @@ absl::Status FaultInjectionFileSystem::SetPermissions(int fd,
              [&] { return base_->SetPermissions(fd, permissions); });
 }
 
+absl::Status FaultInjectionFileSystem::SetModificationTime(int fd,
+                                                           int64_t mtime_ns) {
+  return Run(MakeCall(Operation::kSetModificationTime),
+             [&] { return base_->SetModificationTime(fd, mtime_ns); });
+}
+
 absl::Status FaultInjectionFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
   return Run(MakeCall(Operation::kSetOwner),
              [&] { return base_->SetOwner(fd, uid, gid); });
@@ -180,10 +186,10 @@ absl::Status FaultInjectionFileSystem::Unlink(int dir_fd,
              [&] { return base_->Unlink(dir_fd, name); });
 }
 
-absl::StatusOr<UniqueFd> FaultInjectionFileSystem::MakeDirectory(
-    int dir_fd, const std::string& name, mode_t permissions) {
+absl::Status FaultInjectionFileSystem::MakeDirectory(int dir_fd,
+                                                     const std::string& name) {
   return Run(MakeCall(Operation::kMakeDirectory, name),
-             [&] { return base_->MakeDirectory(dir_fd, name, permissions); });
+             [&] { return base_->MakeDirectory(dir_fd, name); });
 }
 
 absl::Status FaultInjectionFileSystem::RemoveDirectory(
@@ -228,6 +234,8 @@ absl::string_view OperationName(Operation operation) {
       return "RemoveDirectory";
     case Operation::kListDirectory:
       return "ListDirectory";
+    case Operation::kSetModificationTime:
+      return "SetModificationTime";
   }
   return "?";
 }

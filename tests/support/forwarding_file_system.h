@@ -29,6 +29,9 @@ class ForwardingFileSystem : public FileSystem {
   absl::Status SetPermissions(int fd, mode_t permissions) override {
     return base_->SetPermissions(fd, permissions);
   }
+  absl::Status SetModificationTime(int fd, int64_t mtime_ns) override {
+    return base_->SetModificationTime(fd, mtime_ns);
+  }
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override {
     return base_->SetOwner(fd, uid, gid);
   }
@@ -38,9 +41,8 @@ class ForwardingFileSystem : public FileSystem {
                                   const std::string& name) override {
     return base_->StatAt(dir_fd, name);
   }
-  absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
-                                         mode_t permissions) override {
-    return base_->MakeDirectory(dir_fd, name, permissions);
+  absl::Status MakeDirectory(int dir_fd, const std::string& name) override {
+    return base_->MakeDirectory(dir_fd, name);
   }
   absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
       int dir_fd) override {

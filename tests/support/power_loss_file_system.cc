@@ -480,6 +480,18 @@ absl::Status PowerLossFileSystem::SetPermissions(int fd, mode_t permissions) {
              });
 }
 
+absl::Status PowerLossFileSystem::SetModificationTime(int fd,
+                                                      int64_t mtime_ns) {
+  // The value is left out: it derives from the wall clock, and replays of
+  // a scenario must describe their calls alike.
+  return Run("SetModificationTime", [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> inode = InodeOf(fd);
+    if (!inode.ok()) return inode.status();
+    inodes_.at(*inode).mtime_ns = mtime_ns;
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PowerLossFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
   return Run(absl::StrCat("SetOwner(", uid, ":", gid, ")"),
              [&]() -> absl::Status {
@@ -523,20 +535,19 @@ absl::StatusOr<FileInfo> PowerLossFileSystem::StatAt(int dir_fd,
              });
 }
 
-absl::StatusOr<UniqueFd> PowerLossFileSystem::MakeDirectory(
-    int dir_fd, const std::string& name, mode_t permissions) {
-  return Run(absl::StrCat("MakeDirectory(", name, ")"),
-             [&]() -> absl::StatusOr<UniqueFd> {
-               absl::StatusOr<uint64_t> dir = DirectoryOf(dir_fd);
-               if (!dir.ok()) return dir.status();
-               if (inodes_.at(*dir).live.entries.count(name) > 0) {
-                 return SyscallError(EEXIST, absl::StrCat("mkdir(", name, ")"));
-               }
-               const uint64_t id = NewInode(true, permissions);
-               inodes_.at(*dir).live.entries[name] = id;
-               Touch(*dir);
-               return NewHandle(id);
-             });
+absl::Status PowerLossFileSystem::MakeDirectory(int dir_fd,
+                                                const std::string& name) {
+  return Run(absl::StrCat("MakeDirectory(", name, ")"), [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> dir = DirectoryOf(dir_fd);
+    if (!dir.ok()) return dir.status();
+    if (inodes_.at(*dir).live.entries.count(name) > 0) {
+      return SyscallError(EEXIST, absl::StrCat("mkdir(", name, ")"));
+    }
+    const uint64_t id = NewInode(true, 0700);
+    inodes_.at(*dir).live.entries[name] = id;
+    Touch(*dir);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<DirectoryEntry>> PowerLossFileSystem::ListDirectory(

@@ -158,12 +158,12 @@ class PowerLossFileSystem : public FileSystem {
                                            const std::string& name) override;
   absl::Status Append(int fd, absl::string_view data) override;
   absl::Status SetPermissions(int fd, mode_t permissions) override;
+  absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
   absl::Status SyncFile(int fd) override;
   absl::StatusOr<FileInfo> Stat(int fd) override;
   absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
-  absl::StatusOr<UniqueFd> MakeDirectory(int dir_fd, const std::string& name,
-                                         mode_t permissions) override;
+  absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
   absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
       int dir_fd) override;
   absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;

@@ -274,11 +274,46 @@ TEST(ParseConfigTest, CreateModeOutOfRange) {
   ExpectErrorAt(ParseConfig(text, kFile), 4, 3, "outside 07777");
 }
 
-TEST(ParseConfigTest, CreateModeAtLimitIsAccepted) {
+TEST(ParseConfigTest, ModesAtLimitAreAccepted) {
   absl::StatusOr<DaemonConfig> config = ParseConfig(
-      "rule { root: \"/srv\" allow_uid: 1 create_mode: 07777 }\n", kFile);
+      "rule { root: \"/srv\" allow_uid: 1 create_mode: 0777 "
+      "max_mode: 0777 directory_mode: 0777 }\n",
+      kFile);
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->rule(0).create_mode(), 07777u);
+  EXPECT_EQ(config->rule(0).create_mode(), 0777u);
+  EXPECT_EQ(config->rule(0).max_mode(), 0777u);
+  EXPECT_EQ(config->rule(0).directory_mode(), 0777u);
+}
+
+// The daemon runs as root: setuid, setgid and sticky bits (07000) in any
+// mode of a rule are refused, pointing at the field.
+TEST(ParseConfigTest, SpecialBitsInModesAreRefusedWithTheirLocation) {
+  for (const char* field : {"create_mode", "max_mode", "directory_mode"}) {
+    for (const char* mode : {"04755", "02755", "01777", "07777"}) {
+      SCOPED_TRACE(absl::StrCat(field, ": ", mode));
+      const std::string text = Lines({
+          "rule {",
+          "  root: \"/srv\"",
+          "  allow_uid: 1000",
+          absl::StrCat("  ", field, ": ", mode),
+          "}",
+      });
+      ExpectErrorAt(ParseConfig(text, kFile), 4, 3,
+                    absl::StrCat("rule.", field, ": "));
+      ExpectErrorAt(ParseConfig(text, kFile), 4, 3, "setuid, setgid or sticky");
+    }
+  }
+}
+
+TEST(ParseConfigTest, DirectoryModeOutOfRange) {
+  const std::string text = Lines({
+      "rule {",
+      "  root: \"/srv\"",
+      "  allow_uid: 1000",
+      "  directory_mode: 010000",
+      "}",
+  });
+  ExpectErrorAt(ParseConfig(text, kFile), 4, 3, "outside 07777");
 }
 
 TEST(ParseConfigTest, MaxModeOutOfRange) {

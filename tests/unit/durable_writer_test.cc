@@ -465,15 +465,17 @@ TEST_F(DurableWriterTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<Call> log = fs_.CallLog();
-  ASSERT_THAT(fs_.Operations(),
-              ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
-                          Operation::kStatAt, Operation::kSetPermissions,
-                          Operation::kSyncFile, Operation::kStatAt,
-                          Operation::kRename, Operation::kSyncDirectory));
+  ASSERT_THAT(
+      fs_.Operations(),
+      ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
+                  Operation::kStatAt, Operation::kSetPermissions,
+                  Operation::kStat, Operation::kSyncFile, Operation::kRename,
+                  Operation::kStatAt, Operation::kSyncDirectory));
   ExpectTargetOnlyPublishedByRename(log);
   EXPECT_EQ(log[2].name, kTarget);
   EXPECT_EQ(log[6].name, log[0].name);
   EXPECT_EQ(log[6].rename_mode, RenameMode::kReplace);
+  EXPECT_EQ(log[7].name, kTarget);  // what was published is verified
   EXPECT_THAT(TempFiles(), IsEmpty());
 }
 
@@ -490,13 +492,15 @@ TEST_F(DurableWriterTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
       ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
                   Operation::kStatAt, Operation::kStat,
                   Operation::kSetPermissions, Operation::kStat,
-                  Operation::kSyncFile, Operation::kStatAt, Operation::kRename,
+                  Operation::kSetModificationTime, Operation::kStat,
+                  Operation::kSyncFile, Operation::kRename, Operation::kStatAt,
                   Operation::kSyncDirectory, Operation::kUnlink));
   ExpectTargetOnlyPublishedByRename(log);
-  EXPECT_EQ(log[8].name, log[0].name);
-  EXPECT_EQ(log[8].rename_mode, RenameMode::kExchange);
+  EXPECT_EQ(log[9].name, log[0].name);
+  EXPECT_EQ(log[9].rename_mode, RenameMode::kExchange);
+  EXPECT_EQ(log[10].name, kTarget);  // what was published is verified
   // The old content, swapped to the temp name, is what gets unlinked.
-  EXPECT_EQ(log[10].name, log[0].name);
+  EXPECT_EQ(log[12].name, log[0].name);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
 }
 
@@ -777,30 +781,31 @@ TEST_P(DurableWriterFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, DurableWriterFaultTest,
-    ::testing::Values(Scenario{"Create",
-                               false,
-                               std::nullopt,
-                               {Operation::kCreateExclusive, Operation::kAppend,
-                                Operation::kStatAt, Operation::kSetPermissions,
-                                Operation::kSyncFile, Operation::kStatAt,
-                                Operation::kRename, Operation::kSyncDirectory}},
-                      Scenario{"CreateWithOwner",
-                               false,
-                               kOtherOwner,
-                               {Operation::kCreateExclusive, Operation::kAppend,
-                                Operation::kStatAt, Operation::kSetPermissions,
-                                Operation::kStat, Operation::kSetOwner,
-                                Operation::kSyncFile, Operation::kStatAt,
-                                Operation::kRename, Operation::kSyncDirectory}},
-                      Scenario{"Replace",
-                               true,
-                               std::nullopt,
-                               {Operation::kCreateExclusive, Operation::kAppend,
-                                Operation::kStatAt, Operation::kStat,
-                                Operation::kSetPermissions, Operation::kStat,
-                                Operation::kSyncFile, Operation::kStatAt,
-                                Operation::kRename, Operation::kSyncDirectory,
-                                Operation::kUnlink}}),
+    ::testing::Values(
+        Scenario{"Create",
+                 false,
+                 std::nullopt,
+                 {Operation::kCreateExclusive, Operation::kAppend,
+                  Operation::kStatAt, Operation::kSetPermissions,
+                  Operation::kStat, Operation::kSyncFile, Operation::kRename,
+                  Operation::kStatAt, Operation::kSyncDirectory}},
+        Scenario{"CreateWithOwner",
+                 false,
+                 kOtherOwner,
+                 {Operation::kCreateExclusive, Operation::kAppend,
+                  Operation::kStatAt, Operation::kSetPermissions,
+                  Operation::kStat, Operation::kSetOwner, Operation::kStat,
+                  Operation::kSyncFile, Operation::kRename, Operation::kStatAt,
+                  Operation::kSyncDirectory}},
+        Scenario{"Replace",
+                 true,
+                 std::nullopt,
+                 {Operation::kCreateExclusive, Operation::kAppend,
+                  Operation::kStatAt, Operation::kStat,
+                  Operation::kSetPermissions, Operation::kStat,
+                  Operation::kSetModificationTime, Operation::kStat,
+                  Operation::kSyncFile, Operation::kRename, Operation::kStatAt,
+                  Operation::kSyncDirectory, Operation::kUnlink}}),
     [](const ::testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
     });

@@ -26,6 +26,7 @@ constexpr char kConfig[] = R"pb(
     max_file_size: 4096
     create_mode: 0600
     max_mode: 0640
+    directory_mode: 0750
     allow_overwrite: false
   }
   rule { root: "/srv/a/b/c" allow_uid: 1000 }
@@ -202,6 +203,8 @@ TEST_F(PolicyTest, DefaultsApplied) {
   EXPECT_EQ(srv.max_file_size, 64ull * 1024 * 1024);
   EXPECT_EQ(srv.create_mode, static_cast<mode_t>(0644));
   EXPECT_EQ(srv.max_mode, static_cast<mode_t>(0666));
+  // Directories get their own default, not one derived from create_mode.
+  EXPECT_EQ(srv.directory_mode, static_cast<mode_t>(0755));
   EXPECT_TRUE(srv.allow_overwrite);
 
   const RulePolicy& data = RuleFor("/data");
@@ -213,6 +216,7 @@ TEST_F(PolicyTest, ExplicitValuesKept) {
   EXPECT_EQ(a.max_file_size, 4096u);
   EXPECT_EQ(a.create_mode, static_cast<mode_t>(0600));
   EXPECT_EQ(a.max_mode, static_cast<mode_t>(0640));
+  EXPECT_EQ(a.directory_mode, static_cast<mode_t>(0750));
   EXPECT_FALSE(a.allow_overwrite);
 
   absl::StatusOr<Grant> grant =
