@@ -73,7 +73,7 @@
 #include "durable/v1/durable.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
+#include "server/engine/file_replacer.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 

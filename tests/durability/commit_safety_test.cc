@@ -23,10 +23,10 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/errno_status.h"
-#include "server/posix_file_system.h"
-#include "server/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/base/errno_status.h"
+#include "server/engine/posix_file_system.h"
+#include "server/base/unique_fd.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_daemon.h"
@@ -159,7 +159,7 @@ class CommitSafetyTest : public ::testing::Test {
   PosixFileSystem posix_;
   FaultInjectionFileSystem faults_{&posix_};
   Interposer fs_{&faults_};
-  DurableWriter writer_{&fs_};
+  FileReplacer writer_{&fs_};
 };
 
 // --- The published inode is the one written (issue 10, item 2) ----------
@@ -340,7 +340,7 @@ TEST_F(CommitSafetyTest, RemovePutBackIsFsynced) {
 // Write A in directory a fails its directory fsync, and the fsync of its
 // rollback fails too: a's durable state is unknown.
 void FailWriteA(CommitSafetyTest* test, FaultInjectionFileSystem& faults,
-                DurableWriter& writer, int dir_fd) {
+                FileReplacer& writer, int dir_fd) {
   faults.FailNext(Operation::kSyncDirectory, InjectedEio());
   faults.FailNext(Operation::kSyncDirectory, InjectedEio());
   absl::StatusOr<CommitResult> a =

@@ -39,8 +39,8 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/sha256.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/sha256.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {

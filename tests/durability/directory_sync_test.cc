@@ -23,10 +23,10 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/errno_status.h"
-#include "server/posix_file_system.h"
-#include "server/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/base/errno_status.h"
+#include "server/engine/posix_file_system.h"
+#include "server/base/unique_fd.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_daemon.h"
@@ -92,7 +92,7 @@ class DirectorySyncTest : public ::testing::Test {
     struct stat st;
     ASSERT_EQ(fstat(b_.get(), &st), 0);
     fs_ = std::make_unique<TwoDevices>(&faults_, st.st_ino);
-    writer_ = std::make_unique<DurableWriter>(fs_.get());
+    writer_ = std::make_unique<FileReplacer>(fs_.get());
     struct stat root_st;
     ASSERT_EQ(fstat(a_.get(), &root_st), 0);
     device_a_ = root_st.st_dev;
@@ -127,7 +127,7 @@ class DirectorySyncTest : public ::testing::Test {
   PosixFileSystem posix_;
   FaultInjectionFileSystem faults_{&posix_};
   std::unique_ptr<TwoDevices> fs_;
-  std::unique_ptr<DurableWriter> writer_;
+  std::unique_ptr<FileReplacer> writer_;
 };
 
 TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {

@@ -15,10 +15,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/etag.h"
-#include "server/posix_file_system.h"
-#include "server/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/etag.h"
+#include "server/engine/posix_file_system.h"
+#include "server/base/unique_fd.h"
 #include "tests/support/forwarding_file_system.h"
 
 namespace durable {
@@ -75,7 +75,7 @@ class FrozenClockReusedInodes : public ForwardingFileSystem {
 // Writes "aaaa" and "bbbb" alternately to `leaf` in `dir_fd`; every etag
 // must differ from the one before and match what InspectTarget (and so a
 // Stat RPC or if_match) computes for the file.
-void ExpectAlternatingWritesChangeTheEtag(DurableWriter& writer, int dir_fd) {
+void ExpectAlternatingWritesChangeTheEtag(FileReplacer& writer, int dir_fd) {
   std::string previous;
   for (int i = 0; i < kWrites; ++i) {
     absl::StatusOr<CommitResult> result = writer.Write(
@@ -118,7 +118,7 @@ TEST_F(EtagVersionsTest, SameSizeVersionsDifferWithReusedInodesAndNoClock) {
   // engine's stamp (old mtime + 1ns) tells the versions apart.
   const int64_t frozen = absl::ToUnixNanos(absl::Now() + absl::Hours(1));
   FrozenClockReusedInodes fs(&posix_, frozen);
-  DurableWriter writer(&fs);
+  FileReplacer writer(&fs);
   ExpectAlternatingWritesChangeTheEtag(writer, dir_.get());
   struct stat st;
   ASSERT_EQ(stat((dir_path_ + "/target").c_str(), &st), 0);
@@ -129,7 +129,7 @@ TEST_F(EtagVersionsTest, SameSizeVersionsDifferWithReusedInodesAndNoClock) {
 
 TEST_F(EtagVersionsTest, SameSizeVersionsDifferOnTheTempDirectory) {
   OpenDir();
-  DurableWriter writer(&posix_);
+  FileReplacer writer(&posix_);
   ExpectAlternatingWritesChangeTheEtag(writer, dir_.get());
 }
 
@@ -139,7 +139,7 @@ TEST_F(EtagVersionsTest, SameSizeVersionsDifferOnTmpfs) {
       << strerror(errno);
   mounted_ = true;
   OpenDir();
-  DurableWriter writer(&posix_);
+  FileReplacer writer(&posix_);
   ExpectAlternatingWritesChangeTheEtag(writer, dir_.get());
 }
 

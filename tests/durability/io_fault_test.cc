@@ -46,10 +46,10 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/errno_status.h"
-#include "server/posix_file_system.h"
-#include "server/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/base/errno_status.h"
+#include "server/engine/posix_file_system.h"
+#include "server/base/unique_fd.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
@@ -576,7 +576,7 @@ TEST(EngineShortWriteTest, FileSizeLimitShortWriteIsResourceExhausted) {
     UniqueFd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     PosixFileSystem posix;
     FaultInjectionFileSystem fs(&posix);  // for the call log
-    DurableWriter writer(&fs);
+    FileReplacer writer(&fs);
     absl::StatusOr<CommitResult> result =
         writer.Write(dir_fd.get(), "target", NewContent(200 << 10), {});
     if (result.ok()) _exit(10);
@@ -619,7 +619,7 @@ class FileSystemLayerFaultTest : public ::testing::Test {
 
   PosixFileSystem posix_;
   FaultInjectionFileSystem fs_{&posix_};
-  DurableWriter writer_{&fs_};
+  FileReplacer writer_{&fs_};
   std::string dir_;
   UniqueFd dir_fd_;
 };

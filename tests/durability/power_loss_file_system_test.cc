@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/errno_status.h"
+#include "server/base/errno_status.h"
 
 namespace durable {
 namespace {

@@ -50,14 +50,14 @@
 #include "durable/v1/durable.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
-#include "server/peer_credentials.h"
-#include "server/policy_store.h"
-#include "server/target_locks.h"
-#include "server/temp_file_sweeper.h"
-#include "server/unique_fd.h"
-#include "server/write_admission.h"
-#include "server/write_operation.h"
+#include "server/engine/file_replacer.h"
+#include "server/base/peer_credentials.h"
+#include "server/policy/policy_store.h"
+#include "server/engine/target_locks.h"
+#include "server/engine/temp_file_sweeper.h"
+#include "server/base/unique_fd.h"
+#include "server/service/write_admission.h"
+#include "server/service/write_operation.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/power_loss_file_system.h"
 
@@ -106,7 +106,7 @@ struct Operation {
   // The code the operation returns when nothing fails.
   absl::StatusCode clean_code = absl::StatusCode::kOk;
   bool rename_exchange_supported = true;
-  std::function<absl::Status(DurableWriter&, FileSystem&, int dir_fd)> run;
+  std::function<absl::Status(FileReplacer&, FileSystem&, int dir_fd)> run;
 };
 
 Operation MakeOperation(std::string name, std::string leaf,
@@ -130,17 +130,17 @@ CommitOptions DefaultOptions() {
   return options;
 }
 
-std::function<absl::Status(DurableWriter&, FileSystem&, int)> WriteOf(
+std::function<absl::Status(FileReplacer&, FileSystem&, int)> WriteOf(
     std::string leaf, std::string content, CommitOptions options) {
-  return [=](DurableWriter& writer, FileSystem&, int dir_fd) {
+  return [=](FileReplacer& writer, FileSystem&, int dir_fd) {
     return writer.Write(dir_fd, leaf, content, options).status();
   };
 }
 
 // Stage, the content in `pieces` appends, Commit.
-std::function<absl::Status(DurableWriter&, FileSystem&, int)> StreamOf(
+std::function<absl::Status(FileReplacer&, FileSystem&, int)> StreamOf(
     std::string leaf, std::string content, int pieces, CommitOptions options) {
-  return [=](DurableWriter& writer, FileSystem&, int dir_fd) -> absl::Status {
+  return [=](FileReplacer& writer, FileSystem&, int dir_fd) -> absl::Status {
     absl::StatusOr<std::unique_ptr<StagedFile>> staged =
         writer.Stage(dir_fd, leaf);
     if (!staged.ok()) return staged.status();
@@ -154,9 +154,9 @@ std::function<absl::Status(DurableWriter&, FileSystem&, int)> StreamOf(
   };
 }
 
-std::function<absl::Status(DurableWriter&, FileSystem&, int)> RemoveOf(
+std::function<absl::Status(FileReplacer&, FileSystem&, int)> RemoveOf(
     std::string leaf) {
-  return [=](DurableWriter& writer, FileSystem&, int dir_fd) {
+  return [=](FileReplacer& writer, FileSystem&, int dir_fd) {
     return writer.Remove(dir_fd, leaf, "").status();
   };
 }
@@ -397,7 +397,7 @@ absl::Status RunOnce(PowerLossFileSystem& machine, FileSystem& engine_fs,
   if (!dir.ok()) return dir.status();
   machine.ClearCallLog();
   if (cut_after.has_value()) machine.CutPowerAfterCalls(*cut_after);
-  DurableWriter writer(&engine_fs);
+  FileReplacer writer(&engine_fs);
   absl::Status status = operation.run(writer, engine_fs, dir->get());
   *calls = machine.CallLog();
   return status;
@@ -654,7 +654,7 @@ TEST(PowerLossNegativeControlTest, ReplacingInPlaceIsCaught) {
   // Unlink, re-create under the target name, sync the name, write, sync the
   // data: the classic non-atomic replacement.
   Operation op = OverwriteOperation();
-  op.run = [](DurableWriter&, FileSystem& fs, int dir_fd) -> absl::Status {
+  op.run = [](FileReplacer&, FileSystem& fs, int dir_fd) -> absl::Status {
     absl::Status status = fs.Unlink(dir_fd, "target");
     if (!status.ok()) return status;
     absl::StatusOr<UniqueFd> fd = fs.CreateExclusive(dir_fd, "target");
@@ -751,7 +751,7 @@ std::vector<absl::Status> RunTwo(PowerLossFileSystem& fs, const TwoTargets& ops,
   Turnstile turnstile(schedule);
   fs.SetHooks([&](const std::string&) { turnstile.BeforeCall(); },
               [&](const std::string&) { turnstile.AfterCall(); });
-  DurableWriter writer(&fs);
+  FileReplacer writer(&fs);
   std::vector<absl::Status> results(2);
   {
     auto run = [&](int actor, const Operation& op) {
@@ -904,7 +904,7 @@ class DaemonOnModel {
   TargetLocks locks_;
   WriteAdmission admission_{64, 64};
   PendingDirectories pending_;
-  DurableWriter writer_;
+  FileReplacer writer_;
   WriteDependencies deps_;
 };
 

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "server/config_loader.h"
-#include "server/peer_credentials.h"
-#include "server/policy.h"
+#include "server/policy/config_loader.h"
+#include "server/base/peer_credentials.h"
+#include "server/policy/policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -14,14 +14,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "durable/v1/durable.pb.h"
-#include "server/config_loader.h"
-#include "server/durable_writer.h"
-#include "server/pending_directories.h"
-#include "server/policy_store.h"
-#include "server/posix_file_system.h"
-#include "server/target_locks.h"
-#include "server/write_admission.h"
-#include "server/write_operation.h"
+#include "server/policy/config_loader.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/pending_directories.h"
+#include "server/policy/policy_store.h"
+#include "server/engine/posix_file_system.h"
+#include "server/engine/target_locks.h"
+#include "server/service/write_admission.h"
+#include "server/service/write_operation.h"
 
 namespace {
 
@@ -29,7 +29,7 @@ struct World {
   std::string base;
   std::unique_ptr<durable::PolicyStore> policies;
   durable::PosixFileSystem fs;
-  std::unique_ptr<durable::DurableWriter> writer;
+  std::unique_ptr<durable::FileReplacer> writer;
   durable::TargetLocks locks;
   durable::WriteAdmission admission{8, 8};
   durable::PendingDirectories pending;
@@ -51,7 +51,7 @@ struct World {
     auto active = durable::BuildActivePolicy(*config);
     if (!active.ok()) std::abort();
     policies = std::make_unique<durable::PolicyStore>(*active);
-    writer = std::make_unique<durable::DurableWriter>(&fs);
+    writer = std::make_unique<durable::FileReplacer>(&fs);
     deps = {policies.get(), &fs, writer.get(), &locks, &admission, &pending};
   }
 };

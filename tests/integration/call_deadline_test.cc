@@ -20,7 +20,7 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durable_writer.h"
+#include "server/engine/file_replacer.h"
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
 

@@ -17,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "server/sha256.h"
+#include "server/engine/sha256.h"
 #include "tests/support/pattern_content.h"
 #include "tests/support/test_daemon.h"
 

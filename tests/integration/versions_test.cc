@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/sha256.h"
+#include "server/engine/sha256.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 

@@ -25,7 +25,7 @@
 #include "durable/v1/durable.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/sha256.h"
+#include "server/engine/sha256.h"
 #include "tests/support/pattern_content.h"
 #include "tests/support/test_daemon.h"
 
@@ -163,11 +163,11 @@ class WriteStreamTest : public ::testing::Test {
     return std::make_unique<Client>(options);
   }
 
-  DurableWriter::Stub& RawStub() {
+  durable::v1::DurableWriter::Stub& RawStub() {
     if (stub_ == nullptr) {
       grpc::ChannelArguments arguments;
       arguments.SetMaxSendMessageSize(-1);
-      stub_ = DurableWriter::NewStub(grpc::CreateCustomChannel(
+      stub_ = durable::v1::DurableWriter::NewStub(grpc::CreateCustomChannel(
           "unix:" + daemon_->socket_path(), grpc::InsecureChannelCredentials(),
           arguments));
     }
@@ -185,7 +185,7 @@ class WriteStreamTest : public ::testing::Test {
 
   std::unique_ptr<TestDaemon> daemon_;
   std::unique_ptr<Client> client_;
-  std::unique_ptr<DurableWriter::Stub> stub_;
+  std::unique_ptr<durable::v1::DurableWriter::Stub> stub_;
 };
 
 TEST_F(WriteStreamTest, Streams256MiBAndTheDigestMatchesOnDisk) {

@@ -21,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "server/config_loader.h"
+#include "server/policy/config_loader.h"
 #include "tests/lifecycle/lifecycle_util.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"

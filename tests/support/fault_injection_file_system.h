@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "server/file_system.h"
+#include "server/engine/file_system.h"
 
 namespace durable {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "server/file_system.h"
+#include "server/engine/file_system.h"
 
 namespace durable {
 

@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/client.h"
-#include "server/sha256.h"
+#include "server/engine/sha256.h"
 
 namespace durable::testing {
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "server/errno_status.h"
+#include "server/base/errno_status.h"
 
 namespace durable {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/audit_log.h"
+#include "server/daemon/audit_log.h"
 
 #include <string>
 #include <utility>
@@ -82,27 +82,6 @@ TEST(FormatAuditRecordTest, EscapesReason) {
       Record("/srv/x", absl::InvalidArgumentError("bad \"name\"\nnext")));
   EXPECT_EQ(line.find('\n'), std::string::npos) << line;
   EXPECT_THAT(line, HasSubstr("reason=\"bad \\\"name\\\"\\nnext\""));
-}
-
-TEST(DisplayPathTest, ShortPathIsEscapedOnly) {
-  EXPECT_EQ(DisplayPath("/srv/x"), "/srv/x");
-  EXPECT_EQ(DisplayPath("/a\nb"), "/a\\nb");
-  EXPECT_EQ(DisplayPath("/a\"b"), "/a\\\"b");
-}
-
-TEST(DisplayPathTest, TruncatesVeryLongPaths) {
-  const std::string path = "/" + std::string(10000, 'x');
-  const std::string shown = DisplayPath(path);
-  EXPECT_LT(shown.size(), 1024u);
-  EXPECT_THAT(shown, StartsWith("/xxxx"));
-  EXPECT_THAT(shown, HasSubstr("10001 bytes"));
-}
-
-TEST(DisplayPathTest, TruncatedPathIsStillEscaped) {
-  const std::string path = std::string(5000, '\n');
-  const std::string shown = DisplayPath(path);
-  EXPECT_EQ(shown.find('\n'), std::string::npos);
-  EXPECT_THAT(shown, HasSubstr("5000 bytes"));
 }
 
 TEST(FormatAuditRecordTest, LongPathIsTruncatedInTheLine) {

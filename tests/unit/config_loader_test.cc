@@ -1,4 +1,4 @@
-#include "server/config_loader.h"
+#include "server/policy/config_loader.h"
 
 #include <unistd.h>
 

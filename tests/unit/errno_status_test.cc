@@ -1,4 +1,4 @@
-#include "server/errno_status.h"
+#include "server/base/errno_status.h"
 
 #include <errno.h>
 #include <string.h>

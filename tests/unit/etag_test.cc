@@ -1,10 +1,10 @@
-#include "server/etag.h"
+#include "server/engine/etag.h"
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/file_system.h"
+#include "server/engine/file_system.h"
 
 namespace durable {
 namespace {

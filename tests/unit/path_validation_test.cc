@@ -1,4 +1,4 @@
-#include "server/path_validation.h"
+#include "server/policy/path_validation.h"
 
 #include <limits.h>
 

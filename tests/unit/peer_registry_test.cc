@@ -1,4 +1,4 @@
-#include "server/peer_registry.h"
+#include "server/transport/peer_registry.h"
 
 #include <optional>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/peer_credentials.h"
+#include "server/base/peer_credentials.h"
 
 namespace durable {
 namespace {

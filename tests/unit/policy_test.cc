@@ -1,4 +1,4 @@
-#include "server/policy.h"
+#include "server/policy/policy.h"
 
 #include <string>
 #include <utility>
@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/config_loader.h"
-#include "server/peer_credentials.h"
+#include "server/policy/config_loader.h"
+#include "server/base/peer_credentials.h"
 
 namespace durable {
 namespace {

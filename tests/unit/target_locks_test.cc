@@ -1,4 +1,4 @@
-#include "server/target_locks.h"
+#include "server/engine/target_locks.h"
 
 #include <sys/syscall.h>
 #include <sys/types.h>

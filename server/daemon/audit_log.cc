@@ -1,0 +1,29 @@
+#include "server/daemon/audit_log.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/base/logging.h"
+
+namespace durable {
+std::string FormatAuditRecord(const AuditRecord& record) {
+  std::string line = absl::StrFormat(
+      "audit op=%s uid=%d gid=%d pid=%d path=\"%s\" bytes=%d result=%s "
+      "latency_us=%d",
+      record.operation, record.caller.uid, record.caller.gid, record.caller.pid,
+      DisplayPath(record.path), record.bytes,
+      absl::StatusCodeToString(record.result.code()),
+      absl::ToInt64Microseconds(record.latency));
+  if (!record.result.ok()) {
+    absl::StrAppend(&line, " reason=\"", absl::CEscape(record.result.message()),
+                    "\"");
+  }
+  return line;
+}
+
+void EmitAuditRecord(const AuditRecord& record) {
+  Log(record.result.ok() ? LogPriority::kNotice : LogPriority::kWarning,
+      FormatAuditRecord(record));
+}
+
+}  // namespace durable

@@ -1,0 +1,33 @@
+#ifndef DURABLED_SERVER_DAEMON_AUDIT_LOG_H_
+#define DURABLED_SERVER_DAEMON_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/base/peer_credentials.h"
+
+namespace durable {
+
+// One record per write-like call: who, what, how much, how it ended.
+struct AuditRecord {
+  absl::string_view operation;  // "write", ...
+  PeerCredentials caller;
+  absl::string_view path;
+  uint64_t bytes = 0;
+  absl::Status result;
+  absl::Duration latency;
+};
+
+// Formats a record as one key=value line; the path is C-escaped and quoted
+// so that no client-chosen byte can forge a line or a field.
+std::string FormatAuditRecord(const AuditRecord& record);
+
+// Logs the record (notice priority for success, warning for failure).
+void EmitAuditRecord(const AuditRecord& record);
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_DAEMON_AUDIT_LOG_H_

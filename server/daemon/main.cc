@@ -1,0 +1,310 @@
+// durabled: durable, atomic file replacement for local callers.
+//
+// main wires the pieces together and owns the only process-wide state:
+// signal mask, umask, the policy store and the listener.
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/base/logging.h"
+#include "server/daemon/call_accounting.h"
+#include "server/daemon/grpc_server_options.h"
+#include "server/daemon/metrics.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/pending_directories.h"
+#include "server/engine/posix_file_system.h"
+#include "server/engine/target_locks.h"
+#include "server/engine/temp_file_sweeper.h"
+#include "server/policy/config_loader.h"
+#include "server/policy/policy_store.h"
+#include "server/policy/root_locks.h"
+#include "server/service/durable_service.h"
+#include "server/service/stream_watchdog.h"
+#include "server/service/worker_pool.h"
+#include "server/service/write_admission.h"
+#include "server/service/write_operation.h"
+#include "server/transport/peer_registry.h"
+#include "server/transport/unix_listener.h"
+
+ABSL_FLAG(std::string, config, durable::kDefaultConfigPath,
+          "Path of the config file (Protobuf text format, schema "
+          "durable.v1.DaemonConfig).");
+ABSL_FLAG(std::string, socket, "",
+          "Listen on this socket path instead of the config's socket.path.");
+ABSL_FLAG(bool, check, false,
+          "Only check the config (parse it, open every root) and exit: 0 if "
+          "the daemon would start with it, 1 with the reason if not.");
+ABSL_FLAG(int, worker_threads, 8,
+          "Threads for the blocking work of every call (filesystem I/O, "
+          "fsync, waiting for a target's turn).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "On SIGTERM, how long in-flight calls may take to finish.");
+
+namespace durable {
+namespace {
+
+// Resolves a group name or numeric gid.
+absl::StatusOr<std::optional<gid_t>> ResolveGroup(const std::string& group) {
+  if (group.empty()) return std::nullopt;
+  gid_t gid;
+  if (absl::SimpleAtoi(group, &gid)) return gid;
+  struct group entry;
+  struct group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) !=
+          0 ||
+      found == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("socket group \"", group, "\" does not exist"));
+  }
+  return found->gr_gid;
+}
+
+absl::StatusOr<std::shared_ptr<const ActivePolicy>> LoadPolicy(
+    const std::string& config_path, durable::v1::DaemonConfig* config_out) {
+  absl::StatusOr<durable::v1::DaemonConfig> config =
+      LoadConfigFile(config_path);
+  if (!config.ok()) return config.status();
+  auto policy = BuildActivePolicy(*config);
+  if (!policy.ok()) return policy.status();
+  if (config_out != nullptr) *config_out = std::move(*config);
+  return policy;
+}
+
+// The roots of `policy`, as RootLocks takes them.
+std::vector<RootLocks::Root> RootsOf(const ActivePolicy& policy) {
+  std::vector<RootLocks::Root> roots;
+  for (size_t i = 0; i < policy.roots.size(); ++i) {
+    roots.push_back({policy.policy.rules()[i].root, policy.roots.fd(i)});
+  }
+  return roots;
+}
+
+void Reload(const std::string& config_path, PolicyStore& policies,
+            RootLocks& root_locks) {
+  auto policy = LoadPolicy(config_path, nullptr);
+  if (policy.ok()) {
+    // A new root must not overlap another daemon's either.
+    absl::Status locked = root_locks.LockExactly(RootsOf(**policy));
+    if (!locked.ok()) policy = locked;
+  }
+  if (!policy.ok()) {
+    LogError(absl::StrCat("reload refused, the old policy stays in force: ",
+                          policy.status().message()));
+    sd_notifyf(0, "STATUS=reload refused: %s",
+               std::string(policy.status().message()).c_str());
+    return;
+  }
+  for (const std::string& warning : (*policy)->roots.warnings()) {
+    LogWarning(warning);
+  }
+  sd_notify(0, "STATUS=running");
+  policies.Replace(*std::move(policy));
+  LogInfo(absl::StrCat("reloaded ", config_path, ": ",
+                       policies.Current()->policy.rules().size(), " rules"));
+}
+
+int Run() {
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (absl::GetFlag(FLAGS_worker_threads) < 1) {
+    LogError("cannot start: --worker_threads must be at least 1");
+    return EXIT_FAILURE;
+  }
+  durable::v1::DaemonConfig config;
+  auto initial = LoadPolicy(config_path, &config);
+  if (!initial.ok()) {
+    LogError(absl::StrCat("cannot start: ", initial.status().message()));
+    return EXIT_FAILURE;
+  }
+  if (absl::GetFlag(FLAGS_check)) {
+    for (const std::string& warning : (*initial)->roots.warnings()) {
+      LogWarning(warning);
+    }
+    LogInfo(absl::StrCat(config_path, ": OK, ", config.rule_size(), " rules"));
+    return EXIT_SUCCESS;
+  }
+  for (const std::string& warning : (*initial)->roots.warnings()) {
+    LogWarning(warning);
+  }
+  Metrics metrics;
+  CallAccounting accounting(&metrics);
+  PosixFileSystem fs(&metrics);
+  PolicyStore policies(*std::move(initial));
+  PeerRegistry peers;
+  TargetLocks locks;
+  FileReplacer replacer(&fs);
+  const durable::v1::Limits limits_config = EffectiveLimits(config);
+  WriteAdmission admission(limits_config.max_concurrent_writes(),
+                           limits_config.max_concurrent_writes_per_uid());
+  PendingDirectories pending_directories;
+  // The watchdog outlives the pool: a queued task may still touch it.
+  StreamWatchdog watchdog;
+  WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
+  ServiceLimits limits;
+  limits.stream_idle_timeout = StreamIdleTimeout(config);
+  limits.request_arrival_timeout =
+      absl::Milliseconds(limits_config.request_arrival_timeout_ms());
+  DurableService service(WriteDependencies{&policies, &fs, &replacer, &locks,
+                                           &admission, &pending_directories},
+                         &peers, &workers, &watchdog, &accounting, limits);
+
+  grpc::ServerBuilder builder;
+  ConfigureServerBuilder(limits_config, config.enable_reflection(), &builder);
+  builder.RegisterService(&service);
+  // The unary methods arrive here (see DurableService), and so does any
+  // unknown method (UNIMPLEMENTED).
+  builder.RegisterCallbackGenericService(service.unary_methods());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    LogError("cannot start: the gRPC server did not start");
+    return EXIT_FAILURE;
+  }
+
+  std::string socket_path = absl::GetFlag(FLAGS_socket);
+  if (socket_path.empty()) socket_path = config.socket().path();
+  absl::StatusOr<UnixListener> listener = absl::InternalError("no listener");
+  bool bound_by_us = false;
+  if (sd_listen_fds(1) == 1) {
+    listener = UnixListener::Adopt(SD_LISTEN_FDS_START);
+    socket_path = "(socket passed by systemd)";
+    if (config.has_socket()) {
+      LogInfo(
+          "socket activation: the config's socket block (path, mode, "
+          "group) does not apply; the socket unit decides them");
+    }
+  } else {
+    auto group = ResolveGroup(config.socket().group());
+    if (!group.ok()) {
+      LogError(absl::StrCat("cannot start: ", group.status().message()));
+      return EXIT_FAILURE;
+    }
+    listener = UnixListener::Bind(socket_path, config.socket().mode(), *group);
+    bound_by_us = true;
+  }
+  if (!listener.ok()) {
+    LogError(absl::StrCat("cannot start: ", listener.status().message()));
+    return EXIT_FAILURE;
+  }
+
+  // Before serving, but after the socket is ours (so a second daemon on the
+  // same config stops at the bind), lock the roots: a daemon on another
+  // socket with an overlapping root stops here. Only then is any temp file
+  // beneath them a leftover of an earlier run, safe to sweep.
+  RootLocks root_locks;
+  absl::Status locked = root_locks.LockExactly(RootsOf(*policies.Current()));
+  if (!locked.ok()) {
+    LogError(absl::StrCat("cannot start: ", locked.message()));
+    if (bound_by_us) unlink(socket_path.c_str());
+    return EXIT_FAILURE;
+  }
+  for (size_t i = 0; i < policies.Current()->roots.size(); ++i) {
+    const std::string& root = policies.Current()->policy.rules()[i].root;
+    absl::StatusOr<SweepResult> swept =
+        SweepTempFiles(fs, policies.Current()->roots.fd(i), root);
+    if (!swept.ok()) {
+      LogWarning(absl::StrCat("start-up sweep of ", root,
+                              " failed: ", swept.status().message()));
+    } else if (swept->removed > 0) {
+      LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
+                             swept->removed, " leftover temp files"));
+    }
+  }
+  std::thread acceptor([&] {
+    const uint32_t max_connections = limits_config.max_connections_per_uid();
+    listener->Serve(
+        server.get(), &peers, [&](const PeerCredentials& peer) -> absl::Status {
+          absl::Status admitted = absl::OkStatus();
+          if (!policies.Current()->policy.CouldEverAllow(peer)) {
+            admitted = absl::PermissionDeniedError(absl::StrCat(
+                "no rule allows uid ", peer.uid, " or its groups"));
+          } else if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
+            admitted = absl::ResourceExhaustedError(
+                absl::StrCat("uid ", peer.uid, " already has ", max_connections,
+                             " connections open, the limit per uid"));
+          }
+          metrics.RecordConnection(admitted.ok());
+          return admitted;
+        });
+  });
+  LogInfo(absl::StrCat("durabled listening on ", socket_path, " with ",
+                       config.rule_size(), " rules from ", config_path));
+  sd_notify(0, "READY=1");
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      Reload(config_path, policies, root_locks);
+      sd_notify(0, "READY=1");
+      continue;
+    }
+    break;
+  }
+
+  LogInfo("stopping: no new connections or writes, draining writes in flight");
+  sd_notify(0, "STOPPING=1");
+  listener->Stop();
+  acceptor.join();
+  if (bound_by_us) unlink(socket_path.c_str());
+  // Writes in progress finish; new ones get UNAVAILABLE. Then the server
+  // stops at once: waiting for idle connections to say goodbye would only
+  // delay the exit (gRPC waits for each one).
+  admission.StopAdmitting();
+  if (!admission.WaitUntilIdle(absl::GetFlag(FLAGS_drain_timeout))) {
+    LogWarning(absl::StrCat("drain timeout: ", admission.in_progress(),
+                            " writes still in progress are cancelled"));
+  }
+  server->Shutdown(std::chrono::system_clock::now());
+  server->Wait();
+  LogInfo("stopped");
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+}  // namespace durable
+
+int main(int argc, char** argv) {
+  // Files are created with explicit modes; the socket is bound with nothing
+  // open to others before its mode is set.
+  umask(077);
+  // Block the signals handled by sigwait before any thread exists, so every
+  // thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (LimitFSIZE=, ulimit -f) a write must fail with
+  // EFBIG, not kill the daemon.
+  signal(SIGXFSZ, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "durabled --config=FILE [--socket=PATH]\n"
+      "Performs durable, atomic file writes for local callers over a Unix "
+      "socket.");
+  absl::ParseCommandLine(argc, argv);
+  return durable::Run();
+}

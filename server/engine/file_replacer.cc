@@ -1,0 +1,532 @@
+#include "server/engine/file_replacer.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/base/logging.h"
+#include "server/engine/etag.h"
+
+namespace durable {
+namespace {
+
+constexpr int kTempNameAttempts = 8;
+
+std::string RandomTempName() {
+  absl::BitGen bits;
+  return absl::StrFormat("%s%016x", kTempFilePrefix,
+                         absl::Uniform<uint64_t>(bits));
+}
+
+// Prefixes the message, keeping the code and payloads (the errno).
+absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+  absl::Status annotated(status.code(),
+                         absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        annotated.SetPayload(type_url, payload);
+      });
+  return annotated;
+}
+
+const char* DescribeFileType(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+}  // namespace
+
+bool IsTempFileName(absl::string_view name) {
+  if (!absl::ConsumePrefix(&name, kTempFilePrefix) || name.size() != 16) {
+    return false;
+  }
+  for (char c : name) {
+    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
+  }
+  return true;
+}
+
+StagedFile::StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
+                       std::string temp_name, UniqueFd fd)
+    : fs_(fs),
+      dir_fd_(dir_fd),
+      leaf_(std::move(leaf)),
+      temp_name_(std::move(temp_name)),
+      fd_(std::move(fd)) {}
+
+StagedFile::~StagedFile() {
+  if (needs_cleanup_) {
+    fd_.reset();
+    absl::Status removed = fs_->Unlink(dir_fd_, temp_name_);
+    if (!removed.ok()) {
+      LogError(absl::StrCat("cannot remove temp file ", temp_name_, ": ",
+                            removed.message()));
+    }
+  }
+}
+
+absl::Status StagedFile::Append(absl::string_view data) {
+  if (failed_) {
+    return absl::FailedPreconditionError("an earlier append failed");
+  }
+  absl::Status status = fs_->Append(fd_.get(), data);
+  if (!status.ok()) {
+    failed_ = true;
+    return status;
+  }
+  hasher_.Update(data);
+  size_ += data.size();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<StagedFile>> FileReplacer::Stage(
+    int dir_fd, const std::string& leaf) {
+  absl::Status last_error;
+  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
+    std::string temp_name = RandomTempName();
+    absl::StatusOr<UniqueFd> fd = fs_->CreateExclusive(dir_fd, temp_name);
+    if (fd.ok()) {
+      return std::unique_ptr<StagedFile>(new StagedFile(
+          fs_, dir_fd, leaf, std::move(temp_name), std::move(*fd)));
+    }
+    last_error = fd.status();
+    if (!absl::IsAlreadyExists(last_error)) break;
+  }
+  return Annotate(last_error, "cannot create a temp file");
+}
+
+absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
+    int dir_fd, const std::string& leaf, const std::string& if_match) {
+  absl::StatusOr<FileInfo> existing = fs_->StatAt(dir_fd, leaf);
+  if (!existing.ok()) {
+    if (absl::IsNotFound(existing.status())) {
+      return absl::NotFoundError("the target does not exist");
+    }
+    return Annotate(existing.status(), "cannot inspect the target");
+  }
+  if (!S_ISREG(existing->mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the target is ", DescribeFileType(existing->mode),
+                     ", not a regular file"));
+  }
+  absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+  if (!dir.ok()) return Annotate(dir.status(), "cannot inspect the directory");
+  if (existing->mount_id != dir->mount_id) {
+    return absl::PermissionDeniedError(
+        "the target is a mount point; durabled never writes across mounts");
+  }
+  if (!if_match.empty()) {
+    std::string etag = EtagOf(*existing);
+    if (etag != if_match) {
+      return absl::AbortedError(absl::StrCat("the target changed: its etag is ",
+                                             etag, ", not ", if_match));
+    }
+  }
+  return existing;
+}
+
+absl::StatusOr<CommitResult> FileReplacer::Commit(
+    StagedFile& staged, const CommitOptions& options) {
+  const int dir_fd = staged.dir_fd_;
+  const std::string& leaf = staged.leaf_;
+  const std::string& temp = staged.temp_name_;
+  if (staged.failed_) {
+    return absl::FailedPreconditionError("an earlier append failed");
+  }
+  // Unless publishing succeeds, the temp file is gone when Commit returns.
+  struct RemoveTempOnFailure {
+    StagedFile& staged;
+    ~RemoveTempOnFailure() {
+      if (!staged.needs_cleanup_) return;
+      staged.needs_cleanup_ = false;
+      staged.fd_.reset();
+      absl::Status removed =
+          staged.fs_->Unlink(staged.dir_fd_, staged.temp_name_);
+      if (!removed.ok()) {
+        LogError(absl::StrCat("cannot remove temp file ", staged.temp_name_,
+                              ": ", removed.message()));
+      }
+    }
+  } remove_temp_on_failure{staged};
+
+  // 1. What is at the target now decides create vs replace.
+  CommitResult result;
+  mode_t permissions = options.create_permissions & 07777;
+  std::optional<Owner> owner = options.create_owner;
+  absl::StatusOr<FileInfo> existing =
+      InspectTarget(dir_fd, leaf, options.if_match);
+  if (existing.ok()) {
+    if (options.if_absent) {
+      return absl::AlreadyExistsError(
+          "the target exists and the write is create-only (if_absent)");
+    }
+    if (!options.allow_overwrite) {
+      return absl::PermissionDeniedError(
+          "the target exists and the rule does not allow overwriting");
+    }
+    // Keep the old bits but never setuid/setgid: new content must not
+    // inherit the privilege of the file it replaces (the kernel drops them
+    // on a write by anyone else, too).
+    permissions = existing->mode & 01777;
+    owner = Owner{existing->uid, existing->gid};
+  } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
+    result.created = true;
+  } else if (absl::IsNotFound(existing.status())) {
+    return absl::AbortedError(
+        absl::StrCat("the target does not exist, so it cannot match etag ",
+                     options.if_match));
+  } else {
+    return existing.status();
+  }
+  if (options.requested_permissions.has_value()) {
+    permissions = *options.requested_permissions & 07777;
+  }
+
+  // 2. The content must be what the client meant to send.
+  result.size = staged.size_;
+  result.sha256 = staged.hasher_.Finish();
+  if (options.expected_sha256.has_value() &&
+      *options.expected_sha256 != result.sha256) {
+    return absl::DataLossError(
+        absl::StrCat("the content received (", result.size, " bytes, sha256 ",
+                     absl::BytesToHexString(result.sha256),
+                     ") does not match the expected sha256 ",
+                     absl::BytesToHexString(*options.expected_sha256)));
+  }
+
+  // 3. Metadata and data of the temp file, made durable before publishing.
+  const int fd = staged.fd_.get();
+  absl::Status status = fs_->SetPermissions(fd, permissions);
+  absl::StatusOr<FileInfo> info;
+  if (status.ok() && owner.has_value()) {
+    info = fs_->Stat(fd);
+    if (!info.ok()) {
+      status = info.status();
+    } else if (info->uid != owner->uid || info->gid != owner->gid) {
+      status = fs_->SetOwner(fd, owner->uid, owner->gid);
+    }
+  }
+  if (!status.ok()) return Annotate(status, "cannot set mode or owner");
+  // What we wrote, seen through our own fd: the temp name could be swapped
+  // by anyone who may write the directory, our fd cannot. A replacement is
+  // stamped newer than the version it replaces (before the fsync, so the
+  // stamp is durable too).
+  const absl::StatusOr<FileInfo> own =
+      existing.ok() ? StampNewerThan(fd, existing->mtime_ns) : fs_->Stat(fd);
+  if (!own.ok()) {
+    return Annotate(own.status(), "cannot inspect the new content");
+  }
+  status = fs_->SyncFile(fd);
+  if (!status.ok()) return Annotate(status, "cannot flush the new content");
+  // Stat RPCs and if_match compute the etag from the target later; both
+  // derive it from the same inode's device, number, generation, mtime and
+  // size, so they agree.
+  result.etag = EtagOf(*own);
+
+  // 4. Earlier failed directory fsyncs are made good before anything more
+  // is published (and so before anything more is acknowledged).
+  status = sync_debt_.Settle(*fs_);
+  if (!status.ok()) {
+    return Annotate(status, "nothing was published, because");
+  }
+  if (options.abandon && options.abandon()) {
+    return absl::CancelledError(
+        "the call was cancelled or its deadline passed; nothing was "
+        "published");
+  }
+
+  // 5. Publish. A replace swaps the names so the old content can be put
+  // back if the directory cannot be made durable.
+  bool exchanged = false;
+  if (result.created) {
+    RenameMode mode = (options.if_absent || !options.allow_overwrite)
+                          ? RenameMode::kNoReplace
+                          : RenameMode::kReplace;
+    status = fs_->Rename(dir_fd, temp, leaf, mode);
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(
+          "the target appeared while writing and the write is create-only");
+    }
+  } else {
+    status = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
+    if (absl::IsInvalidArgument(status)) {
+      // The filesystem lacks RENAME_EXCHANGE: a plain atomic replace, which
+      // cannot be undone if the directory fsync fails.
+      status = fs_->Rename(dir_fd, temp, leaf, RenameMode::kReplace);
+    } else {
+      exchanged = status.ok();
+    }
+  }
+  if (!status.ok()) return Annotate(status, "cannot publish the new content");
+  // From here the temp name holds the old content (exchanged) or nothing.
+  staged.needs_cleanup_ = exchanged;
+
+  // 6. The target must now be the inode we wrote and flushed. Checked
+  // before the directory fsync, so that an undo is made durable by it.
+  absl::StatusOr<FileInfo> published = fs_->StatAt(dir_fd, leaf);
+  if (!published.ok() || published->device != own->device ||
+      published->inode != own->inode) {
+    const bool foreign = published.ok();
+    absl::Status undone;
+    if (exchanged) {
+      // The old content returns to the target; the temp name then holds
+      // what was published there and is removed on return.
+      undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
+      if (!undone.ok()) staged.needs_cleanup_ = false;  // the old content
+    } else {
+      undone = RemoveFromTarget(dir_fd, leaf);
+    }
+    absl::Status synced =
+        undone.ok() ? SyncDirectory(dir_fd) : absl::OkStatus();
+    if (!synced.ok()) sync_debt_.Add(*fs_, dir_fd);
+    std::string state;
+    if (!undone.ok()) {
+      state = absl::StrCat(
+          "; undoing the publish failed (", undone.message(),
+          "), so the target may hold that file",
+          exchanged ? absl::StrCat(" and the old content is kept as ", temp)
+                    : "");
+    } else if (!synced.ok()) {
+      state = absl::StrCat(
+          "; it was removed from the target again, but the directory "
+          "fsync after that failed (",
+          synced.message(), "), so after a power loss it may be back");
+    } else if (exchanged || result.created) {
+      state = exchanged ? "; the old content is back in place"
+                        : "; the target is absent again";
+    } else {
+      state =
+          "; the old content could not be restored (this filesystem has no "
+          "RENAME_EXCHANGE), the target is absent";
+    }
+    if (foreign) {
+      if (!exchanged && undone.ok()) {
+        LogWarning(absl::StrCat(
+            "a file another process renamed onto temp "
+            "file ",
+            temp, " was published as ", leaf, " and has been removed again"));
+      }
+      return absl::AbortedError(absl::StrCat(
+          "the temp file was replaced by another process before it was "
+          "published; nothing of ours was published",
+          state));
+    }
+    if (undone.ok() && synced.ok()) {
+      return Annotate(published.status(),
+                      absl::StrCat("cannot verify the published file; the "
+                                   "write was rolled back",
+                                   state));
+    }
+    return absl::UnknownError(
+        absl::StrCat("outcome unknown: cannot verify the published file (",
+                     published.status().message(), ")", state));
+  }
+
+  // 7. Make the rename durable, or undo it and make the undo durable.
+  status = SyncDirectory(dir_fd);
+  if (!status.ok()) {
+    absl::Status undone;
+    if (exchanged) {
+      // Afterwards the temp name holds the new content again and is removed
+      // on return.
+      undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
+    } else if (result.created) {
+      undone = fs_->Unlink(dir_fd, leaf);
+    } else {
+      undone = absl::UnimplementedError(
+          "this filesystem has no RENAME_EXCHANGE, so a replace cannot be "
+          "undone");
+    }
+    if (undone.ok()) {
+      absl::Status resynced = SyncDirectory(dir_fd);
+      if (resynced.ok()) {
+        return Annotate(status,
+                        "cannot make the directory durable; the write was "
+                        "rolled back");
+      }
+      sync_debt_.Add(*fs_, dir_fd);
+      return absl::UnknownError(absl::StrCat(
+          "outcome unknown: cannot make the directory durable (",
+          status.message(),
+          "); the write was rolled back, but the directory fsync after the "
+          "rollback failed too (",
+          resynced.message(),
+          "), so after a power loss the target may hold the old or the new "
+          "content"));
+    }
+    sync_debt_.Add(*fs_, dir_fd);
+    if (exchanged) {
+      staged.needs_cleanup_ = false;
+      LogError(absl::StrCat("the old content of ", leaf, " is kept as ", temp,
+                            " after a failed directory fsync"));
+    }
+    return absl::UnknownError(absl::StrCat(
+        "outcome unknown: cannot make the directory durable (",
+        status.message(), ") and cannot roll back (", undone.message(),
+        "); the new content is visible but may not survive a power loss",
+        exchanged ? absl::StrCat("; the old content is kept as ", temp) : ""));
+  }
+
+  // 8. Drop the old content. A failure here does not undo a durable write;
+  // the leftover carries the temp prefix, so the start-up sweep removes it.
+  if (exchanged) {
+    staged.needs_cleanup_ = false;
+    staged.fd_.reset();
+    absl::Status removed = fs_->Unlink(dir_fd, temp);
+    if (!removed.ok()) {
+      LogError(absl::StrCat("cannot remove the old content of ", leaf, " (now ",
+                            temp, "): ", removed.message()));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<FileInfo> FileReplacer::StampNewerThan(int fd,
+                                                      int64_t old_mtime_ns) {
+  // Increments tried in turn where the filesystem's timestamp granularity
+  // rounds a smaller one away (ns on ext4/xfs/tmpfs, up to 2 s on FAT).
+  constexpr int64_t kSteps[] = {1, 1000, 1000000, 1000000000, 2000000000};
+  int64_t wanted = std::max(absl::ToUnixNanos(absl::Now()), old_mtime_ns + 1);
+  absl::StatusOr<FileInfo> info;
+  for (int64_t step : kSteps) {
+    wanted = std::max(wanted, old_mtime_ns + step);
+    absl::Status status = fs_->SetModificationTime(fd, wanted);
+    if (!status.ok()) return status;
+    info = fs_->Stat(fd);
+    if (!info.ok() || info->mtime_ns > old_mtime_ns) return info;
+  }
+  LogWarning(
+      "cannot give a new file an mtime later than the one it replaces; "
+      "its etag may repeat an earlier one if an inode number is reused");
+  return info;
+}
+
+absl::Status FileReplacer::RemoveFromTarget(int dir_fd,
+                                            const std::string& leaf) {
+  absl::Status status;
+  std::string aside;
+  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
+    aside = RandomTempName();
+    status = fs_->Rename(dir_fd, leaf, aside, RenameMode::kNoReplace);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (!status.ok()) return status;
+  absl::Status removed = fs_->Unlink(dir_fd, aside);
+  if (!removed.ok()) {
+    // Off the target, which is what matters; the start-up sweep removes it.
+    LogError(absl::StrCat("cannot remove ", aside, " (was ", leaf,
+                          "): ", removed.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileReplacer::SyncDirectory(int dir_fd) {
+  // Only with a debt outstanding is it worth learning which directory this
+  // is; a debt recorded later is not covered by this fsync.
+  const bool in_debt = !sync_debt_.empty();
+  const uint64_t epoch = sync_debt_.Epoch();
+  absl::Status status = fs_->SyncDirectory(dir_fd);
+  if (absl::IsUnimplemented(status)) {
+    NoteDirectorySyncUnsupported(dir_fd);
+    status = absl::OkStatus();
+  }
+  if (status.ok() && in_debt) {
+    absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+    if (dir.ok()) sync_debt_.Synced(dir->device, dir->inode, epoch);
+  }
+  return status;
+}
+
+absl::StatusOr<std::string> FileReplacer::Remove(int dir_fd,
+                                                 const std::string& leaf,
+                                                 const std::string& if_match) {
+  absl::StatusOr<FileInfo> existing = InspectTarget(dir_fd, leaf, if_match);
+  if (!existing.ok()) return existing.status();
+  const std::string etag = EtagOf(*existing);
+  absl::Status status = sync_debt_.Settle(*fs_);
+  if (!status.ok()) return Annotate(status, "nothing was removed, because");
+  // Move it aside under a fresh temp name, so that a failed directory fsync
+  // can put it back.
+  std::string temp;
+  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
+    temp = RandomTempName();
+    status = fs_->Rename(dir_fd, leaf, temp, RenameMode::kNoReplace);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (!status.ok()) return Annotate(status, "cannot remove the target");
+  status = SyncDirectory(dir_fd);
+  if (!status.ok()) {
+    absl::Status undone =
+        fs_->Rename(dir_fd, temp, leaf, RenameMode::kNoReplace);
+    if (undone.ok()) {
+      absl::Status resynced = SyncDirectory(dir_fd);
+      if (resynced.ok()) {
+        return Annotate(status,
+                        "cannot make the directory durable; the file was put "
+                        "back");
+      }
+      sync_debt_.Add(*fs_, dir_fd);
+      return absl::UnknownError(absl::StrCat(
+          "outcome unknown: cannot make the directory durable (",
+          status.message(),
+          "); the file was put back, but the directory fsync after that "
+          "failed too (",
+          resynced.message(),
+          "), so after a power loss the file may be present or removed"));
+    }
+    sync_debt_.Add(*fs_, dir_fd);
+    return absl::UnknownError(absl::StrCat(
+        "outcome unknown: cannot make the directory durable (",
+        status.message(), ") and cannot put the file back (", undone.message(),
+        "); it is kept as ", temp,
+        " and may or may not be gone from the target after a power loss"));
+  }
+  status = fs_->Unlink(dir_fd, temp);
+  if (!status.ok()) {
+    LogError(absl::StrCat("cannot remove ", temp, " (was ", leaf,
+                          "): ", status.message()));
+  }
+  return etag;
+}
+
+void FileReplacer::NoteDirectorySyncUnsupported(int dir_fd) {
+  absl::StatusOr<FileInfo> dir = fs_->Stat(dir_fd);
+  const uint64_t device = dir.ok() ? dir->device : 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!devices_without_directory_sync_.insert(device).second) return;
+  }
+  LogWarning(absl::StrFormat(
+      "the filesystem of device %d:%d does not support fsync of a "
+      "directory; renames there rest on the filesystem's own ordering "
+      "(logged once per filesystem)",
+      major(device), minor(device)));
+}
+
+absl::StatusOr<CommitResult> FileReplacer::Write(int dir_fd,
+                                                 const std::string& leaf,
+                                                 absl::string_view data,
+                                                 const CommitOptions& options) {
+  absl::StatusOr<std::unique_ptr<StagedFile>> staged = Stage(dir_fd, leaf);
+  if (!staged.ok()) return staged.status();
+  absl::Status appended = (*staged)->Append(data);
+  if (!appended.ok()) return Annotate(appended, "cannot write the new content");
+  return Commit(**staged, options);
+}
+
+}  // namespace durable

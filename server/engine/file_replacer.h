@@ -1,0 +1,188 @@
+#ifndef DURABLED_SERVER_ENGINE_FILE_REPLACER_H_
+#define DURABLED_SERVER_ENGINE_FILE_REPLACER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/engine/directory_sync_debt.h"
+#include "server/engine/file_system.h"
+#include "server/engine/sha256.h"
+
+namespace durable {
+
+// Every temporary file durabled creates is named kTempFilePrefix followed by
+// 16 random hex digits. Nothing else may use that prefix inside a root.
+inline constexpr absl::string_view kTempFilePrefix = ".durabled-tmp.";
+
+// True if `name` is a temp file name of durabled's own making.
+bool IsTempFileName(absl::string_view name);
+
+// How a staged file is published over its target.
+struct CommitOptions {
+  // Permission bits of the file if it is created and none are requested.
+  mode_t create_permissions = 0644;
+  // Permission bits for the file whether created or replaced; nullopt keeps
+  // a replaced file's bits (and uses create_permissions for a new file).
+  std::optional<mode_t> requested_permissions;
+  // Owner of the file if it is created; nullopt leaves the daemon's. A
+  // replaced file keeps its owner.
+  std::optional<Owner> create_owner;
+  // Fail with ALREADY_EXISTS if the target exists.
+  bool if_absent = false;
+  // Fail with PERMISSION_DENIED instead of replacing an existing target.
+  bool allow_overwrite = true;
+  // Non-empty: fail with ABORTED unless the target exists with this etag.
+  std::string if_match;
+  // Set: fail with DATA_LOSS, publishing nothing, unless the staged content
+  // has this SHA-256 (32 raw bytes).
+  std::optional<std::string> expected_sha256;
+  // Set: asked once, just before publishing; if it returns true (the call
+  // was cancelled or its deadline passed), Commit fails with CANCELLED,
+  // publishing nothing and leaving no temp file.
+  std::function<bool()> abandon;
+};
+
+struct CommitResult {
+  uint64_t size = 0;
+  std::string sha256;  // 32 raw bytes
+  std::string etag;
+  bool created = false;
+};
+
+class FileReplacer;
+
+// New content on its way to a target: a temp file beside the target that
+// collects data. Destroying a StagedFile that was not committed removes the
+// temp file, so an abandoned write leaves nothing behind.
+class StagedFile {
+ public:
+  ~StagedFile();
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  // Appends `data` to the temp file.
+  absl::Status Append(absl::string_view data);
+
+  uint64_t size() const { return size_; }
+  const std::string& temp_name() const { return temp_name_; }
+
+ private:
+  friend class FileReplacer;
+  StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
+             std::string temp_name, UniqueFd fd);
+
+  FileSystem* const fs_;
+  const int dir_fd_;
+  const std::string leaf_;
+  const std::string temp_name_;
+  UniqueFd fd_;
+  Sha256 hasher_;
+  uint64_t size_ = 0;
+  bool needs_cleanup_ = true;
+  bool failed_ = false;
+};
+
+// The durable write protocol. For one target `leaf` in directory `dir_fd`:
+//
+//   1. Stage: create a temp file with a random name beside the target
+//      (O_CREAT|O_EXCL|O_NOFOLLOW, so it can never collide with or follow
+//      anything), append the content.
+//   2. Commit: check the target (absent, or a regular file that may be
+//      replaced, with the expected etag), verify the content's digest, set
+//      mode and owner, give a replacement an mtime later than the old
+//      file's (so consecutive versions never share an etag, even where the
+//      filesystem reuses inode numbers and has no inode generation), fsync
+//      the temp file, make good earlier failed directory fsyncs (see
+//      DirectorySyncDebt), publish it (rename with RENAME_NOREPLACE for a
+//      create-only write, RENAME_EXCHANGE for a replace so that the old
+//      content can be restored), check that the inode now at the target is
+//      the one written and fsynced through our own fd, fsync the directory,
+//      then unlink the old content.
+//
+// The target is never opened or truncated; a hard link planted at it keeps
+// its content. If any step fails before the directory fsync succeeded the
+// write is rolled back: the target keeps its old content (or stays absent),
+// the rollback is fsynced, and the temp file is removed by the time Commit
+// returns. A failed fsync is never retried on the same file. If another
+// process replaced the temp file before it was published, Commit undoes the
+// publish and fails with ABORTED: content the daemon did not write is never
+// acknowledged. Where the outcome cannot be known (a rollback or its fsync
+// failed; a replace on a filesystem without RENAME_EXCHANGE whose directory
+// fsync failed) Commit and Remove fail with UNKNOWN, saying what may be on
+// disk; the old content is then possibly left under the temp name for the
+// operator (the start-up sweep removes it later). A directory whose fsync
+// failed without being made good is fsynced again, successfully, before any
+// later Commit or Remove of this FileReplacer succeeds.
+//
+// The caller must keep `dir_fd` open for the lifetime of a StagedFile and
+// must serialise commits of one target (see TargetLocks).
+class FileReplacer {
+ public:
+  explicit FileReplacer(FileSystem* fs) : fs_(fs) {}
+
+  absl::StatusOr<std::unique_ptr<StagedFile>> Stage(int dir_fd,
+                                                    const std::string& leaf);
+
+  // Publishes `staged` over its target. Call at most once per StagedFile.
+  absl::StatusOr<CommitResult> Commit(StagedFile& staged,
+                                      const CommitOptions& options);
+
+  // Stage + Append + Commit of a whole content in one call.
+  absl::StatusOr<CommitResult> Write(int dir_fd, const std::string& leaf,
+                                     absl::string_view data,
+                                     const CommitOptions& options);
+
+  // Durably removes the regular file `leaf` from `dir_fd`: renames it to a
+  // temp name, fsyncs the directory (renaming it back if that fails), then
+  // unlinks it. With a non-empty `if_match`, ABORTED unless the file has
+  // that etag. Returns the removed file's etag.
+  absl::StatusOr<std::string> Remove(int dir_fd, const std::string& leaf,
+                                     const std::string& if_match);
+
+  // The regular file at `leaf` as Commit and Remove see it: NOT_FOUND if
+  // absent, FAILED_PRECONDITION for anything but a regular file,
+  // PERMISSION_DENIED for a mount point, ABORTED for an etag other than a
+  // non-empty `if_match`. Stat RPCs use it too, so all agree.
+  absl::StatusOr<FileInfo> InspectTarget(int dir_fd, const std::string& leaf,
+                                         const std::string& if_match = "");
+
+ private:
+  // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
+  // logged once and counts as success. A success pays the directory's
+  // entry in sync_debt_, if any; a failure is only returned (the caller
+  // decides whether it was made good).
+  absl::Status SyncDirectory(int dir_fd);
+
+  // Sets the mtime of the file at `fd` to max(now, `old_mtime_ns` + 1ns),
+  // growing the increment where the filesystem's timestamp granularity
+  // swallows it, and returns the file's FileInfo afterwards.
+  absl::StatusOr<FileInfo> StampNewerThan(int fd, int64_t old_mtime_ns);
+
+  // Moves whatever is at `leaf` to a fresh temp name and unlinks it.
+  absl::Status RemoveFromTarget(int dir_fd, const std::string& leaf);
+
+  // Logs, once per filesystem, that `dir_fd`'s filesystem cannot fsync
+  // directories (the write then rests on the filesystem's own ordering).
+  void NoteDirectorySyncUnsupported(int dir_fd);
+
+  FileSystem* const fs_;
+  DirectorySyncDebt sync_debt_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<uint64_t> devices_without_directory_sync_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_ENGINE_FILE_REPLACER_H_

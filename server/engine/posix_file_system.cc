@@ -1,0 +1,248 @@
+#include "server/engine/posix_file_system.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/base/errno_status.h"
+
+namespace durable {
+namespace {
+
+// openat2 may fail with EAGAIN when a concurrent rename anywhere on the
+// system races the lookup; retry a bounded number of times.
+constexpr int kOpenat2Attempts = 16;
+
+FileInfo ToFileInfo(const struct stat& st) {
+  FileInfo info;
+  info.device = st.st_dev;
+  info.inode = st.st_ino;
+  info.mode = st.st_mode;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  info.link_count = st.st_nlink;
+  return info;
+}
+
+// The mount id of `fd` (statx STATX_MNT_ID, Linux 5.8), else 0.
+uint64_t MountIdOf(int fd) {
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) !=
+          0 ||
+      !(stx.stx_mask & STATX_MNT_ID)) {
+    return 0;
+  }
+  return stx.stx_mnt_id;
+}
+
+// The inode generation where the filesystem has one (ext4, xfs, btrfs,
+// tmpfs), else 0.
+uint64_t GenerationOf(int fd) {
+  int generation = 0;
+  if (ioctl(fd, FS_IOC_GETVERSION, &generation) != 0) return 0;
+  return static_cast<uint32_t>(generation);
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> PosixFileSystem::OpenDirectoryBeneath(
+    int root_fd, const std::string& relative_path) {
+  struct open_how how = {};
+  // No O_NOFOLLOW: with O_DIRECTORY it turns a final symlink into ENOTDIR;
+  // RESOLVE_NO_SYMLINKS already refuses it (ELOOP) like every other one.
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                RESOLVE_NO_XDEV;
+  const std::string& path = relative_path.empty() ? "." : relative_path;
+  for (int attempt = 0; attempt < kOpenat2Attempts; ++attempt) {
+    long fd = syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof(how));
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (errno == EINTR || errno == EAGAIN) continue;
+    return SyscallError(errno, absl::StrCat("openat2(", path, ")"));
+  }
+  return SyscallError(EAGAIN, absl::StrCat("openat2(", path, ")"));
+}
+
+absl::StatusOr<UniqueFd> PosixFileSystem::CreateExclusive(
+    int dir_fd, const std::string& name) {
+  int fd;
+  do {
+    fd = openat(dir_fd, name.c_str(),
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return SyscallError(errno, absl::StrCat("create(", name, ")"));
+  return UniqueFd(fd);
+}
+
+absl::Status PosixFileSystem::Append(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SyscallError(errno, "write");
+    }
+    if (n == 0) return SyscallError(EIO, "write returned 0");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SetPermissions(int fd, mode_t permissions) {
+  if (fchmod(fd, permissions) != 0) return SyscallError(errno, "fchmod");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SetModificationTime(int fd, int64_t mtime_ns) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(mtime_ns / 1000000000);
+  times[1].tv_nsec = static_cast<long>(mtime_ns % 1000000000);
+  if (futimens(fd, times) != 0) return SyscallError(errno, "futimens");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SetOwner(int fd, uid_t uid, gid_t gid) {
+  if (fchown(fd, uid, gid) != 0) return SyscallError(errno, "fchown");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SyncFile(int fd) {
+  // No EINTR retry: fsync is not interrupted by signals on Linux, and a
+  // failed fsync must never be retried into a false success.
+  const bool ok = fsync(fd) == 0;
+  const int error_number = errno;
+  if (observer_ != nullptr) observer_->OnSync(/*directory=*/false, ok);
+  if (!ok) return SyscallError(error_number, "fsync");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FileInfo> PosixFileSystem::Stat(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return SyscallError(errno, "fstat");
+  FileInfo info = ToFileInfo(st);
+  info.generation = GenerationOf(fd);
+  info.mount_id = MountIdOf(fd);
+  return info;
+}
+
+absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
+                                                 const std::string& name) {
+  // An O_PATH handle pins the inode without opening it: no side effects
+  // even if the entry is a device or FIFO.
+  UniqueFd handle(
+      openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!handle.valid()) {
+    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
+  }
+  struct stat st;
+  if (fstat(handle.get(), &st) != 0) {
+    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
+  }
+  FileInfo info = ToFileInfo(st);
+  info.mount_id = MountIdOf(handle.get());
+  if (S_ISREG(st.st_mode)) {
+    // The generation needs an open file; reopening the pinned inode through
+    // /proc cannot be redirected to another file.
+    std::string reopen = absl::StrCat("/proc/self/fd/", handle.get());
+    UniqueFd file(
+        open(reopen.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+    if (file.valid()) info.generation = GenerationOf(file.get());
+  }
+  return info;
+}
+
+absl::Status PosixFileSystem::MakeDirectory(int dir_fd,
+                                            const std::string& name) {
+  if (mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+    return SyscallError(errno, absl::StrCat("mkdir(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DirectoryEntry>> PosixFileSystem::ListDirectory(
+    int dir_fd) {
+  // readdir consumes its own fd; reopen so the caller's fd keeps its offset.
+  int listing_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing_fd < 0) return SyscallError(errno, "open(directory listing)");
+  DIR* dir = fdopendir(listing_fd);
+  if (dir == nullptr) {
+    int error_number = errno;
+    close(listing_fd);
+    return SyscallError(error_number, "fdopendir");
+  }
+  std::vector<DirectoryEntry> entries;
+  errno = 0;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    DirectoryEntry listed;
+    listed.name = std::move(name);
+    unsigned char type = entry->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(listing_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : 0;
+      }
+    }
+    listed.is_directory = type == DT_DIR;
+    listed.is_regular = type == DT_REG;
+    entries.push_back(std::move(listed));
+  }
+  int error_number = errno;
+  closedir(dir);
+  if (error_number != 0) return SyscallError(error_number, "readdir");
+  return entries;
+}
+
+absl::Status PosixFileSystem::RemoveDirectory(int dir_fd,
+                                              const std::string& name) {
+  if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+    return SyscallError(errno, absl::StrCat("rmdir(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::Rename(int dir_fd, const std::string& from,
+                                     const std::string& to, RenameMode mode) {
+  unsigned int flags = 0;
+  if (mode == RenameMode::kNoReplace) flags = RENAME_NOREPLACE;
+  if (mode == RenameMode::kExchange) flags = RENAME_EXCHANGE;
+  if (renameat2(dir_fd, from.c_str(), dir_fd, to.c_str(), flags) != 0) {
+    return SyscallError(errno, absl::StrCat("rename(", from, " -> ", to, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SyncDirectory(int dir_fd) {
+  const bool ok = fsync(dir_fd) == 0;
+  if (observer_ != nullptr) observer_->OnSync(/*directory=*/true, ok);
+  if (!ok) {
+    int error_number = errno;
+    if (error_number == EINVAL || error_number == ENOTSUP) {
+      return absl::UnimplementedError(
+          "fsync of a directory is not supported by this filesystem");
+    }
+    return SyscallError(error_number, "fsync(directory)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::Unlink(int dir_fd, const std::string& name) {
+  if (unlinkat(dir_fd, name.c_str(), 0) != 0) {
+    return SyscallError(errno, absl::StrCat("unlink(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace durable

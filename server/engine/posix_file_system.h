@@ -1,0 +1,42 @@
+#ifndef DURABLED_SERVER_ENGINE_POSIX_FILE_SYSTEM_H_
+#define DURABLED_SERVER_ENGINE_POSIX_FILE_SYSTEM_H_
+
+#include "server/engine/file_system.h"
+#include "server/engine/sync_observer.h"
+
+namespace durable {
+
+// FileSystem on the real kernel: openat2, renameat2, fsync and friends.
+class PosixFileSystem : public FileSystem {
+ public:
+  // `observer`, if set, is told of every fsync.
+  explicit PosixFileSystem(SyncObserver* observer = nullptr)
+      : observer_(observer) {}
+
+  absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
+      int root_fd, const std::string& relative_path) override;
+  absl::StatusOr<UniqueFd> CreateExclusive(int dir_fd,
+                                           const std::string& name) override;
+  absl::Status Append(int fd, absl::string_view data) override;
+  absl::Status SetPermissions(int fd, mode_t permissions) override;
+  absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;
+  absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
+  absl::Status SyncFile(int fd) override;
+  absl::StatusOr<FileInfo> Stat(int fd) override;
+  absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
+  absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
+  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
+      int dir_fd) override;
+  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
+  absl::Status Rename(int dir_fd, const std::string& from,
+                      const std::string& to, RenameMode mode) override;
+  absl::Status SyncDirectory(int dir_fd) override;
+  absl::Status Unlink(int dir_fd, const std::string& name) override;
+
+ private:
+  SyncObserver* const observer_;
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_ENGINE_POSIX_FILE_SYSTEM_H_

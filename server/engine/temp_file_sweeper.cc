@@ -1,0 +1,73 @@
+#include "server/engine/temp_file_sweeper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/base/errno_status.h"
+#include "server/base/logging.h"
+#include "server/engine/file_replacer.h"
+
+namespace durable {
+
+absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
+                                           const std::string& root_for_log) {
+  SweepResult result;
+  // Depth-first with an explicit stack, so a deep tree cannot overflow ours.
+  // Pending directories are held as (parent handle, name) and opened only
+  // when visited, so open fds stay proportional to the depth, not the width.
+  struct Pending {
+    std::shared_ptr<UniqueFd> parent;
+    std::string name;
+    std::string path;
+  };
+  auto root = std::make_shared<UniqueFd>(fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  if (!root->valid()) return SyscallError(errno, "dup(root)");
+  std::vector<Pending> pending = {{root, ".", root_for_log}};
+  while (!pending.empty()) {
+    Pending next = std::move(pending.back());
+    pending.pop_back();
+    // Refuses symlinks and mount points: the sweep stays in the root.
+    absl::StatusOr<UniqueFd> opened =
+        fs.OpenDirectoryBeneath(next.parent->get(), next.name);
+    if (!opened.ok()) {
+      LogWarning(absl::StrCat("start-up sweep: cannot open \"",
+                              EscapeName(next.path),
+                              "\": ", opened.status().message()));
+      continue;
+    }
+    auto dir = std::make_shared<UniqueFd>(std::move(*opened));
+    ++result.directories;
+    absl::StatusOr<std::vector<DirectoryEntry>> entries =
+        fs.ListDirectory(dir->get());
+    if (!entries.ok()) {
+      LogWarning(absl::StrCat("start-up sweep: cannot list \"",
+                              EscapeName(next.path),
+                              "\": ", entries.status().message()));
+      continue;
+    }
+    for (const DirectoryEntry& entry : *entries) {
+      const std::string path = absl::StrCat(next.path, "/", entry.name);
+      if (entry.is_regular && IsTempFileName(entry.name)) {
+        absl::Status removed = fs.Unlink(dir->get(), entry.name);
+        if (removed.ok()) {
+          ++result.removed;
+          LogInfo(absl::StrCat("start-up sweep: removed leftover temp file \"",
+                               EscapeName(path), "\""));
+        } else {
+          LogWarning(absl::StrCat("start-up sweep: cannot remove \"",
+                                  EscapeName(path), "\": ", removed.message()));
+        }
+      } else if (entry.is_directory) {
+        pending.push_back({dir, entry.name, path});
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace durable

@@ -1,0 +1,31 @@
+#ifndef DURABLED_SERVER_ENGINE_TEMP_FILE_SWEEPER_H_
+#define DURABLED_SERVER_ENGINE_TEMP_FILE_SWEEPER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/engine/file_system.h"
+
+namespace durable {
+
+struct SweepResult {
+  uint64_t removed = 0;      // temp files removed
+  uint64_t directories = 0;  // directories visited
+};
+
+// Start-up recovery: removes the temp files an earlier crash may have left
+// (a staged write that never published, or the old content of a replace
+// that was not yet unlinked) from the tree beneath `root_fd`. Only regular
+// files whose name IsTempFileName() are touched; the walk never follows a
+// symlink or crosses a mount point (OpenDirectoryBeneath). Unreadable
+// subdirectories are skipped and reported in the log.
+//
+// Must run before the daemon serves requests: a temp file of a write in
+// progress looks the same as a leftover.
+absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
+                                           const std::string& root_for_log);
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_ENGINE_TEMP_FILE_SWEEPER_H_

@@ -1,0 +1,81 @@
+#include "server/policy/path_validation.h"
+
+#include <limits.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/engine/file_replacer.h"
+
+namespace durable {
+
+absl::Status ValidateClientPath(absl::string_view path) {
+  if (path.empty()) return absl::InvalidArgumentError("the path is empty");
+  if (path.size() >= PATH_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("the path is ", path.size(),
+                                                   " bytes long; the limit is ",
+                                                   PATH_MAX - 1));
+  }
+  for (char c : path) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u == 0) {
+      return absl::InvalidArgumentError("the path contains a NUL byte");
+    }
+    if (u < 0x20 || u == 0x7f) {
+      return absl::InvalidArgumentError(
+          "the path contains a control character");
+    }
+  }
+  if (path[0] != '/') {
+    return absl::InvalidArgumentError(
+        "the path is relative; it must start with '/'");
+  }
+  if (path == "/") {
+    return absl::InvalidArgumentError("the path names the root directory");
+  }
+  if (path.back() == '/') {
+    return absl::InvalidArgumentError(
+        "the path ends with '/'; it must name a file");
+  }
+  absl::string_view rest = path.substr(1);
+  for (absl::string_view component : absl::StrSplit(rest, '/')) {
+    if (component.empty()) {
+      return absl::InvalidArgumentError(
+          "the path contains an empty component ('//')");
+    }
+    if (component == "." || component == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the path contains a '", component,
+                       "' component; send the resolved absolute path"));
+    }
+    if (absl::StartsWith(component, kTempFilePrefix)) {
+      // The start-up sweep deletes such files: an acknowledged write there
+      // would be lost at the next start.
+      return absl::InvalidArgumentError(
+          absl::StrCat("names beginning with \"", kTempFilePrefix,
+                       "\" are reserved for durabled's temporary files"));
+    }
+    if (component.size() > NAME_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a component of the path is ", component.size(),
+                       " bytes long; the limit is ", NAME_MAX));
+    }
+  }
+  return absl::OkStatus();
+}
+
+SplitPath SplitParentAndLeaf(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  SplitPath split;
+  split.parent = std::string(slash == 0 ? "/" : path.substr(0, slash));
+  split.leaf = std::string(path.substr(slash + 1));
+  return split;
+}
+
+bool PathIsWithin(absl::string_view path, absl::string_view root) {
+  if (root == "/") return absl::StartsWith(path, "/");
+  if (!absl::StartsWith(path, root)) return false;
+  return path.size() == root.size() || path[root.size()] == '/';
+}
+
+}  // namespace durable

@@ -1,0 +1,124 @@
+#include "server/service/write_operation.h"
+
+#include <errno.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/base/errno_status.h"
+#include "server/engine/sha256.h"
+
+namespace durable {
+
+absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
+  if (options.mode() > 07777) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("mode 0%o has bits outside 07777", options.mode()));
+  }
+  if (!options.expected_sha256().empty() &&
+      options.expected_sha256().size() != Sha256::kDigestBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected_sha256 must be 32 raw bytes, not ",
+                     options.expected_sha256().size()));
+  }
+  if (options.if_absent() && !options.if_match().empty()) {
+    return absl::InvalidArgumentError(
+        "if_absent and if_match contradict each other");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
+    const WriteDependencies& deps, const PeerCredentials& caller,
+    const std::string& path, const durable::v1::WriteOptions& options) {
+  absl::Status valid = ValidateWriteOptions(options);
+  if (!valid.ok()) return valid;
+  absl::StatusOr<WriteAdmission::Ticket> ticket =
+      deps.admission->Admit(caller.uid);
+  if (!ticket.ok()) return ticket.status();
+  ResolveOptions resolve;
+  resolve.create_parents = options.create_parents();
+  resolve.pending_directories = deps.pending_directories;
+  // A directory another write created for itself may be removed again when
+  // that write fails, between our resolution and our staging; then resolve
+  // afresh (bounded).
+  constexpr int kResolveAttempts = 3;
+  absl::StatusOr<ResolvedTarget> target;
+  absl::StatusOr<std::unique_ptr<StagedFile>> staged;
+  for (int attempt = 0; attempt < kResolveAttempts; ++attempt) {
+    target = ResolveTarget(deps.policies->Current(), *deps.fs, caller, path,
+                           resolve);
+    if (!target.ok()) return target.status();
+    staged = deps.replacer->Stage(target->dir.get(), target->key.leaf);
+    if (staged.ok()) break;
+    RemoveCreatedDirectories(*deps.fs, *target);
+    if (ErrnoOf(staged.status()) != ENOENT) return staged.status();
+  }
+  if (!staged.ok()) return staged.status();
+
+  const RulePolicy& rule = *target->rule;
+  CommitOptions commit;
+  commit.create_permissions = rule.create_mode;
+  if (options.mode() != 0) {
+    commit.requested_permissions = options.mode() & rule.max_mode;
+  }
+  commit.create_owner = rule.OwnerFor(caller);
+  commit.if_absent = options.if_absent();
+  commit.allow_overwrite = rule.allow_overwrite;
+  commit.if_match = options.if_match();
+  if (!options.expected_sha256().empty()) {
+    commit.expected_sha256 = options.expected_sha256();
+  }
+  return std::unique_ptr<WriteOperation>(
+      new WriteOperation(deps, *std::move(ticket), *std::move(target),
+                         *std::move(staged), std::move(commit)));
+}
+
+WriteOperation::WriteOperation(const WriteDependencies& deps,
+                               WriteAdmission::Ticket ticket,
+                               ResolvedTarget target,
+                               std::unique_ptr<StagedFile> staged,
+                               CommitOptions options)
+    : deps_(deps),
+      ticket_(std::move(ticket)),
+      target_(std::move(target)),
+      staged_(std::move(staged)),
+      options_(std::move(options)) {}
+
+WriteOperation::~WriteOperation() {
+  staged_.reset();  // removes the temp file unless it was published
+  if (!published_) RemoveCreatedDirectories(*deps_.fs, target_);
+}
+
+absl::Status WriteOperation::Append(absl::string_view data) {
+  const uint64_t limit = target_.rule->max_file_size;
+  if (data.size() > limit - staged_->size()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the content exceeds ", limit,
+        " bytes, the limit of the rule for root ", target_.rule->root));
+  }
+  absl::Status appended = staged_->Append(data);
+  if (!appended.ok()) {
+    return absl::Status(
+        appended.code(),
+        absl::StrCat("cannot write the new content: ", appended.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommitResult> WriteOperation::Commit(
+    std::function<bool()> abandon) {
+  TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
+  CommitOptions options = options_;
+  options.abandon = std::move(abandon);
+  absl::StatusOr<CommitResult> result =
+      deps_.replacer->Commit(*staged_, options);
+  published_ = result.ok();
+  if (result.ok() && deps_.pending_directories != nullptr) {
+    // Our directory may be one another write is still creating.
+    absl::Status durable = deps_.pending_directories->SyncAll(*deps_.fs);
+    if (!durable.ok()) return durable;
+  }
+  return result;
+}
+
+}  // namespace durable

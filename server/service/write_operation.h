@@ -1,0 +1,84 @@
+#ifndef DURABLED_SERVER_SERVICE_WRITE_OPERATION_H_
+#define DURABLED_SERVER_SERVICE_WRITE_OPERATION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "durable/v1/durable.pb.h"
+#include "server/base/peer_credentials.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/file_system.h"
+#include "server/engine/pending_directories.h"
+#include "server/engine/target_locks.h"
+#include "server/policy/path_resolver.h"
+#include "server/policy/policy_store.h"
+#include "server/service/write_admission.h"
+
+namespace durable {
+
+// What a write needs from the daemon; main owns each piece.
+struct WriteDependencies {
+  const PolicyStore* policies = nullptr;
+  FileSystem* fs = nullptr;
+  FileReplacer* replacer = nullptr;
+  TargetLocks* locks = nullptr;
+  WriteAdmission* admission = nullptr;
+  PendingDirectories* pending_directories = nullptr;
+};
+
+// One write from request to published file, shared by Write and
+// WriteStream: Begin checks the request and the policy, resolves the target
+// and stages a temp file; Append adds content; Commit takes the target's
+// lock (arrival order) and publishes. Destroying an operation that was not
+// committed leaves nothing behind: no temp file, no directory it created.
+//
+// The policy in force at Begin governs the whole operation, even across a
+// reload.
+class WriteOperation {
+ public:
+  // INVALID_ARGUMENT for bad options, RESOURCE_EXHAUSTED when the caller
+  // or the daemon has too many writes in progress, and the errors of
+  // ResolveTarget.
+  static absl::StatusOr<std::unique_ptr<WriteOperation>> Begin(
+      const WriteDependencies& deps, const PeerCredentials& caller,
+      const std::string& path, const durable::v1::WriteOptions& options);
+
+  ~WriteOperation();
+  WriteOperation(const WriteOperation&) = delete;
+  WriteOperation& operator=(const WriteOperation&) = delete;
+
+  // RESOURCE_EXHAUSTED once the content would exceed the rule's
+  // max_file_size; the operation is then dead.
+  absl::Status Append(absl::string_view data);
+
+  // Publishes the content durably. Call once. `abandon`, if set, is asked
+  // right before publishing; true fails the commit with CANCELLED and
+  // publishes nothing (the caller cancelled or its deadline passed).
+  absl::StatusOr<CommitResult> Commit(std::function<bool()> abandon = {});
+
+  uint64_t size() const { return staged_->size(); }
+
+ private:
+  WriteOperation(const WriteDependencies& deps, WriteAdmission::Ticket ticket,
+                 ResolvedTarget target, std::unique_ptr<StagedFile> staged,
+                 CommitOptions options);
+
+  const WriteDependencies deps_;
+  WriteAdmission::Ticket ticket_;
+  ResolvedTarget target_;
+  std::unique_ptr<StagedFile> staged_;
+  const CommitOptions options_;
+  bool published_ = false;
+};
+
+// INVALID_ARGUMENT unless `options` is well-formed on its own (mode bits,
+// digest length, no if_absent together with if_match).
+absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options);
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_SERVICE_WRITE_OPERATION_H_
