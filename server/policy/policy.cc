@@ -98,4 +98,21 @@ bool Policy::CouldEverAllow(const PeerCredentials& caller) const {
   return false;
 }
 
+CallerGrants Policy::GrantsFor(const PeerCredentials& caller) const {
+  CallerGrants grants;
+  for (const RulePolicy& rule : rules_) {
+    if (rule.Allows(caller)) {
+      grants.allowed.push_back(&rule);
+      continue;
+    }
+    for (const RulePolicy& outer : rules_) {
+      if (outer.Allows(caller) && PathIsWithin(rule.root, outer.root)) {
+        grants.denied_roots.push_back(rule.root);
+        break;
+      }
+    }
+  }
+  return grants;
+}
+
 }  // namespace durable

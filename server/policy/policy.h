@@ -50,6 +50,15 @@ struct Grant {
 
 // Who may write where. Pure data and decisions, no I/O: the longest root
 // containing a path (at a component boundary) decides; no root, no write.
+// What the policy lets one caller do, for WhoAmI.
+struct CallerGrants {
+  // The rules that allow the caller, in config order.
+  std::vector<const RulePolicy*> allowed;
+  // Roots nested inside an allowed root whose rules do not allow the
+  // caller: the holes in its grants. Other roots are none of its business.
+  std::vector<std::string> denied_roots;
+};
+
 class Policy {
  public:
   // `config` must have passed ValidateConfig (config_loader.h).
@@ -63,6 +72,9 @@ class Policy {
   // False if no rule lists the caller's uid or any of its groups: such a
   // caller can never write anything and is turned away at accept.
   bool CouldEverAllow(const PeerCredentials& caller) const;
+
+  // The rules that allow `caller` and the holes in them.
+  CallerGrants GrantsFor(const PeerCredentials& caller) const;
 
   const std::vector<RulePolicy>& rules() const { return rules_; }
 

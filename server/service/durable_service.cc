@@ -5,9 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/base/logging.h"
-#include "server/engine/etag.h"
 #include "server/policy/path_resolver.h"
-#include "server/policy/path_validation.h"
+#include "server/service/remove_operation.h"
+#include "server/service/rpc_conversions.h"
 #include "server/service/write_stream_reactor.h"
 
 namespace durable {
@@ -22,23 +22,6 @@ using durable::v1::WhoAmIResponse;
 using durable::v1::WriteChunk;
 using durable::v1::WriteRequest;
 using durable::v1::WriteResponse;
-
-constexpr char kUnidentified[] =
-    "the call did not arrive over a connection durabled accepted and "
-    "identified itself";
-
-grpc::Status ToGrpc(const absl::Status& status, absl::string_view path) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      absl::StrCat(DisplayPath(path), ": ", status.message()));
-}
-
-void FillWriteResponse(const CommitResult& result, WriteResponse* response) {
-  response->set_size(result.size);
-  response->set_sha256(result.sha256);
-  response->set_etag(result.etag);
-  response->set_created(result.created);
-}
 
 // A reactor that only reports an error (for an unidentified caller).
 class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
@@ -127,10 +110,8 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
                                         const WriteRequest& request,
                                         WriteResponse* response) {
   const absl::Time start = absl::Now();
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
-  }
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const std::function<bool()> abandon = AbandonWhenGone(context);
   if (abandon()) {
     // Gone while it waited for a worker: spare the work.
@@ -139,7 +120,7 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
         "began; nothing was published");
     Account("write", *caller, request.path(), request.data().size(), status,
             start);
-    return ToGrpc(status, request.path());
+    return ToGrpcStatus(status, request.path());
   }
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
       WriteOperation::Begin(deps_, *caller, request.path(), request.options());
@@ -152,16 +133,13 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
   }
   Account("write", *caller, request.path(), request.data().size(), status,
           start);
-  return ToGrpc(status, request.path());
+  return ToGrpcStatus(status, request.path());
 }
 
 grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
     grpc::CallbackServerContext* context, WriteResponse* response) {
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return new RejectReactor(
-        grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified));
-  }
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return new RejectReactor(ToGrpcStatus(caller.status()));
   const absl::Time start = absl::Now();
   const PeerCredentials who = *caller;
   return new WriteStreamReactor(
@@ -176,22 +154,15 @@ grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
 grpc::Status DurableService::ServeStat(grpc::CallbackServerContext* context,
                                        const StatRequest& request,
                                        StatResponse* response) {
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
-  }
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<ResolvedTarget> target = ResolveTarget(
       deps_.policies->Current(), *deps_.fs, *caller, request.path());
-  if (!target.ok()) return ToGrpc(target.status(), request.path());
+  if (!target.ok()) return ToGrpcStatus(target.status(), request.path());
   absl::StatusOr<FileInfo> info =
       deps_.replacer->InspectTarget(target->dir.get(), target->key.leaf);
-  if (!info.ok()) return ToGrpc(info.status(), request.path());
-  response->set_size(info->size);
-  response->set_mode(info->mode & 07777);
-  response->set_uid(info->uid);
-  response->set_gid(info->gid);
-  response->set_mtime_ns(info->mtime_ns);
-  response->set_etag(EtagOf(*info));
+  if (!info.ok()) return ToGrpcStatus(info.status(), request.path());
+  FillStatResponse(*info, response);
   return grpc::Status::OK;
 }
 
@@ -199,78 +170,30 @@ grpc::Status DurableService::ServeRemove(grpc::CallbackServerContext* context,
                                          const RemoveRequest& request,
                                          RemoveResponse* response) {
   const absl::Time start = absl::Now();
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
-  }
-  absl::Status status;
-  absl::StatusOr<WriteAdmission::Ticket> ticket =
-      deps_.admission->Admit(caller->uid);
-  absl::StatusOr<ResolvedTarget> target =
-      ticket.ok() ? ResolveTarget(deps_.policies->Current(), *deps_.fs, *caller,
-                                  request.path())
-                  : ticket.status();
-  if (!target.ok()) {
-    status = target.status();
-  } else if (!target->rule->allow_overwrite) {
-    status = absl::PermissionDeniedError(absl::StrCat(
-        "the rule for root ", target->rule->root,
-        " does not allow overwriting, so it does not allow removing either"));
-  } else {
-    TargetLocks::Lease lease = deps_.locks->Acquire(target->key);
-    absl::StatusOr<std::string> etag = deps_.replacer->Remove(
-        target->dir.get(), target->key.leaf, request.if_match());
-    status = etag.status();
-    if (etag.ok()) response->set_etag(*etag);
-  }
-  Account("remove", *caller, request.path(), 0, status, start);
-  return ToGrpc(status, request.path());
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<std::string> etag =
+      RunRemoveOperation(deps_, *caller, request.path(), request.if_match());
+  if (etag.ok()) response->set_etag(*etag);
+  Account("remove", *caller, request.path(), 0, etag.status(), start);
+  return ToGrpcStatus(etag.status(), request.path());
 }
 
 grpc::Status DurableService::ServeWhoAmI(grpc::CallbackServerContext* context,
                                          const WhoAmIRequest& /*request*/,
                                          WhoAmIResponse* response) {
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
-  }
-  response->set_uid(caller->uid);
-  response->set_gid(caller->gid);
-  for (gid_t group : caller->groups) response->add_groups(group);
-  response->set_pid(caller->pid);
-  std::shared_ptr<const ActivePolicy> policy = deps_.policies->Current();
-  const std::vector<RulePolicy>& rules = policy->policy.rules();
-  for (const RulePolicy& rule : rules) {
-    if (!rule.Allows(*caller)) {
-      // Only roots that carve a hole into a granted one concern this caller;
-      // the others are none of its business.
-      for (const RulePolicy& outer : rules) {
-        if (outer.Allows(*caller) && PathIsWithin(rule.root, outer.root)) {
-          response->add_denied_roots(rule.root);
-          break;
-        }
-      }
-      continue;
-    }
-    WhoAmIResponse::Grant* grant = response->add_grants();
-    grant->set_root(rule.root);
-    grant->set_max_file_size(rule.max_file_size);
-    grant->set_create_mode(rule.create_mode);
-    grant->set_max_mode(rule.max_mode);
-    grant->set_allow_overwrite(rule.allow_overwrite);
-    grant->set_allow_create_parents(rule.allow_create_parents);
-    grant->set_directory_mode(rule.directory_mode);
-  }
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  FillWhoAmIResponse(
+      *caller, deps_.policies->Current()->policy.GrantsFor(*caller), response);
   return grpc::Status::OK;
 }
 
 grpc::Status DurableService::ServeGetStats(
     grpc::CallbackServerContext* context, const durable::v1::GetStatsRequest&,
     durable::v1::GetStatsResponse* response) {
-  std::optional<PeerCredentials> caller = peers_->Lookup(context->peer());
-  if (!caller.has_value()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kUnidentified);
-  }
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->uid != 0 && caller->uid != geteuid()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("GetStats: uid ", caller->uid,

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/service/rpc_conversions.h"
 
 namespace durable {
 
@@ -163,9 +164,8 @@ void WriteStreamReactor::FinishWith(const absl::Status& status) {
   if (status.ok()) {
     Finish(grpc::Status::OK);
   } else {
-    Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                        absl::StrCat(path_.empty() ? "WriteStream" : path_,
-                                     ": ", status.message())));
+    // Worded as every RPC words its errors: the path escaped and bounded.
+    Finish(ToGrpcStatus(status, path_.empty() ? "WriteStream" : path_));
   }
 }
 

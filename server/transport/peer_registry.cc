@@ -57,4 +57,15 @@ std::optional<PeerCredentials> PeerRegistry::Lookup(
   return it->second.credentials;
 }
 
+absl::StatusOr<PeerCredentials> PeerRegistry::Identify(
+    absl::string_view peer) const {
+  std::optional<PeerCredentials> caller = Lookup(peer);
+  if (!caller.has_value()) {
+    return absl::UnauthenticatedError(
+        "the call did not arrive over a connection durabled accepted and "
+        "identified itself");
+  }
+  return *std::move(caller);
+}
+
 }  // namespace durable

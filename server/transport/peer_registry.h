@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/base/peer_credentials.h"
@@ -37,6 +38,10 @@ class PeerRegistry {
   // The credentials behind a gRPC peer string "fd:N", or nullopt for any
   // other peer (a connection the daemon did not accept and identify).
   std::optional<PeerCredentials> Lookup(absl::string_view peer) const;
+
+  // As Lookup, for a call's handler: UNAUTHENTICATED, saying why, for a peer
+  // the daemon did not accept and identify.
+  absl::StatusOr<PeerCredentials> Identify(absl::string_view peer) const;
 
  private:
   struct Connection {

@@ -93,5 +93,20 @@ TEST(PeerRegistryTest, OtherPeerStringsAreNotFound) {
   }
 }
 
+TEST(PeerRegistryTest, IdentifyRefusesUnknownPeersAsUnauthenticated) {
+  PeerRegistry registry;
+  registry.Register(5, Credentials(1, 1000, 1000));
+  absl::StatusOr<PeerCredentials> known = registry.Identify("fd:5");
+  ASSERT_TRUE(known.ok()) << known.status();
+  EXPECT_EQ(known->uid, 1000u);
+  for (const char* peer : {"fd:6", "unix:", ""}) {
+    absl::StatusOr<PeerCredentials> unknown = registry.Identify(peer);
+    EXPECT_EQ(unknown.status().code(), absl::StatusCode::kUnauthenticated)
+        << peer;
+    EXPECT_NE(unknown.status().message().find("identified"),
+              absl::string_view::npos);
+  }
+}
+
 }  // namespace
 }  // namespace durable

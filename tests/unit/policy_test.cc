@@ -268,5 +268,26 @@ TEST(PolicyRootSlashTest, RootDirectoryRule) {
   EXPECT_TRUE(policy.Authorize(Caller(5, 5), "/secretx").ok());
 }
 
+TEST_F(PolicyTest, GrantsForListAllowedRulesAndTheHolesInThem) {
+  // uid 1000 may write under /srv and /srv/a/b/c; /srv/a (another uid's)
+  // is a hole in its /srv grant; /data is none of its business.
+  CallerGrants grants = policy_.GrantsFor(Caller(1000, 1));
+  std::vector<std::string> allowed;
+  for (const RulePolicy* rule : grants.allowed) allowed.push_back(rule->root);
+  EXPECT_EQ(allowed, (std::vector<std::string>{"/srv", "/srv/a/b/c"}));
+  EXPECT_EQ(grants.denied_roots, std::vector<std::string>{"/srv/a"});
+
+  // gid 500 only: /data, with no holes.
+  grants = policy_.GrantsFor(Caller(7, 8, {500}));
+  ASSERT_EQ(grants.allowed.size(), 1u);
+  EXPECT_EQ(grants.allowed[0]->root, "/data");
+  EXPECT_TRUE(grants.denied_roots.empty());
+
+  // Nobody listed: nothing at all.
+  grants = policy_.GrantsFor(Caller(9, 9));
+  EXPECT_TRUE(grants.allowed.empty());
+  EXPECT_TRUE(grants.denied_roots.empty());
+}
+
 }  // namespace
 }  // namespace durable
