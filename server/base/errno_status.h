@@ -24,6 +24,10 @@ absl::Status SyscallError(int error_number, absl::string_view what);
 // Returns the errno recorded by SyscallError in `status`, or 0.
 int ErrnoOf(const absl::Status& status);
 
+// `status` with "context: " before its message, keeping its code and its
+// payloads (so ErrnoOf still answers). OK stays OK.
+absl::Status Annotate(const absl::Status& status, absl::string_view context);
+
 }  // namespace durable
 
 #endif  // DURABLED_SERVER_BASE_ERRNO_STATUS_H_

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/base/errno_status.h"
 #include "server/base/logging.h"
 
 namespace durable {
@@ -62,12 +63,12 @@ absl::Status DirectorySyncDebt::Settle(FileSystem& fs) {
     if (synced.ok() || absl::IsUnimplemented(synced)) {
       Synced(dir.key.first, dir.key.second, epoch);
     } else if (first_error.ok()) {
-      first_error = absl::Status(
-          synced.code(),
-          absl::StrFormat("directory %d:%d inode %d, whose fsync failed "
-                          "earlier, still cannot be made durable: %s",
-                          major(dir.key.first), minor(dir.key.first),
-                          dir.key.second, synced.message()));
+      first_error = Annotate(
+          synced, absl::StrFormat("directory %d:%d inode %d, whose fsync "
+                                  "failed earlier, still cannot be made "
+                                  "durable",
+                                  major(dir.key.first), minor(dir.key.first),
+                                  dir.key.second));
     }
   }
   return first_error;

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/engine/etag.h"
 
@@ -27,17 +28,6 @@ std::string RandomTempName() {
   absl::BitGen bits;
   return absl::StrFormat("%s%016x", kTempFilePrefix,
                          absl::Uniform<uint64_t>(bits));
-}
-
-// Prefixes the message, keeping the code and payloads (the errno).
-absl::Status Annotate(const absl::Status& status, absl::string_view context) {
-  absl::Status annotated(status.code(),
-                         absl::StrCat(context, ": ", status.message()));
-  status.ForEachPayload(
-      [&](absl::string_view type_url, const absl::Cord& payload) {
-        annotated.SetPayload(type_url, payload);
-      });
-  return annotated;
 }
 
 const char* DescribeFileType(mode_t mode) {
@@ -69,14 +59,16 @@ StagedFile::StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
       temp_name_(std::move(temp_name)),
       fd_(std::move(fd)) {}
 
-StagedFile::~StagedFile() {
-  if (needs_cleanup_) {
-    fd_.reset();
-    absl::Status removed = fs_->Unlink(dir_fd_, temp_name_);
-    if (!removed.ok()) {
-      LogError(absl::StrCat("cannot remove temp file ", temp_name_, ": ",
-                            removed.message()));
-    }
+StagedFile::~StagedFile() { Discard(); }
+
+void StagedFile::Discard() {
+  if (!needs_cleanup_) return;
+  needs_cleanup_ = false;
+  fd_.reset();
+  absl::Status removed = fs_->Unlink(dir_fd_, temp_name_);
+  if (!removed.ok()) {
+    LogError(absl::StrCat("cannot remove temp file ", EscapeName(temp_name_),
+                          ": ", removed.message()));
   }
 }
 
@@ -140,36 +132,59 @@ absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
   return existing;
 }
 
+struct FileReplacer::Publication {
+  Publication(StagedFile& staged, const CommitOptions& options)
+      : staged(staged), options(options) {}
+
+  StagedFile& staged;
+  const CommitOptions& options;
+  // The target before publishing; nullopt when it is absent.
+  std::optional<FileInfo> existing;
+  mode_t permissions = 0;
+  std::optional<Owner> owner;
+  // What was written, seen through our own fd (the temp name could be
+  // swapped by anyone who may write the directory; our fd cannot).
+  FileInfo own;
+  // The replace swapped names: the temp name holds the old content.
+  bool exchanged = false;
+  CommitResult result;
+
+  int dir_fd() const { return staged.dir_fd_; }
+  const std::string& leaf() const { return staged.leaf_; }
+  const std::string& temp() const { return staged.temp_name_; }
+};
+
 absl::StatusOr<CommitResult> FileReplacer::Commit(
     StagedFile& staged, const CommitOptions& options) {
-  const int dir_fd = staged.dir_fd_;
-  const std::string& leaf = staged.leaf_;
-  const std::string& temp = staged.temp_name_;
   if (staged.failed_) {
     return absl::FailedPreconditionError("an earlier append failed");
   }
-  // Unless publishing succeeds, the temp file is gone when Commit returns.
-  struct RemoveTempOnFailure {
-    StagedFile& staged;
-    ~RemoveTempOnFailure() {
-      if (!staged.needs_cleanup_) return;
-      staged.needs_cleanup_ = false;
-      staged.fd_.reset();
-      absl::Status removed =
-          staged.fs_->Unlink(staged.dir_fd_, staged.temp_name_);
-      if (!removed.ok()) {
-        LogError(absl::StrCat("cannot remove temp file ", staged.temp_name_,
-                              ": ", removed.message()));
-      }
-    }
-  } remove_temp_on_failure{staged};
+  Publication p(staged, options);
+  absl::Status status = DecideCreateOrReplace(p);
+  if (status.ok()) status = VerifyContent(p);
+  if (status.ok()) status = PrepareTempFile(p);
+  if (status.ok()) status = CheckStillWanted(p);
+  if (status.ok()) status = Publish(p);
+  if (status.ok()) status = VerifyPublished(p);
+  if (status.ok()) status = MakePublishDurable(p);
+  if (!status.ok()) {
+    // Unless publishing succeeded, the temp file is gone when Commit
+    // returns (or kept on purpose, see needs_cleanup_).
+    staged.Discard();
+    return status;
+  }
+  DropOldContent(p);
+  return std::move(p.result);
+}
 
-  // 1. What is at the target now decides create vs replace.
-  CommitResult result;
-  mode_t permissions = options.create_permissions & 07777;
-  std::optional<Owner> owner = options.create_owner;
+// 1. What is at the target now decides create vs replace, and the mode and
+// owner of the new file.
+absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
+  const CommitOptions& options = p.options;
+  p.permissions = options.create_permissions & 07777;
+  p.owner = options.create_owner;
   absl::StatusOr<FileInfo> existing =
-      InspectTarget(dir_fd, leaf, options.if_match);
+      InspectTarget(p.dir_fd(), p.leaf(), options.if_match);
   if (existing.ok()) {
     if (options.if_absent) {
       return absl::AlreadyExistsError(
@@ -182,10 +197,11 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
     // Keep the old bits but never setuid/setgid: new content must not
     // inherit the privilege of the file it replaces (the kernel drops them
     // on a write by anyone else, too).
-    permissions = existing->mode & 01777;
-    owner = Owner{existing->uid, existing->gid};
+    p.permissions = existing->mode & 01777;
+    p.owner = Owner{existing->uid, existing->gid};
+    p.existing = *std::move(existing);
   } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
-    result.created = true;
+    p.result.created = true;
   } else if (absl::IsNotFound(existing.status())) {
     return absl::AbortedError(
         absl::StrCat("the target does not exist, so it cannot match etag ",
@@ -194,132 +210,147 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
     return existing.status();
   }
   if (options.requested_permissions.has_value()) {
-    permissions = *options.requested_permissions & 07777;
+    p.permissions = *options.requested_permissions & 07777;
   }
+  return absl::OkStatus();
+}
 
-  // 2. The content must be what the client meant to send.
-  result.size = staged.size_;
-  result.sha256 = staged.hasher_.Finish();
-  if (options.expected_sha256.has_value() &&
-      *options.expected_sha256 != result.sha256) {
+// 2. The content must be what the client meant to send.
+absl::Status FileReplacer::VerifyContent(Publication& p) {
+  p.result.size = p.staged.size_;
+  p.result.sha256 = p.staged.hasher_.Finish();
+  if (p.options.expected_sha256.has_value() &&
+      *p.options.expected_sha256 != p.result.sha256) {
     return absl::DataLossError(
-        absl::StrCat("the content received (", result.size, " bytes, sha256 ",
-                     absl::BytesToHexString(result.sha256),
+        absl::StrCat("the content received (", p.result.size, " bytes, sha256 ",
+                     absl::BytesToHexString(p.result.sha256),
                      ") does not match the expected sha256 ",
-                     absl::BytesToHexString(*options.expected_sha256)));
+                     absl::BytesToHexString(*p.options.expected_sha256)));
   }
+  return absl::OkStatus();
+}
 
-  // 3. Metadata and data of the temp file, made durable before publishing.
-  const int fd = staged.fd_.get();
-  absl::Status status = fs_->SetPermissions(fd, permissions);
-  absl::StatusOr<FileInfo> info;
-  if (status.ok() && owner.has_value()) {
-    info = fs_->Stat(fd);
+// 3. Metadata and data of the temp file, made durable before publishing. A
+// replacement is stamped newer than the version it replaces (before the
+// fsync, so the stamp is durable too).
+absl::Status FileReplacer::PrepareTempFile(Publication& p) {
+  const int fd = p.staged.fd_.get();
+  absl::Status status = fs_->SetPermissions(fd, p.permissions);
+  if (status.ok() && p.owner.has_value()) {
+    absl::StatusOr<FileInfo> info = fs_->Stat(fd);
     if (!info.ok()) {
       status = info.status();
-    } else if (info->uid != owner->uid || info->gid != owner->gid) {
-      status = fs_->SetOwner(fd, owner->uid, owner->gid);
+    } else if (info->uid != p.owner->uid || info->gid != p.owner->gid) {
+      status = fs_->SetOwner(fd, p.owner->uid, p.owner->gid);
     }
   }
   if (!status.ok()) return Annotate(status, "cannot set mode or owner");
-  // What we wrote, seen through our own fd: the temp name could be swapped
-  // by anyone who may write the directory, our fd cannot. A replacement is
-  // stamped newer than the version it replaces (before the fsync, so the
-  // stamp is durable too).
-  const absl::StatusOr<FileInfo> own =
-      existing.ok() ? StampNewerThan(fd, existing->mtime_ns) : fs_->Stat(fd);
+  absl::StatusOr<FileInfo> own = p.existing.has_value()
+                                     ? StampNewerThan(fd, p.existing->mtime_ns)
+                                     : fs_->Stat(fd);
   if (!own.ok()) {
     return Annotate(own.status(), "cannot inspect the new content");
   }
+  p.own = *std::move(own);
   status = fs_->SyncFile(fd);
   if (!status.ok()) return Annotate(status, "cannot flush the new content");
   // Stat RPCs and if_match compute the etag from the target later; both
   // derive it from the same inode's device, number, generation, mtime and
   // size, so they agree.
-  result.etag = EtagOf(*own);
+  p.result.etag = EtagOf(p.own);
+  return absl::OkStatus();
+}
 
-  // 4. Earlier failed directory fsyncs are made good before anything more
-  // is published (and so before anything more is acknowledged).
-  status = sync_debt_.Settle(*fs_);
-  if (!status.ok()) {
-    return Annotate(status, "nothing was published, because");
-  }
-  if (options.abandon && options.abandon()) {
+// 4. Earlier failed directory fsyncs are made good before anything more is
+// published (and so before anything more is acknowledged), and a caller
+// that went away publishes nothing.
+absl::Status FileReplacer::CheckStillWanted(Publication& p) {
+  absl::Status status = sync_debt_.Settle(*fs_);
+  if (!status.ok()) return Annotate(status, "nothing was published, because");
+  if (p.options.abandon && p.options.abandon()) {
     return absl::CancelledError(
         "the call was cancelled or its deadline passed; nothing was "
         "published");
   }
+  return absl::OkStatus();
+}
 
-  // 5. Publish. A replace swaps the names so the old content can be put
-  // back if the directory cannot be made durable.
-  bool exchanged = false;
-  if (result.created) {
-    RenameMode mode = (options.if_absent || !options.allow_overwrite)
+// 5. Publish. A replace swaps the names so the old content can be put back
+// if the directory cannot be made durable.
+absl::Status FileReplacer::Publish(Publication& p) {
+  absl::Status status;
+  if (p.result.created) {
+    RenameMode mode = (p.options.if_absent || !p.options.allow_overwrite)
                           ? RenameMode::kNoReplace
                           : RenameMode::kReplace;
-    status = fs_->Rename(dir_fd, temp, leaf, mode);
+    status = fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), mode);
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(
           "the target appeared while writing and the write is create-only");
     }
   } else {
-    status = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
+    status = fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), RenameMode::kExchange);
     if (absl::IsInvalidArgument(status)) {
       // The filesystem lacks RENAME_EXCHANGE: a plain atomic replace, which
       // cannot be undone if the directory fsync fails.
-      status = fs_->Rename(dir_fd, temp, leaf, RenameMode::kReplace);
+      status =
+          fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), RenameMode::kReplace);
     } else {
-      exchanged = status.ok();
+      p.exchanged = status.ok();
     }
   }
   if (!status.ok()) return Annotate(status, "cannot publish the new content");
   // From here the temp name holds the old content (exchanged) or nothing.
-  staged.needs_cleanup_ = exchanged;
+  p.staged.needs_cleanup_ = p.exchanged;
+  return absl::OkStatus();
+}
 
-  // 6. The target must now be the inode we wrote and flushed. Checked
-  // before the directory fsync, so that an undo is made durable by it.
-  absl::StatusOr<FileInfo> published = fs_->StatAt(dir_fd, leaf);
-  if (!published.ok() || published->device != own->device ||
-      published->inode != own->inode) {
+// 6. The target must now be the inode we wrote and flushed. Checked before
+// the directory fsync, so that an undo is made durable by it.
+absl::Status FileReplacer::VerifyPublished(Publication& p) {
+  absl::StatusOr<FileInfo> published = fs_->StatAt(p.dir_fd(), p.leaf());
+  if (!published.ok() || published->device != p.own.device ||
+      published->inode != p.own.inode) {
     const bool foreign = published.ok();
     absl::Status undone;
-    if (exchanged) {
+    if (p.exchanged) {
       // The old content returns to the target; the temp name then holds
       // what was published there and is removed on return.
-      undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
-      if (!undone.ok()) staged.needs_cleanup_ = false;  // the old content
+      undone =
+          fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), RenameMode::kExchange);
+      if (!undone.ok()) p.staged.needs_cleanup_ = false;  // the old content
     } else {
-      undone = RemoveFromTarget(dir_fd, leaf);
+      undone = RemoveFromTarget(p.dir_fd(), p.leaf());
     }
     absl::Status synced =
-        undone.ok() ? SyncDirectory(dir_fd) : absl::OkStatus();
-    if (!synced.ok()) sync_debt_.Add(*fs_, dir_fd);
+        undone.ok() ? SyncDirectory(p.dir_fd()) : absl::OkStatus();
+    if (!synced.ok()) sync_debt_.Add(*fs_, p.dir_fd());
     std::string state;
     if (!undone.ok()) {
       state = absl::StrCat(
           "; undoing the publish failed (", undone.message(),
           "), so the target may hold that file",
-          exchanged ? absl::StrCat(" and the old content is kept as ", temp)
-                    : "");
+          p.exchanged
+              ? absl::StrCat(" and the old content is kept as ", p.temp())
+              : "");
     } else if (!synced.ok()) {
       state = absl::StrCat(
           "; it was removed from the target again, but the directory "
           "fsync after that failed (",
           synced.message(), "), so after a power loss it may be back");
-    } else if (exchanged || result.created) {
-      state = exchanged ? "; the old content is back in place"
-                        : "; the target is absent again";
+    } else if (p.exchanged || p.result.created) {
+      state = p.exchanged ? "; the old content is back in place"
+                          : "; the target is absent again";
     } else {
       state =
           "; the old content could not be restored (this filesystem has no "
           "RENAME_EXCHANGE), the target is absent";
     }
     if (foreign) {
-      if (!exchanged && undone.ok()) {
+      if (!p.exchanged && undone.ok()) {
         LogWarning(absl::StrCat(
-            "a file another process renamed onto temp "
-            "file ",
-            temp, " was published as ", leaf, " and has been removed again"));
+            "a file another process renamed onto temp file ", p.temp(),
+            " was published as ", p.leaf(), " and has been removed again"));
       }
       return absl::AbortedError(absl::StrCat(
           "the temp file was replaced by another process before it was "
@@ -336,30 +367,34 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
         absl::StrCat("outcome unknown: cannot verify the published file (",
                      published.status().message(), ")", state));
   }
+  return absl::OkStatus();
+}
 
-  // 7. Make the rename durable, or undo it and make the undo durable.
-  status = SyncDirectory(dir_fd);
+// 7. Make the rename durable, or undo it and make the undo durable.
+absl::Status FileReplacer::MakePublishDurable(Publication& p) {
+  absl::Status status = SyncDirectory(p.dir_fd());
   if (!status.ok()) {
     absl::Status undone;
-    if (exchanged) {
+    if (p.exchanged) {
       // Afterwards the temp name holds the new content again and is removed
       // on return.
-      undone = fs_->Rename(dir_fd, temp, leaf, RenameMode::kExchange);
-    } else if (result.created) {
-      undone = fs_->Unlink(dir_fd, leaf);
+      undone =
+          fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), RenameMode::kExchange);
+    } else if (p.result.created) {
+      undone = fs_->Unlink(p.dir_fd(), p.leaf());
     } else {
       undone = absl::UnimplementedError(
           "this filesystem has no RENAME_EXCHANGE, so a replace cannot be "
           "undone");
     }
     if (undone.ok()) {
-      absl::Status resynced = SyncDirectory(dir_fd);
+      absl::Status resynced = SyncDirectory(p.dir_fd());
       if (resynced.ok()) {
         return Annotate(status,
                         "cannot make the directory durable; the write was "
                         "rolled back");
       }
-      sync_debt_.Add(*fs_, dir_fd);
+      sync_debt_.Add(*fs_, p.dir_fd());
       return absl::UnknownError(absl::StrCat(
           "outcome unknown: cannot make the directory durable (",
           status.message(),
@@ -369,31 +404,34 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
           "), so after a power loss the target may hold the old or the new "
           "content"));
     }
-    sync_debt_.Add(*fs_, dir_fd);
-    if (exchanged) {
-      staged.needs_cleanup_ = false;
-      LogError(absl::StrCat("the old content of ", leaf, " is kept as ", temp,
-                            " after a failed directory fsync"));
+    sync_debt_.Add(*fs_, p.dir_fd());
+    if (p.exchanged) {
+      p.staged.needs_cleanup_ = false;
+      LogError(absl::StrCat("the old content of ", p.leaf(), " is kept as ",
+                            p.temp(), " after a failed directory fsync"));
     }
     return absl::UnknownError(absl::StrCat(
         "outcome unknown: cannot make the directory durable (",
         status.message(), ") and cannot roll back (", undone.message(),
         "); the new content is visible but may not survive a power loss",
-        exchanged ? absl::StrCat("; the old content is kept as ", temp) : ""));
+        p.exchanged ? absl::StrCat("; the old content is kept as ", p.temp())
+                    : ""));
   }
+  return absl::OkStatus();
+}
 
-  // 8. Drop the old content. A failure here does not undo a durable write;
-  // the leftover carries the temp prefix, so the start-up sweep removes it.
-  if (exchanged) {
-    staged.needs_cleanup_ = false;
-    staged.fd_.reset();
-    absl::Status removed = fs_->Unlink(dir_fd, temp);
+// 8. Drop the old content. A failure here does not undo a durable write;
+// the leftover carries the temp prefix, so the start-up sweep removes it.
+void FileReplacer::DropOldContent(Publication& p) {
+  if (p.exchanged) {
+    p.staged.needs_cleanup_ = false;
+    p.staged.fd_.reset();
+    absl::Status removed = fs_->Unlink(p.dir_fd(), p.temp());
     if (!removed.ok()) {
-      LogError(absl::StrCat("cannot remove the old content of ", leaf, " (now ",
-                            temp, "): ", removed.message()));
+      LogError(absl::StrCat("cannot remove the old content of ", p.leaf(),
+                            " (now ", p.temp(), "): ", removed.message()));
     }
   }
-  return result;
 }
 
 absl::StatusOr<FileInfo> FileReplacer::StampNewerThan(int fd,

@@ -82,6 +82,11 @@ class StagedFile {
   StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
              std::string temp_name, UniqueFd fd);
 
+  // Closes and unlinks the temp file unless it is no longer ours to remove
+  // (published, or kept for the operator). The one cleanup path, used by
+  // the destructor and by a failed commit.
+  void Discard();
+
   FileSystem* const fs_;
   const int dir_fd_;
   const std::string leaf_;
@@ -158,6 +163,20 @@ class FileReplacer {
                                          const std::string& if_match = "");
 
  private:
+  // One commit in progress, handed from step to step.
+  struct Publication;
+
+  // The steps of Commit, in order; each returns the error that ends the
+  // commit (the temp file is then discarded by Commit).
+  absl::Status DecideCreateOrReplace(Publication& p);
+  absl::Status VerifyContent(Publication& p);
+  absl::Status PrepareTempFile(Publication& p);
+  absl::Status CheckStillWanted(Publication& p);
+  absl::Status Publish(Publication& p);
+  absl::Status VerifyPublished(Publication& p);
+  absl::Status MakePublishDurable(Publication& p);
+  void DropOldContent(Publication& p);
+
   // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
   // logged once and counts as success. A success pays the directory's
   // entry in sync_debt_, if any; a failure is only returned (the caller

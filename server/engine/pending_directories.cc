@@ -1,4 +1,5 @@
 #include "server/engine/pending_directories.h"
+#include "server/base/errno_status.h"
 
 #include <vector>
 
@@ -32,11 +33,9 @@ absl::Status PendingDirectories::SyncAll(FileSystem& fs) {
   for (const std::shared_ptr<UniqueFd>& parent : parents) {
     absl::Status synced = fs.SyncDirectory(parent->get());
     if (!synced.ok() && !absl::IsUnimplemented(synced)) {
-      return absl::Status(
-          synced.code(),
-          absl::StrCat("cannot make a directory created by a concurrent "
-                       "write durable: ",
-                       synced.message()));
+      return Annotate(synced,
+                      "cannot make a directory created by a concurrent "
+                      "write durable");
     }
   }
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "server/base/errno_status.h"
+#include "server/base/logging.h"
 #include "server/engine/file_replacer.h"
 #include "server/policy/path_validation.h"
 
@@ -34,9 +35,7 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
       return absl::PermissionDeniedError(
           "the daemon may not search the parent directory");
     default:
-      return absl::Status(
-          status.code(),
-          absl::StrCat("cannot open the parent directory: ", status.message()));
+      return Annotate(status, "cannot open the parent directory");
   }
 }
 
@@ -142,9 +141,9 @@ absl::StatusOr<UniqueFd> OpenCreatingParents(
         UniqueFd parent(dup(current->get()));
         created->push_back(CreatedDirectory{std::move(parent), name});
         if (!durable.ok() && !absl::IsUnimplemented(durable)) {
-          return absl::Status(durable.code(),
-                              absl::StrCat("cannot create parent directory ",
-                                           name, ": ", durable.message()));
+          return Annotate(durable,
+                          absl::StrCat("cannot create parent directory ",
+                                       EscapeName(name)));
         }
       } else if (absl::IsAlreadyExists(next.status())) {
         next = fs.OpenDirectoryBeneath(current->get(), name);  // lost a race

@@ -77,7 +77,7 @@ absl::StatusOr<RootDirectories> RootDirectories::Open(
       return absl::FailedPreconditionError(
           absl::StrCat("cannot stat root ", root, ": ", strerror(errno)));
     }
-    result.identities_.push_back(Identity{st.st_dev, st.st_ino});
+    result.identities_.push_back(DirectoryId{st.st_dev, st.st_ino});
     CheckAncestors(root, &result.warnings_);
   }
   return result;

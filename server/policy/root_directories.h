@@ -37,13 +37,13 @@ class RootDirectories {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
-  struct Identity {
+  struct DirectoryId {
     uint64_t device = 0;
     uint64_t inode = 0;
   };
 
   std::vector<UniqueFd> fds_;
-  std::vector<Identity> identities_;
+  std::vector<DirectoryId> identities_;
   std::vector<std::string> warnings_;
 };
 

@@ -98,9 +98,7 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   }
   absl::Status appended = staged_->Append(data);
   if (!appended.ok()) {
-    return absl::Status(
-        appended.code(),
-        absl::StrCat("cannot write the new content: ", appended.message()));
+    return Annotate(appended, "cannot write the new content");
   }
   return absl::OkStatus();
 }
