@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "durable/v1/durable.grpc.pb.h"
+#include "durable/v1/durable.pb.h"
 
 namespace durable {
 namespace {
@@ -39,6 +40,11 @@ WriteResult FromProto(const durable::v1::WriteResponse& response) {
   result.etag = response.etag();
   result.created = response.created();
   return result;
+}
+
+absl::Status MovedFromError() {
+  return absl::FailedPreconditionError(
+      "this durable::Client was moved from; assign a Client to it first");
 }
 
 }  // namespace
@@ -77,10 +83,13 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
 }
 
 Client::~Client() = default;
+Client::Client(Client&& other) noexcept = default;
+Client& Client::operator=(Client&& other) noexcept = default;
 
 absl::StatusOr<WriteResult> Client::Write(const std::string& path,
                                           absl::string_view data,
                                           const WriteOptions& options) {
+  if (stub_ == nullptr) return MovedFromError();
   if (data.size() > options_.stream_threshold) {
     size_t offset = 0;
     ChunkSource source = [&](char* buffer,
@@ -108,6 +117,7 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
                                                 const ChunkSource& source,
                                                 uint64_t total_size,
                                                 const WriteOptions& options) {
+  if (stub_ == nullptr) return MovedFromError();
   grpc::ClientContext context;
   stub_->SetDeadline(context, options_);
   durable::v1::WriteResponse response;
@@ -154,6 +164,7 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
 }
 
 absl::StatusOr<FileStatus> Client::Stat(const std::string& path) {
+  if (stub_ == nullptr) return MovedFromError();
   durable::v1::StatRequest request;
   request.set_path(path);
   durable::v1::StatResponse response;
@@ -173,6 +184,7 @@ absl::StatusOr<FileStatus> Client::Stat(const std::string& path) {
 
 absl::StatusOr<std::string> Client::Remove(const std::string& path,
                                            const std::string& if_match) {
+  if (stub_ == nullptr) return MovedFromError();
   durable::v1::RemoveRequest request;
   request.set_path(path);
   request.set_if_match(if_match);
@@ -184,37 +196,73 @@ absl::StatusOr<std::string> Client::Remove(const std::string& path,
   return response.etag();
 }
 
-absl::StatusOr<Identity> Client::WhoAmI() {
+absl::StatusOr<CallerInfo> Client::WhoAmI() {
+  if (stub_ == nullptr) return MovedFromError();
   durable::v1::WhoAmIRequest request;
   durable::v1::WhoAmIResponse response;
   grpc::ClientContext context;
   stub_->SetDeadline(context, options_);
   grpc::Status status = stub_->writer->WhoAmI(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, options_.socket_path);
-  Identity identity;
-  identity.uid = response.uid();
-  identity.gid = response.gid();
-  identity.groups.assign(response.groups().begin(), response.groups().end());
-  identity.pid = response.pid();
-  for (const auto& grant : response.grants()) {
-    identity.grants.push_back(
-        Identity::Grant{grant.root(), grant.max_file_size(),
-                        grant.create_mode(), grant.max_mode(),
-                        grant.allow_overwrite(), grant.allow_create_parents()});
+  CallerInfo caller;
+  caller.uid = response.uid();
+  caller.gid = response.gid();
+  caller.groups.assign(response.groups().begin(), response.groups().end());
+  caller.pid = response.pid();
+  for (const durable::v1::WhoAmIResponse::Grant& proto : response.grants()) {
+    CallerInfo::Grant& grant = caller.grants.emplace_back();
+    grant.root = proto.root();
+    grant.max_file_size = proto.max_file_size();
+    grant.create_mode = proto.create_mode();
+    grant.max_mode = proto.max_mode();
+    grant.allow_overwrite = proto.allow_overwrite();
+    grant.allow_create_parents = proto.allow_create_parents();
+    grant.directory_mode = proto.directory_mode();
   }
-  identity.denied_roots.assign(response.denied_roots().begin(),
-                               response.denied_roots().end());
-  return identity;
+  caller.denied_roots.assign(response.denied_roots().begin(),
+                             response.denied_roots().end());
+  return caller;
 }
 
-absl::StatusOr<durable::v1::GetStatsResponse> Client::GetStats() {
+absl::StatusOr<DaemonStats> Client::GetStats() {
+  if (stub_ == nullptr) return MovedFromError();
   durable::v1::GetStatsRequest request;
   durable::v1::GetStatsResponse response;
   grpc::ClientContext context;
   stub_->SetDeadline(context, options_);
   grpc::Status status = stub_->writer->GetStats(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, options_.socket_path);
-  return response;
+  if (response.latency_bucket_upper_us_size() !=
+      response.latency_bucket_count_size()) {
+    return absl::InternalError(
+        absl::StrCat("durabled sent ", response.latency_bucket_upper_us_size(),
+                     " latency bucket bounds but ",
+                     response.latency_bucket_count_size(), " counts"));
+  }
+  DaemonStats stats;
+  stats.uptime = absl::Seconds(response.uptime_seconds());
+  stats.writes_ok = response.writes_ok();
+  stats.writes_failed = response.writes_failed();
+  stats.bytes_written = response.bytes_written();
+  stats.removes_ok = response.removes_ok();
+  stats.removes_failed = response.removes_failed();
+  for (const auto& [code, count] : response.errors_by_code()) {
+    stats.errors_by_code[code] = count;
+  }
+  stats.file_syncs = response.file_syncs();
+  stats.directory_syncs = response.directory_syncs();
+  stats.sync_errors = response.sync_errors();
+  stats.commits = response.commits();
+  stats.coalesced_writes = response.coalesced_writes();
+  stats.latency.reserve(response.latency_bucket_count_size());
+  for (int i = 0; i < response.latency_bucket_count_size(); ++i) {
+    stats.latency.push_back(LatencyBucket{response.latency_bucket_upper_us(i),
+                                          response.latency_bucket_count(i)});
+  }
+  stats.connections_accepted = response.connections_accepted();
+  stats.connections_refused = response.connections_refused();
+  stats.writes_in_progress = response.writes_in_progress();
+  return stats;
 }
 
 }  // namespace durable

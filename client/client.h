@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +14,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "durable/v1/durable.pb.h"
 
 namespace durable {
 
@@ -70,21 +71,70 @@ struct FileStatus {
   std::string etag;
 };
 
-struct Identity {
+// The caller as the daemon sees it, and where it may write (WhoAmI).
+struct CallerInfo {
+  // As the kernel reported them when the connection was accepted.
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;
+  std::vector<gid_t> groups;  // supplementary groups
   pid_t pid = 0;
+  // What one rule lets this caller do.
   struct Grant {
+    // Directory under which the caller may write (unless one of
+    // `denied_roots` covers the path).
     std::string root;
     uint64_t max_file_size = 0;
     mode_t create_mode = 0;
     mode_t max_mode = 0;
     bool allow_overwrite = false;
     bool allow_create_parents = false;
+    // Permission bits of the directories it creates (create_parents).
+    mode_t directory_mode = 0;
   };
   std::vector<Grant> grants;
+  // Roots nested under one of `grants` whose rules do not allow this caller.
   std::vector<std::string> denied_roots;
+};
+
+// One bucket of the daemon's latency histogram: `count` calls took less than
+// `upper_bound_us` microseconds (and at least the previous bucket's bound).
+struct LatencyBucket {
+  // The last bucket's bound is kUnboundedLatencyUs: everything longer.
+  int64_t upper_bound_us = 0;
+  uint64_t count = 0;
+};
+inline constexpr int64_t kUnboundedLatencyUs =
+    std::numeric_limits<int64_t>::max();
+
+// The daemon's counters since it started (GetStats).
+struct DaemonStats {
+  absl::Duration uptime;  // whole seconds
+  // Completed Write and WriteStream calls, by outcome.
+  uint64_t writes_ok = 0;
+  uint64_t writes_failed = 0;
+  // Bytes published by successful writes.
+  uint64_t bytes_written = 0;
+  // Completed Remove calls, by outcome.
+  uint64_t removes_ok = 0;
+  uint64_t removes_failed = 0;
+  // Failed writes and removes by status code name ("PERMISSION_DENIED").
+  std::map<std::string, uint64_t> errors_by_code;
+  // fsync calls on files and on directories, and how many failed.
+  uint64_t file_syncs = 0;
+  uint64_t directory_syncs = 0;
+  uint64_t sync_errors = 0;
+  // Published writes, and writes that shared another's commit (none until
+  // group commit exists: every commit has batch size 1).
+  uint64_t commits = 0;
+  uint64_t coalesced_writes = 0;
+  // Latency of completed writes and removes, by ascending bound.
+  std::vector<LatencyBucket> latency;
+  // Connections accepted and refused at accept (no rule for the caller, or
+  // over the per-uid limit).
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;
+  // Writes in progress when the daemon answered.
+  uint32_t writes_in_progress = 0;
 };
 
 // Fills `buffer` with up to `capacity` bytes of content; returns how many,
@@ -95,12 +145,18 @@ using ChunkSource =
 // A connection to durabled. Thread-safe; one Client may serve many threads.
 // Errors are the daemon's status codes and messages (see
 // proto/durable/v1/durable.proto); an unreachable daemon is UNAVAILABLE.
+//
+// Movable (not while another thread uses it): the moved-to Client takes over
+// the connection and options; a moved-from Client answers every call with
+// FAILED_PRECONDITION until a Client is assigned to it.
 class Client {
  public:
   explicit Client(ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+  Client(Client&& other) noexcept;
+  Client& operator=(Client&& other) noexcept;
 
   // Makes `path` hold exactly `data`, durably. Content above
   // stream_threshold goes as a stream.
@@ -123,10 +179,10 @@ class Client {
   absl::StatusOr<std::string> Remove(const std::string& path,
                                      const std::string& if_match = "");
 
-  absl::StatusOr<Identity> WhoAmI();
+  absl::StatusOr<CallerInfo> WhoAmI();
 
   // The daemon's counters (root or the daemon's uid only).
-  absl::StatusOr<durable::v1::GetStatsResponse> GetStats();
+  absl::StatusOr<DaemonStats> GetStats();
 
   const ClientOptions& options() const { return options_; }
 

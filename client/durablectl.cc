@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -207,7 +207,19 @@ class ContentSource {
   bool owned_;
 };
 
+// Parses an octal mode: octal digits only (a leading 0 is allowed), no sign
+// or spaces.
+std::optional<uint32_t> ParseOctalMode(const std::string& text) {
+  uint32_t mode = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, mode, 8);
+  if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
+  return mode;
+}
+
 std::string HumanBytes(uint64_t bytes) {
+  if (bytes == 1) return "1 byte";
+  if (bytes < 1024) return absl::StrCat(bytes, " bytes");
   if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
   if (bytes < (1ull << 30)) {
     return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
@@ -244,14 +256,13 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
         if (flag.name == "from" && flag.value.has_value()) {
           from = *flag.value;
         } else if (flag.name == "mode" && flag.value.has_value()) {
-          uint32_t mode = 0;
-          if (!absl::numbers_internal::safe_strtou32_base(*flag.value, &mode,
-                                                          8) ||
-              mode > 07777) {
+          std::optional<uint32_t> mode = ParseOctalMode(*flag.value);
+          if (!mode.has_value() || *mode > 07777) {
             usage_error = absl::StrCat("--mode=", *flag.value,
                                        " is not an octal mode up to 7777");
+          } else {
+            options.mode = *mode;
           }
-          options.mode = mode;
         } else if (flag.name == "if-absent" && !flag.value.has_value()) {
           options.if_absent = true;
         } else if (flag.name == "if-match" && flag.value.has_value()) {
@@ -360,22 +371,23 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
   absl::StatusOr<std::string> parsed =
       ParseArgs("whoami", args, false, [](const Flag&) { return false; });
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
-  absl::StatusOr<durable::Identity> identity = client.WhoAmI();
-  if (!identity.ok()) return Fail("whoami", identity.status());
-  std::cout << "uid " << identity->uid << ", gid " << identity->gid
-            << ", groups [" << absl::StrJoin(identity->groups, " ") << "], pid "
-            << identity->pid << "\n";
-  if (identity->grants.empty()) std::cout << "may write nowhere\n";
-  for (const durable::Identity::Grant& grant : identity->grants) {
+  absl::StatusOr<durable::CallerInfo> caller = client.WhoAmI();
+  if (!caller.ok()) return Fail("whoami", caller.status());
+  std::cout << "uid " << caller->uid << ", gid " << caller->gid << ", groups ["
+            << absl::StrJoin(caller->groups, " ") << "], pid " << caller->pid
+            << "\n";
+  if (caller->grants.empty()) std::cout << "may write nowhere\n";
+  for (const durable::CallerInfo::Grant& grant : caller->grants) {
     std::cout << "may write under " << grant.root << " (max "
               << grant.max_file_size << " bytes, create mode "
               << absl::StrFormat("0%o", grant.create_mode) << ", max mode "
               << absl::StrFormat("0%o", grant.max_mode)
               << (grant.allow_overwrite ? ", overwrite" : ", create-only")
               << (grant.allow_create_parents ? ", creates parents" : "")
-              << ")\n";
+              << ", directory mode "
+              << absl::StrFormat("0%o", grant.directory_mode) << ")\n";
   }
-  for (const std::string& root : identity->denied_roots) {
+  for (const std::string& root : caller->denied_roots) {
     std::cout << "but not under " << root << "\n";
   }
   return kOk;
@@ -385,35 +397,34 @@ int Stats(durable::Client& client, const std::vector<std::string>& args) {
   absl::StatusOr<std::string> parsed =
       ParseArgs("stats", args, false, [](const Flag&) { return false; });
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
-  absl::StatusOr<durable::v1::GetStatsResponse> stats = client.GetStats();
+  absl::StatusOr<durable::DaemonStats> stats = client.GetStats();
   if (!stats.ok()) return Fail("stats", stats.status());
-  std::cout << "uptime:          " << stats->uptime_seconds() << " s\n"
-            << "writes:          " << stats->writes_ok() << " ok, "
-            << stats->writes_failed() << " failed, "
-            << HumanBytes(stats->bytes_written()) << " written\n"
-            << "removes:         " << stats->removes_ok() << " ok, "
-            << stats->removes_failed() << " failed\n"
-            << "in progress:     " << stats->writes_in_progress() << "\n"
-            << "fsyncs:          " << stats->file_syncs() << " files, "
-            << stats->directory_syncs() << " directories, "
-            << stats->sync_errors() << " errors\n"
-            << "commits:         " << stats->commits() << " (batch size 1), "
-            << stats->coalesced_writes() << " coalesced\n"
-            << "connections:     " << stats->connections_accepted()
-            << " accepted, " << stats->connections_refused() << " refused\n";
-  std::vector<std::pair<std::string, uint64_t>> errors(
-      stats->errors_by_code().begin(), stats->errors_by_code().end());
-  std::sort(errors.begin(), errors.end());
-  for (const auto& [code, count] : errors) {
+  std::cout << "uptime:          " << absl::ToInt64Seconds(stats->uptime)
+            << " s\n"
+            << "writes:          " << stats->writes_ok << " ok, "
+            << stats->writes_failed << " failed, "
+            << HumanBytes(stats->bytes_written) << " written\n"
+            << "removes:         " << stats->removes_ok << " ok, "
+            << stats->removes_failed << " failed\n"
+            << "in progress:     " << stats->writes_in_progress << "\n"
+            << "fsyncs:          " << stats->file_syncs << " files, "
+            << stats->directory_syncs << " directories, " << stats->sync_errors
+            << " errors\n"
+            << "commits:         " << stats->commits << " (batch size 1), "
+            << stats->coalesced_writes << " coalesced\n"
+            << "connections:     " << stats->connections_accepted
+            << " accepted, " << stats->connections_refused << " refused\n";
+  // errors_by_code is a std::map: already sorted by code name.
+  for (const auto& [code, count] : stats->errors_by_code) {
     std::cout << "errors:          " << code << " " << count << "\n";
   }
   std::cout << "latency:\n";
-  for (int i = 0; i < stats->latency_bucket_count_size(); ++i) {
-    const int64_t bound = stats->latency_bucket_upper_us(i);
+  for (const durable::LatencyBucket& bucket : stats->latency) {
     std::cout << "  "
-              << (bound == INT64_MAX ? std::string("     longer")
-                                     : absl::StrFormat("< %8d us", bound))
-              << "  " << stats->latency_bucket_count(i) << "\n";
+              << (bucket.upper_bound_us == durable::kUnboundedLatencyUs
+                      ? std::string("     longer")
+                      : absl::StrFormat("< %8d us", bucket.upper_bound_us))
+              << "  " << bucket.count << "\n";
   }
   return kOk;
 }

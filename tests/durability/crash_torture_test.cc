@@ -238,7 +238,7 @@ class CrashTortureTest : public ::testing::Test {
 };
 
 bool WaitUntilServing(const TestDaemon& daemon) {
-  absl::StatusOr<Identity> identity = daemon.NewClient()->WhoAmI();
+  absl::StatusOr<CallerInfo> identity = daemon.NewClient()->WhoAmI();
   EXPECT_TRUE(identity.ok()) << identity.status();
   return identity.ok();
 }

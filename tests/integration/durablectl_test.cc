@@ -212,6 +212,7 @@ TEST_F(DurablectlTest, WhoAmIListsWhereICanWrite) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr(absl::StrCat("uid ", getuid())));
   EXPECT_THAT(result.out, HasSubstr("may write under " + daemon_->data()));
+  EXPECT_THAT(result.out, HasSubstr("directory mode 0755)"));
   EXPECT_THAT(result.out, ::testing::Not(HasSubstr("/nobody")));
 }
 

@@ -6,6 +6,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -73,18 +74,60 @@ TEST_F(OperatorRpcTest, StatsCountWritesFailuresAndSyncs) {
   auto stats = client->GetStats();
   if (geteuid() != 0) GTEST_SKIP() << "GetStats needs root or the daemon uid";
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->writes_ok(), 2u);
-  EXPECT_EQ(stats->writes_failed(), 1u);
-  EXPECT_EQ(stats->bytes_written(), 8u);
-  EXPECT_EQ(stats->removes_ok(), 1u);
-  EXPECT_EQ(stats->errors_by_code().at("PERMISSION_DENIED"), 1u);
-  EXPECT_EQ(stats->file_syncs(), 2u);
-  EXPECT_EQ(stats->directory_syncs(), 3u);  // two writes, one remove
-  EXPECT_EQ(stats->commits(), 2u);
+  EXPECT_EQ(stats->writes_ok, 2u);
+  EXPECT_EQ(stats->writes_failed, 1u);
+  EXPECT_EQ(stats->bytes_written, 8u);
+  EXPECT_EQ(stats->removes_ok, 1u);
+  EXPECT_EQ(stats->removes_failed, 0u);
+  EXPECT_EQ(stats->errors_by_code,
+            (std::map<std::string, uint64_t>{{"PERMISSION_DENIED", 1}}));
+  EXPECT_EQ(stats->file_syncs, 2u);
+  EXPECT_EQ(stats->directory_syncs, 3u);  // two writes, one remove
+  EXPECT_EQ(stats->sync_errors, 0u);
+  EXPECT_EQ(stats->commits, 2u);
+  EXPECT_EQ(stats->coalesced_writes, 0u);
   uint64_t in_histogram = 0;
-  for (uint64_t n : stats->latency_bucket_count()) in_histogram += n;
+  for (const LatencyBucket& bucket : stats->latency) {
+    in_histogram += bucket.count;
+  }
   EXPECT_EQ(in_histogram, 4u);
-  EXPECT_GE(stats->connections_accepted(), 1u);
+  EXPECT_GE(stats->connections_accepted, 1u);
+  EXPECT_EQ(stats->writes_in_progress, 0u);
+  EXPECT_GE(stats->uptime, absl::ZeroDuration());
+}
+
+TEST_F(OperatorRpcTest, StatsLatencyBucketsAscendAndEndUnbounded) {
+  auto client = daemon_->NewClient();
+  ASSERT_TRUE(client->Write(daemon_->data() + "/a", "1").ok());
+  ASSERT_TRUE(client->Write(daemon_->data() + "/b", "2").ok());
+  auto stats = client->GetStats();
+  if (geteuid() != 0) GTEST_SKIP() << "GetStats needs root or the daemon uid";
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->writes_ok, 2u);
+  EXPECT_GE(stats->file_syncs, 2u);
+  ASSERT_GE(stats->latency.size(), 2u);
+  for (size_t i = 1; i < stats->latency.size(); ++i) {
+    EXPECT_LT(stats->latency[i - 1].upper_bound_us,
+              stats->latency[i].upper_bound_us)
+        << "bucket " << i;
+  }
+  EXPECT_EQ(stats->latency.front().upper_bound_us, 100);  // 100 us
+  EXPECT_EQ(stats->latency.back().upper_bound_us, kUnboundedLatencyUs);
+}
+
+TEST_F(OperatorRpcTest, DurablectlStatsShowsSmallAmountsInBytes) {
+  if (geteuid() != 0) GTEST_SKIP() << "GetStats needs root or the daemon uid";
+  auto client = daemon_->NewClient();
+  ASSERT_TRUE(client->Write(daemon_->data() + "/a", "12345").ok());
+  ASSERT_TRUE(client->Write(daemon_->data() + "/b", "1234567").ok());
+  Command command;
+  command.argv = {DURABLECTL_BINARY, "--socket=" + daemon_->socket_path(),
+                  "stats"};
+  CommandResult result = RunCommand(command);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("2 ok, 0 failed, 12 bytes written"));
+  EXPECT_THAT(result.out, ::testing::Not(HasSubstr("KiB")));
+  EXPECT_THAT(result.out, HasSubstr("longer"));
 }
 
 TEST_F(OperatorRpcTest, StatsAreForRootOnlyAndShownByDurablectl) {

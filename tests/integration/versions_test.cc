@@ -611,7 +611,8 @@ TEST_F(VersionsTest, RemoveOutsideRootsIsPermissionDenied) {
 TEST_F(VersionsTest, WhoAmIReportsTheCallerAndItsGrant) {
   ASSERT_NO_FATAL_FAILURE(StartWithDataRule(
       "max_file_size: 1048576 create_mode: 0640 max_mode: 0660 "
-      "allow_overwrite: false allow_create_parents: true"));
+      "allow_overwrite: false allow_create_parents: true "
+      "directory_mode: 0750"));
   auto identity = client_->WhoAmI();
   ASSERT_TRUE(identity.ok()) << identity.status();
   EXPECT_EQ(identity->uid, getuid());
@@ -626,13 +627,14 @@ TEST_F(VersionsTest, WhoAmIReportsTheCallerAndItsGrant) {
   EXPECT_EQ(reported, groups);
 
   ASSERT_EQ(identity->grants.size(), 1u);
-  const Identity::Grant& grant = identity->grants[0];
+  const CallerInfo::Grant& grant = identity->grants[0];
   EXPECT_EQ(grant.root, daemon_->data());
   EXPECT_EQ(grant.max_file_size, 1048576u);
   EXPECT_EQ(grant.create_mode, 0640u);
   EXPECT_EQ(grant.max_mode, 0660u);
   EXPECT_FALSE(grant.allow_overwrite);
   EXPECT_TRUE(grant.allow_create_parents);
+  EXPECT_EQ(grant.directory_mode, 0750u);
   EXPECT_THAT(identity->denied_roots, IsEmpty());
 }
 
@@ -640,13 +642,14 @@ TEST_F(VersionsTest, WhoAmIGrantShowsTheRuleDefaults) {
   auto identity = client_->WhoAmI();
   ASSERT_TRUE(identity.ok()) << identity.status();
   ASSERT_EQ(identity->grants.size(), 1u);
-  const Identity::Grant& grant = identity->grants[0];
+  const CallerInfo::Grant& grant = identity->grants[0];
   EXPECT_EQ(grant.root, daemon_->data());
   EXPECT_EQ(grant.max_file_size, uint64_t{64} << 20);
   EXPECT_EQ(grant.create_mode, 0644u);
   EXPECT_EQ(grant.max_mode, 0666u);
   EXPECT_TRUE(grant.allow_overwrite);
   EXPECT_FALSE(grant.allow_create_parents);
+  EXPECT_EQ(grant.directory_mode, 0755u);
 }
 
 TEST_F(VersionsTest, WhoAmIListsOnlyDeniedRootsNestedInAGrant) {

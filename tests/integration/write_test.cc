@@ -6,6 +6,8 @@
 
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +53,55 @@ TEST_F(WriteTest, CreatesFileWithExactContent) {
   EXPECT_EQ(*ReadFile(path), "{\"v\":1}");
   EXPECT_EQ(ListDirectory(daemon_->data()),
             std::vector<std::string>{"state.json"});
+}
+
+static_assert(std::is_nothrow_move_constructible_v<Client>);
+static_assert(std::is_nothrow_move_assignable_v<Client>);
+
+TEST_F(WriteTest, MovedClientKeepsWorkingAndMovedFromOneFailsCleanly) {
+  const std::string path = daemon_->data() + "/moved";
+  ASSERT_TRUE(client_->Write(path, "before").ok());
+
+  // Move construction: the new Client has the connection and the options.
+  Client moved_to(std::move(*client_));
+  EXPECT_EQ(moved_to.options().socket_path, daemon_->socket_path());
+  auto written = moved_to.Write(path, "after move");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*ReadFile(path), "after move");
+  auto stat = moved_to.Stat(path);
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_EQ(stat->etag, written->etag);
+
+  // The moved-from Client fails every call without touching anything.
+  auto refused = client_->Write(path, "from the moved-from client");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
+      << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("moved from"));
+  EXPECT_EQ(client_->Stat(path).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_->Remove(path).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_->WhoAmI().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_->GetStats().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadFile(path), "after move");
+
+  // Move assignment, back into the moved-from Client: usable again.
+  *client_ = std::move(moved_to);
+  auto again = client_->Write(path, "after move assignment");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(*ReadFile(path), "after move assignment");
+  EXPECT_EQ(moved_to.WhoAmI().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Assigning a fresh Client over one that holds a connection.
+  Client other = std::move(*daemon_->NewClient());
+  *client_ = std::move(other);
+  auto caller = client_->WhoAmI();
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->uid, getuid());
 }
 
 TEST_F(WriteTest, OverwriteReplacesContentAndChangesEtag) {
