@@ -119,7 +119,115 @@ void Reload(const std::string& config_path, PolicyStore& policies,
                        policies.Current()->policy.rules().size(), " rules"));
 }
 
+// The listening socket, bound here or passed by systemd.
+struct OpenedListener {
+  UnixListener listener;
+  std::string description;  // for the log
+  std::string bound_path;   // empty unless durabled bound it (and removes it)
+};
+
+absl::StatusOr<OpenedListener> OpenListener(
+    const durable::v1::DaemonConfig& config) {
+  if (sd_listen_fds(1) == 1) {
+    absl::StatusOr<UnixListener> adopted =
+        UnixListener::Adopt(SD_LISTEN_FDS_START);
+    if (!adopted.ok()) return adopted.status();
+    if (config.has_socket()) {
+      LogInfo(
+          "socket activation: the config's socket block (path, mode, "
+          "group) does not apply; the socket unit decides them");
+    }
+    return OpenedListener{*std::move(adopted), "(socket passed by systemd)",
+                          ""};
+  }
+  std::string path = absl::GetFlag(FLAGS_socket);
+  if (path.empty()) path = config.socket().path();
+  absl::StatusOr<std::optional<gid_t>> group =
+      ResolveGroup(config.socket().group());
+  if (!group.ok()) return group.status();
+  absl::StatusOr<UnixListener> bound =
+      UnixListener::Bind(path, config.socket().mode(), *group);
+  if (!bound.ok()) return bound.status();
+  return OpenedListener{*std::move(bound), path, path};
+}
+
+// Locks the roots against a second daemon, then sweeps the temp files an
+// earlier run left in them. Only once the roots are locked is every temp
+// file beneath them a leftover, safe to remove.
+absl::Status PrepareRoots(const ActivePolicy& policy, FileSystem& fs,
+                          RootLocks& root_locks) {
+  absl::Status locked = root_locks.LockExactly(RootsOf(policy));
+  if (!locked.ok()) return locked;
+  for (size_t i = 0; i < policy.roots.size(); ++i) {
+    const std::string& root = policy.policy.rules()[i].root;
+    absl::StatusOr<SweepResult> swept =
+        SweepTempFiles(fs, policy.roots.fd(i), root);
+    if (!swept.ok()) {
+      LogWarning(absl::StrCat("start-up sweep of ", EscapeName(root),
+                              " failed: ", swept.status().message()));
+    } else if (swept->removed > 0) {
+      LogNotice(absl::StrCat("start-up sweep of ", EscapeName(root),
+                             ": removed ", swept->removed,
+                             " leftover temp files"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Who may connect at all: a caller some rule could allow, within its
+// connection limit.
+AdmissionCheck MakeAdmissionCheck(const PolicyStore& policies,
+                                  PeerRegistry& peers, Metrics& metrics,
+                                  uint32_t max_connections) {
+  return [&policies, &peers, &metrics,
+          max_connections](const PeerCredentials& peer) -> absl::Status {
+    absl::Status admitted = absl::OkStatus();
+    if (!policies.Current()->policy.CouldEverAllow(peer)) {
+      admitted = absl::PermissionDeniedError(
+          absl::StrCat("no rule allows uid ", peer.uid, " or its groups"));
+    } else if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
+      admitted = absl::ResourceExhaustedError(
+          absl::StrCat("uid ", peer.uid, " already has ", max_connections,
+                       " connections open, the limit per uid"));
+    }
+    metrics.RecordConnection(admitted.ok());
+    return admitted;
+  };
+}
+
+// Serves signals until SIGTERM or SIGINT: SIGHUP reloads the config.
+void WaitForStop(const std::string& config_path, PolicyStore& policies,
+                 RootLocks& root_locks) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) return;
+    sd_notify(0, "RELOADING=1");
+    Reload(config_path, policies, root_locks);
+    sd_notify(0, "READY=1");
+  }
+}
+
+// Writes in progress finish; new ones get UNAVAILABLE. Then the server
+// stops at once: waiting for idle connections to say goodbye would only
+// delay the exit (gRPC waits for each one).
+void Drain(WriteAdmission& admission, grpc::Server& server) {
+  admission.StopAdmitting();
+  if (!admission.WaitUntilIdle(absl::GetFlag(FLAGS_drain_timeout))) {
+    LogWarning(absl::StrCat("drain timeout: ", admission.in_progress(),
+                            " writes still in progress are cancelled"));
+  }
+  server.Shutdown(std::chrono::system_clock::now());
+  server.Wait();
+}
+
 int Run() {
+  // 1. The config, or only its check.
   const std::string config_path = absl::GetFlag(FLAGS_config);
   if (absl::GetFlag(FLAGS_worker_threads) < 1) {
     LogError("cannot start: --worker_threads must be at least 1");
@@ -131,16 +239,15 @@ int Run() {
     LogError(absl::StrCat("cannot start: ", initial.status().message()));
     return EXIT_FAILURE;
   }
-  if (absl::GetFlag(FLAGS_check)) {
-    for (const std::string& warning : (*initial)->roots.warnings()) {
-      LogWarning(warning);
-    }
-    LogInfo(absl::StrCat(config_path, ": OK, ", config.rule_size(), " rules"));
-    return EXIT_SUCCESS;
-  }
   for (const std::string& warning : (*initial)->roots.warnings()) {
     LogWarning(warning);
   }
+  if (absl::GetFlag(FLAGS_check)) {
+    LogInfo(absl::StrCat(config_path, ": OK, ", config.rule_size(), " rules"));
+    return EXIT_SUCCESS;
+  }
+
+  // 2. The pieces, from the filesystem up to the service.
   Metrics metrics;
   CallAccounting accounting(&metrics);
   PosixFileSystem fs(&metrics);
@@ -163,6 +270,7 @@ int Run() {
                                            &admission, &pending_directories},
                          &peers, &workers, &watchdog, &accounting, limits);
 
+  // 3. The gRPC server, with no listening port of its own.
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(limits_config, config.enable_reflection(), &builder);
   builder.RegisterService(&service);
@@ -175,108 +283,40 @@ int Run() {
     return EXIT_FAILURE;
   }
 
-  std::string socket_path = absl::GetFlag(FLAGS_socket);
-  if (socket_path.empty()) socket_path = config.socket().path();
-  absl::StatusOr<UnixListener> listener = absl::InternalError("no listener");
-  bool bound_by_us = false;
-  if (sd_listen_fds(1) == 1) {
-    listener = UnixListener::Adopt(SD_LISTEN_FDS_START);
-    socket_path = "(socket passed by systemd)";
-    if (config.has_socket()) {
-      LogInfo(
-          "socket activation: the config's socket block (path, mode, "
-          "group) does not apply; the socket unit decides them");
-    }
-  } else {
-    auto group = ResolveGroup(config.socket().group());
-    if (!group.ok()) {
-      LogError(absl::StrCat("cannot start: ", group.status().message()));
-      return EXIT_FAILURE;
-    }
-    listener = UnixListener::Bind(socket_path, config.socket().mode(), *group);
-    bound_by_us = true;
+  // 4. The socket (a second daemon on the same config stops here), then the
+  // roots (one with an overlapping root stops there).
+  absl::StatusOr<OpenedListener> opened = OpenListener(config);
+  if (!opened.ok()) {
+    LogError(absl::StrCat("cannot start: ", opened.status().message()));
+    return EXIT_FAILURE;
   }
-  if (!listener.ok()) {
-    LogError(absl::StrCat("cannot start: ", listener.status().message()));
+  RootLocks root_locks;
+  absl::Status prepared = PrepareRoots(*policies.Current(), fs, root_locks);
+  if (!prepared.ok()) {
+    LogError(absl::StrCat("cannot start: ", prepared.message()));
+    if (!opened->bound_path.empty()) unlink(opened->bound_path.c_str());
     return EXIT_FAILURE;
   }
 
-  // Before serving, but after the socket is ours (so a second daemon on the
-  // same config stops at the bind), lock the roots: a daemon on another
-  // socket with an overlapping root stops here. Only then is any temp file
-  // beneath them a leftover of an earlier run, safe to sweep.
-  RootLocks root_locks;
-  absl::Status locked = root_locks.LockExactly(RootsOf(*policies.Current()));
-  if (!locked.ok()) {
-    LogError(absl::StrCat("cannot start: ", locked.message()));
-    if (bound_by_us) unlink(socket_path.c_str());
-    return EXIT_FAILURE;
-  }
-  for (size_t i = 0; i < policies.Current()->roots.size(); ++i) {
-    const std::string& root = policies.Current()->policy.rules()[i].root;
-    absl::StatusOr<SweepResult> swept =
-        SweepTempFiles(fs, policies.Current()->roots.fd(i), root);
-    if (!swept.ok()) {
-      LogWarning(absl::StrCat("start-up sweep of ", root,
-                              " failed: ", swept.status().message()));
-    } else if (swept->removed > 0) {
-      LogNotice(absl::StrCat("start-up sweep of ", root, ": removed ",
-                             swept->removed, " leftover temp files"));
-    }
-  }
+  // 5. Serve until told to stop.
   std::thread acceptor([&] {
-    const uint32_t max_connections = limits_config.max_connections_per_uid();
-    listener->Serve(
-        server.get(), &peers, [&](const PeerCredentials& peer) -> absl::Status {
-          absl::Status admitted = absl::OkStatus();
-          if (!policies.Current()->policy.CouldEverAllow(peer)) {
-            admitted = absl::PermissionDeniedError(absl::StrCat(
-                "no rule allows uid ", peer.uid, " or its groups"));
-          } else if (peers.LiveConnectionsOf(peer.uid) >= max_connections) {
-            admitted = absl::ResourceExhaustedError(
-                absl::StrCat("uid ", peer.uid, " already has ", max_connections,
-                             " connections open, the limit per uid"));
-          }
-          metrics.RecordConnection(admitted.ok());
-          return admitted;
-        });
+    opened->listener.Serve(
+        server.get(), &peers,
+        MakeAdmissionCheck(policies, peers, metrics,
+                           limits_config.max_connections_per_uid()));
   });
-  LogInfo(absl::StrCat("durabled listening on ", socket_path, " with ",
+  LogInfo(absl::StrCat("durabled listening on ", opened->description, " with ",
                        config.rule_size(), " rules from ", config_path));
   sd_notify(0, "READY=1");
+  WaitForStop(config_path, policies, root_locks);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  while (true) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) continue;
-    if (signal_number == SIGHUP) {
-      sd_notify(0, "RELOADING=1");
-      Reload(config_path, policies, root_locks);
-      sd_notify(0, "READY=1");
-      continue;
-    }
-    break;
-  }
-
+  // 6. Stop: no new connections, drain the writes in flight.
   LogInfo("stopping: no new connections or writes, draining writes in flight");
   sd_notify(0, "STOPPING=1");
-  listener->Stop();
+  opened->listener.Stop();
   acceptor.join();
-  if (bound_by_us) unlink(socket_path.c_str());
-  // Writes in progress finish; new ones get UNAVAILABLE. Then the server
-  // stops at once: waiting for idle connections to say goodbye would only
-  // delay the exit (gRPC waits for each one).
-  admission.StopAdmitting();
-  if (!admission.WaitUntilIdle(absl::GetFlag(FLAGS_drain_timeout))) {
-    LogWarning(absl::StrCat("drain timeout: ", admission.in_progress(),
-                            " writes still in progress are cancelled"));
-  }
-  server->Shutdown(std::chrono::system_clock::now());
-  server->Wait();
+  if (!opened->bound_path.empty()) unlink(opened->bound_path.c_str());
+  Drain(admission, *server);
   LogInfo("stopped");
   return EXIT_SUCCESS;
 }
