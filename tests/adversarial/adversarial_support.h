@@ -14,7 +14,7 @@
 // reports "key=value" lines on stdout. Every test file therefore ends with
 //
 //   int main(int argc, char** argv) {
-//     return durable::testing::adversarial::AdversarialMain(argc, argv);
+//     return durable::test::adversarial::AdversarialMain(argc, argv);
 //   }
 //
 // which takes precedence over gtest_main's main (a static archive member is
@@ -79,7 +79,7 @@
 
 extern char** environ;
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 
 // ---------------------------------------------------------------------------
 // Identities
@@ -97,7 +97,8 @@ inline constexpr gid_t kSharedGroup = 4242;
 
 inline bool IsRoot() { return geteuid() == 0; }
 
-struct Identity {
+// The uid, gid and supplementary groups a helper process runs as.
+struct ProcessCredentials {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
@@ -105,20 +106,22 @@ struct Identity {
   bool drop = false;
 };
 
-inline Identity Self() { return Identity{getuid(), getgid(), {}, false}; }
+// The test's own credentials (no drop).
+inline ProcessCredentials OwnCredentials() { return ProcessCredentials{getuid(), getgid(), {}, false}; }
 
-inline Identity As(uid_t uid, std::vector<gid_t> groups = {}) {
-  return Identity{uid, static_cast<gid_t>(uid), std::move(groups), true};
+// `uid`, with gid == uid and the supplementary `groups`.
+inline ProcessCredentials CredentialsOf(uid_t uid, std::vector<gid_t> groups = {}) {
+  return ProcessCredentials{uid, static_cast<gid_t>(uid), std::move(groups), true};
 }
 
 // kNobody when the suite can change uids (root, as in CI), else the test's
 // own uid: the attack is then still made by a separate process, only not
 // under another uid.
-inline Identity Attacker() { return IsRoot() ? As(kNobody) : Self(); }
+inline ProcessCredentials AttackerCredentials() { return IsRoot() ? CredentialsOf(kNobody) : OwnCredentials(); }
 
 #define SKIP_UNLESS_ROOT()                                          \
   do {                                                              \
-    if (!::durable::testing::adversarial::IsRoot()) {               \
+    if (!::durable::test::adversarial::IsRoot()) {               \
       GTEST_SKIP() << "needs root (other uids, mknod or mount(2))"; \
     }                                                               \
   } while (0)
@@ -406,7 +409,7 @@ inline void ParseFields(const std::string& out,
 class HelperProcess {
  public:
   static std::unique_ptr<HelperProcess> Spawn(
-      const Identity& who, const std::vector<std::string>& args) {
+      const ProcessCredentials& who, const std::vector<std::string>& args) {
     // Everything the child needs is prepared before fork.
     std::vector<std::string> argv_strings = {SelfExecutable(), kHelperFlag};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -575,7 +578,7 @@ class HelperProcess {
 };
 
 // Runs one helper to completion.
-inline HelperResult RunHelper(const Identity& who,
+inline HelperResult RunHelper(const ProcessCredentials& who,
                               const std::vector<std::string>& args,
                               absl::Duration limit = absl::Seconds(60)) {
   std::unique_ptr<HelperProcess> helper = HelperProcess::Spawn(who, args);
@@ -1010,7 +1013,7 @@ inline int AdversarialMain(int argc, char** argv,
   if (argc >= 2 && std::string(argv[1]) == kHelperFlag) {
     return helper::HelperMain(argc - 2, argv + 2, extra_op);
   }
-  ::testing::InitGoogleMock(&argc, argv);
+  testing::InitGoogleMock(&argc, argv);
   return RUN_ALL_TESTS();
 }
 
@@ -1032,7 +1035,7 @@ inline constexpr char kAdversarialConfig[] =
     "rule { root: \"{base}/small\" allow_uid: {uid} allow_uid: 65534 "
     "max_file_size: 16 }\n";
 
-class AdversarialTest : public ::testing::Test {
+class AdversarialTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(
@@ -1153,7 +1156,7 @@ class AdversarialTest : public ::testing::Test {
     return args;
   }
 
-  HelperResult AttackAs(const Identity& who, const std::string& op,
+  HelperResult AttackAs(const ProcessCredentials& who, const std::string& op,
                         std::vector<std::string> more = {}) {
     HelperResult result = RunHelper(who, Args(op, std::move(more)));
     // The attack really came from a process of that uid.
@@ -1163,7 +1166,7 @@ class AdversarialTest : public ::testing::Test {
   }
   HelperResult Attack(const std::string& op,
                       std::vector<std::string> more = {}) {
-    return AttackAs(Attacker(), op, std::move(more));
+    return AttackAs(AttackerCredentials(), op, std::move(more));
   }
   HelperResult AttackWrite(const std::string& path,
                            const std::string& data = "pwned",
@@ -1222,6 +1225,6 @@ class AdversarialTest : public ::testing::Test {
   EXPECT_EQ(CodeName((result).code()), CodeName(expected)) \
       << (result).Describe()
 
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 #endif  // DURABLED_TESTS_ADVERSARIAL_ADVERSARIAL_SUPPORT_H_

@@ -35,9 +35,9 @@ namespace durable {
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr char kOld[] = "old content\n";
 constexpr char kNew[] = "new content\n";
@@ -106,7 +106,7 @@ class Interposer : public ForwardingFileSystem {
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
 };
 
-class CommitSafetyTest : public ::testing::Test {
+class CommitSafetyTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-commit-safety.XXXXXX";
@@ -129,11 +129,11 @@ class CommitSafetyTest : public ::testing::Test {
   }
 
   std::string Read(const std::string& path) const {
-    return testing::ReadFile(root_ + "/" + path).value_or("<absent>");
+    return test::ReadFile(root_ + "/" + path).value_or("<absent>");
   }
 
   void Plant(const std::string& path, const std::string& content) {
-    testing::WriteFileOrDie(root_ + "/" + path, content);
+    test::WriteFileOrDie(root_ + "/" + path, content);
   }
 
   // Everything in a and b, as "a/name".
@@ -141,7 +141,7 @@ class CommitSafetyTest : public ::testing::Test {
     std::vector<std::string> entries;
     for (const char* dir : {"a", "b"}) {
       for (const std::string& name :
-           testing::ListDirectory(root_ + "/" + dir)) {
+           test::ListDirectory(root_ + "/" + dir)) {
         entries.push_back(absl::StrCat(dir, "/", name));
       }
     }
@@ -304,7 +304,7 @@ TEST_F(CommitSafetyTest, FailedUndoOfAReplaceIsUnknown) {
   EXPECT_THAT(result.status().message(), HasSubstr("cannot roll back"));
   // The new content is visible; the old one is kept for the operator.
   EXPECT_EQ(Read("a/target"), kNew);
-  EXPECT_THAT(Entries(), ::testing::SizeIs(2));
+  EXPECT_THAT(Entries(), testing::SizeIs(2));
 }
 
 TEST_F(CommitSafetyTest, RemoveWhosePutBackCannotBeFsyncedIsUnknown) {

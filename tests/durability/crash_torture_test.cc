@@ -46,9 +46,9 @@
 namespace durable {
 namespace {
 
-using testing::ListDirectory;
-using testing::ReadFile;
-using testing::TestDaemon;
+using test::ListDirectory;
+using test::ReadFile;
+using test::TestDaemon;
 
 constexpr int kThreads = 8;
 constexpr int kTargetsPerThread = 4;
@@ -167,7 +167,7 @@ void ClientLoop(const std::string& socket, const std::string& data_root,
   }
 }
 
-class CrashTortureTest : public ::testing::Test {
+class CrashTortureTest : public testing::Test {
  protected:
   void SetUp() override {
     char root[] = "/tmp/durabled-torture.XXXXXX";

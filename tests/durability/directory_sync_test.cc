@@ -35,10 +35,10 @@ namespace durable {
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::Not;
 
 constexpr char kWarning[] = "does not support fsync of a directory";
 constexpr char kOldContent[] = "old content\n";
@@ -77,7 +77,7 @@ class TwoDevices : public ForwardingFileSystem {
   const ino_t other_inode_;
 };
 
-class DirectorySyncTest : public ::testing::Test {
+class DirectorySyncTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-directory-sync.XXXXXX";
@@ -106,14 +106,14 @@ class DirectorySyncTest : public ::testing::Test {
   }
 
   std::string Read(const std::string& path) const {
-    return testing::ReadFile(root_ + "/" + path).value_or("<absent>");
+    return test::ReadFile(root_ + "/" + path).value_or("<absent>");
   }
 
   std::vector<std::string> TempFiles() const {
     std::vector<std::string> temps;
     for (const char* dir : {"a", "b"}) {
       for (const std::string& name :
-           testing::ListDirectory(root_ + "/" + dir)) {
+           test::ListDirectory(root_ + "/" + dir)) {
         if (IsTempFileName(name)) temps.push_back(name);
       }
     }
@@ -134,7 +134,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
   for (int i = 0; i < 20; ++i) {
     faults_.FailNext(Operation::kSyncDirectory, Unsupported());
   }
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   // Filesystem of a/: create, overwrite, create-only, remove.
   absl::StatusOr<CommitResult> created =
       writer_->Write(a_.get(), "f", kOldContent, {});
@@ -145,8 +145,8 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
   absl::StatusOr<CommitResult> created_only =
       writer_->Write(a_.get(), "g", kNewContent, if_absent);
   absl::StatusOr<std::string> removed = writer_->Remove(a_.get(), "g", "");
-  const std::string log_a = ::testing::internal::GetCapturedStderr();
-  ::testing::internal::CaptureStderr();
+  const std::string log_a = testing::internal::GetCapturedStderr();
+  testing::internal::CaptureStderr();
   // Another filesystem (b/): logged again, once.
   absl::StatusOr<CommitResult> created_b =
       writer_->Write(b_.get(), "f", kOldContent, {});
@@ -154,7 +154,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
       writer_->Write(b_.get(), "f", kNewContent, {});
   absl::StatusOr<CommitResult> again_a =
       writer_->Write(a_.get(), "h", kNewContent, {});
-  const std::string log_b = ::testing::internal::GetCapturedStderr();
+  const std::string log_b = testing::internal::GetCapturedStderr();
 
   for (const absl::Status& status :
        {created.status(), replaced.status(), created_only.status(),
@@ -185,7 +185,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsLoggedOnceUnderConcurrentWriters) {
   for (int i = 0; i < kThreads * kWritesPerThread; ++i) {
     faults_.FailNext(Operation::kSyncDirectory, Unsupported());
   }
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -199,7 +199,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsLoggedOnceUnderConcurrentWriters) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Count(log, kWarning), 1u) << log;
   EXPECT_THAT(TempFiles(), IsEmpty());
@@ -214,11 +214,11 @@ struct OtherError {
 
 class DirectorySyncErrorTest
     : public DirectorySyncTest,
-      public ::testing::WithParamInterface<OtherError> {};
+      public testing::WithParamInterface<OtherError> {};
 
 TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   const absl::Status& error = GetParam().error;
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
 
   // Create: the target stays absent.
   faults_.FailNext(Operation::kSyncDirectory, error);
@@ -229,7 +229,7 @@ TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   EXPECT_EQ(Read("a/created"), "<absent>");
 
   // Overwrite: the old content stays.
-  testing::WriteFileOrDie(root_ + "/a/target", kOldContent);
+  test::WriteFileOrDie(root_ + "/a/target", kOldContent);
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<CommitResult> replaced =
       writer_->Write(a_.get(), "target", kNewContent, {});
@@ -244,22 +244,22 @@ TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   EXPECT_THAT(removed.status().message(), HasSubstr("put back"));
   EXPECT_EQ(Read("a/target"), kOldContent);
 
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_EQ(faults_.PendingFaults(), 0);
   EXPECT_THAT(TempFiles(), IsEmpty());
-  EXPECT_THAT(testing::ListDirectory(root_ + "/a"), ElementsAre("target"));
+  EXPECT_THAT(test::ListDirectory(root_ + "/a"), ElementsAre("target"));
   EXPECT_THAT(log, Not(HasSubstr(kWarning)));
 
   // Without the fault, the same operations go through.
   EXPECT_TRUE(writer_->Write(a_.get(), "target", kNewContent, {}).ok());
   EXPECT_EQ(Read("a/target"), kNewContent);
   EXPECT_TRUE(writer_->Remove(a_.get(), "target", "").ok());
-  EXPECT_THAT(testing::ListDirectory(root_ + "/a"), IsEmpty());
+  EXPECT_THAT(test::ListDirectory(root_ + "/a"), IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, DirectorySyncErrorTest,
-    ::testing::Values(
+    testing::Values(
         OtherError{"EIO", SyscallError(EIO, "fsync(directory)")},
         OtherError{"ENOSPC", SyscallError(ENOSPC, "fsync(directory)")},
         OtherError{"EDQUOT", SyscallError(EDQUOT, "fsync(directory)")},
@@ -267,20 +267,20 @@ INSTANTIATE_TEST_SUITE_P(
         OtherError{"EBADF", SyscallError(EBADF, "fsync(directory)")},
         OtherError{"EINTR", SyscallError(EINTR, "fsync(directory)")},
         OtherError{"UnknownWithoutErrno", absl::UnknownError("something")}),
-    [](const ::testing::TestParamInfo<OtherError>& info) {
+    [](const testing::TestParamInfo<OtherError>& info) {
       return std::string(info.param.name);
     });
 
 // Only the directory fsync may be "unsupported": the same answer from the
 // fsync of the new content fails the write.
 TEST_F(DirectorySyncTest, UnsupportedFileSyncFailsTheWrite) {
-  testing::WriteFileOrDie(root_ + "/a/target", kOldContent);
+  test::WriteFileOrDie(root_ + "/a/target", kOldContent);
   faults_.FailNext(Operation::kSyncFile,
                    absl::UnimplementedError("fsync not supported"));
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   absl::StatusOr<CommitResult> result =
       writer_->Write(a_.get(), "target", kNewContent, {});
-  ::testing::internal::GetCapturedStderr();
+  testing::internal::GetCapturedStderr();
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(Read("a/target"), kOldContent);
   EXPECT_THAT(TempFiles(), IsEmpty());

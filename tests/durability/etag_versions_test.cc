@@ -89,7 +89,7 @@ void ExpectAlternatingWritesChangeTheEtag(FileReplacer& writer, int dir_fd) {
   }
 }
 
-class EtagVersionsTest : public ::testing::Test {
+class EtagVersionsTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-etag-versions.XXXXXX";

@@ -57,13 +57,13 @@
 namespace durable {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
-using testing::StraceInjector;
-using testing::TestDaemon;
+using testing::AllOf;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::SizeIs;
+using test::StraceInjector;
+using test::TestDaemon;
 
 constexpr char kOldContent[] = "old content that must survive every fault\n";
 
@@ -78,7 +78,7 @@ std::string NewContent(size_t size) {
 
 std::vector<std::string> TempFilesIn(const std::string& dir) {
   std::vector<std::string> temps;
-  for (const std::string& name : testing::ListDirectory(dir)) {
+  for (const std::string& name : test::ListDirectory(dir)) {
     if (IsTempFileName(name)) temps.push_back(name);
   }
   return temps;
@@ -89,14 +89,14 @@ std::string Describe(const absl::Status& status) { return status.ToString(); }
 // True while `pid` runs (exists and is not a zombie).
 bool IsRunning(pid_t pid) {
   absl::StatusOr<std::string> stat =
-      testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+      test::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (!stat.ok()) return false;
   const size_t paren = stat->rfind(')');
   return paren != std::string::npos && paren + 2 < stat->size() &&
          (*stat)[paren + 2] != 'Z';
 }
 
-class IoFaultTest : public ::testing::Test {
+class IoFaultTest : public testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<TestDaemon>> daemon = TestDaemon::Start();
@@ -182,7 +182,7 @@ class IoFaultTest : public ::testing::Test {
   // daemon writes the next request durably.
   void ExpectOldStateAndDaemonServes(const std::string& name,
                                      std::optional<std::string> old_content) {
-    absl::StatusOr<std::string> now = testing::ReadFile(Path(name));
+    absl::StatusOr<std::string> now = test::ReadFile(Path(name));
     if (old_content.has_value()) {
       EXPECT_EQ(now.value_or("<absent>"), *old_content);
     } else {
@@ -192,7 +192,7 @@ class IoFaultTest : public ::testing::Test {
     const std::string next = "the next write after the fault\n";
     absl::StatusOr<WriteResult> written = client_->Write(Path(name), next);
     ASSERT_TRUE(written.ok()) << written.status();
-    EXPECT_EQ(testing::ReadFile(Path(name)).value_or(""), next);
+    EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), next);
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
   }
 
@@ -331,7 +331,7 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncOfARemovePutsTheFileBack) {
   EXPECT_THAT(strace->LinesWith("(INJECTED)"), SizeIs(1));
   ExpectOldStateAndDaemonServes("target", kOldContent);
   EXPECT_TRUE(client_->Remove(Path("target")).ok());
-  EXPECT_FALSE(testing::PathExists(Path("target")));
+  EXPECT_FALSE(test::PathExists(Path("target")));
 }
 
 // The documented "not supported by this filesystem" codes are tolerated
@@ -340,7 +340,7 @@ TEST_F(IoFaultTest, UnsupportedDirectoryFsyncIsToleratedAndLoggedOnce) {
   SKIP_WITHOUT_STRACE();
   PlantOld("target");
   const std::string warning = "does not support fsync of a directory";
-  ASSERT_THAT(daemon_->Log(), ::testing::Not(HasSubstr(warning)));
+  ASSERT_THAT(daemon_->Log(), testing::Not(HasSubstr(warning)));
   int writes = 0;
   for (const char* error : {"EINVAL", "EOPNOTSUPP"}) {
     SCOPED_TRACE(error);
@@ -352,7 +352,7 @@ TEST_F(IoFaultTest, UnsupportedDirectoryFsyncIsToleratedAndLoggedOnce) {
       const std::string content = NewContent(100 + writes++);
       absl::StatusOr<WriteResult> result = client_->Write(Path(name), content);
       EXPECT_TRUE(result.ok()) << Describe(result.status());
-      EXPECT_EQ(testing::ReadFile(Path(name)).value_or(""), content);
+      EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), content);
     }
     EXPECT_TRUE(client_->Remove(Path("created")).ok());
     strace->Detach();
@@ -422,7 +422,7 @@ TEST_F(IoFaultTest, EintrOnWriteIsRetriedAndTheWriteSucceeds) {
   strace->Detach();
   ASSERT_TRUE(result.ok()) << Describe(result.status());
   EXPECT_EQ(result->size, first.size() + rest.size());
-  EXPECT_EQ(testing::ReadFile(Path("target")).value_or(""), first + rest);
+  EXPECT_EQ(test::ReadFile(Path("target")).value_or(""), first + rest);
   std::vector<std::string> interrupted = strace->LinesWith("(INJECTED)");
   EXPECT_THAT(interrupted, SizeIs(3)) << strace->Detach();
   for (const std::string& line : interrupted) {
@@ -482,7 +482,7 @@ void NoteSignal(int) {}
 // The number of write syscalls the calling thread has made, or -1.
 long WriteSyscallsOfThisThread() {
   absl::StatusOr<std::string> io =
-      testing::ReadFile(absl::StrCat("/proc/self/task/", gettid(), "/io"));
+      test::ReadFile(absl::StrCat("/proc/self/task/", gettid(), "/io"));
   if (!io.ok()) return -1;
   const size_t at = io->find("syscw: ");
   long count;
@@ -565,7 +565,7 @@ TEST(EngineShortWriteTest, FileSizeLimitShortWriteIsResourceExhausted) {
   char path[] = "/tmp/durabled-io-fault.XXXXXX";
   ASSERT_NE(mkdtemp(path), nullptr);
   const std::string dir = path;
-  testing::WriteFileOrDie(dir + "/target", kOldContent);
+  test::WriteFileOrDie(dir + "/target", kOldContent);
 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -596,21 +596,21 @@ TEST(EngineShortWriteTest, FileSizeLimitShortWriteIsResourceExhausted) {
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "10: reported OK, 11: not RESOURCE_EXHAUSTED, 12: errno not EFBIG, "
          "13: synced or published after the failed write";
-  EXPECT_EQ(testing::ReadFile(dir + "/target").value_or(""), kOldContent);
-  EXPECT_THAT(testing::ListDirectory(dir), ElementsAre("target"));
+  EXPECT_EQ(test::ReadFile(dir + "/target").value_or(""), kOldContent);
+  EXPECT_THAT(test::ListDirectory(dir), ElementsAre("target"));
   std::filesystem::remove_all(dir);
 }
 
 // --- Short writes through the FileSystem layer -------------------------------
 
-class FileSystemLayerFaultTest : public ::testing::Test {
+class FileSystemLayerFaultTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-io-fault.XXXXXX";
     ASSERT_NE(mkdtemp(path), nullptr);
     dir_ = path;
     dir_fd_.reset(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    testing::WriteFileOrDie(dir_ + "/target", kOldContent);
+    test::WriteFileOrDie(dir_ + "/target", kOldContent);
   }
   void TearDown() override {
     dir_fd_.reset();
@@ -638,14 +638,14 @@ TEST_F(FileSystemLayerFaultTest, ShortWriteInTheMiddleOfAStreamFailsIt) {
     EXPECT_EQ(committed.status().code(), absl::StatusCode::kFailedPrecondition)
         << committed.status();
     staged->reset();
-    EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), kOldContent);
-    EXPECT_THAT(testing::ListDirectory(dir_), ElementsAre("target"));
+    EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), kOldContent);
+    EXPECT_THAT(test::ListDirectory(dir_), ElementsAre("target"));
   }
   // And the next write goes through.
   absl::StatusOr<CommitResult> next =
       writer_.Write(dir_fd_.get(), "target", "next", {});
   ASSERT_TRUE(next.ok()) << next.status();
-  EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), "next");
+  EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), "next");
 }
 
 TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
@@ -661,8 +661,8 @@ TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
         << "published after a failed fsync";
   }
   EXPECT_EQ(syncs, 1);
-  EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), kOldContent);
-  EXPECT_THAT(testing::ListDirectory(dir_), ElementsAre("target"));
+  EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), kOldContent);
+  EXPECT_THAT(test::ListDirectory(dir_), ElementsAre("target"));
 }
 
 }  // namespace

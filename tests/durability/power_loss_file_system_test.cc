@@ -16,12 +16,12 @@
 namespace durable {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
+using testing::ElementsAre;
+using testing::IsEmpty;
 using UnsyncedData = PowerLossFileSystem::UnsyncedData;
 using SyncKind = PowerLossFileSystem::SyncKind;
 
-class PowerLossFileSystemTest : public ::testing::Test {
+class PowerLossFileSystemTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs_.PlantDirectory("d", 0755).ok());
@@ -157,7 +157,7 @@ TEST_F(PowerLossFileSystemTest, PowerOffFailsEveryCallAndChangesNothing) {
   EXPECT_FALSE(fs_.Unlink(dir_.get(), "a").ok());
   EXPECT_THAT(fs_.List("d"), ElementsAre("a", "f"));
   EXPECT_EQ(fs_.ReadFile("d/f"), "");  // the append came after the cut
-  EXPECT_THAT(fs_.CallLog(), ::testing::SizeIs(4u));
+  EXPECT_THAT(fs_.CallLog(), testing::SizeIs(4u));
   fs_.Recover();
   EXPECT_TRUE(fs_.power_on());
   EXPECT_THAT(fs_.List("d"), ElementsAre("a"));

@@ -66,9 +66,9 @@ namespace {
 
 using UnsyncedData = PowerLossFileSystem::UnsyncedData;
 using SyncKind = PowerLossFileSystem::SyncKind;
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::Contains;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr char kDir[] = "dir";
 constexpr mode_t kOldPermissions = 0640;
@@ -470,7 +470,7 @@ CutReport CutEverywhere(
 }
 
 class PowerLossTest
-    : public ::testing::TestWithParam<std::tuple<Operation, UnsyncedData>> {
+    : public testing::TestWithParam<std::tuple<Operation, UnsyncedData>> {
  protected:
   const Operation& operation() const { return std::get<0>(GetParam()); }
   UnsyncedData unsynced() const { return std::get<1>(GetParam()); }
@@ -480,7 +480,7 @@ TEST_P(PowerLossTest, CutAfterEveryCall) {
   const Operation& op = operation();
   CutReport report = CutEverywhere(op, unsynced());
   EXPECT_EQ(report.uncut_status.code(), op.clean_code) << report.uncut_status;
-  EXPECT_THAT(report.protocol, ::testing::Not(IsEmpty()));
+  EXPECT_THAT(report.protocol, testing::Not(IsEmpty()));
   EXPECT_THAT(report.violations, IsEmpty()) << "calls of the operation:\n"
                                             << CallList(report.protocol);
   std::printf("[ power   ] %s: %zu calls, %d cut points\n%s", op.name.c_str(),
@@ -574,10 +574,10 @@ TEST_P(PowerLossTest, SweepInterruptedByAnotherPowerCut) {
 
 INSTANTIATE_TEST_SUITE_P(
     Operations, PowerLossTest,
-    ::testing::Combine(::testing::ValuesIn(Operations()),
-                       ::testing::Values(UnsyncedData::kLost,
+    testing::Combine(testing::ValuesIn(Operations()),
+                       testing::Values(UnsyncedData::kLost,
                                          UnsyncedData::kZeroFilled)),
-    [](const ::testing::TestParamInfo<PowerLossTest::ParamType>& info) {
+    [](const testing::TestParamInfo<PowerLossTest::ParamType>& info) {
       return absl::StrCat(std::get<0>(info.param).name,
                           std::get<1>(info.param) == UnsyncedData::kLost
                               ? "_UnsyncedLost"
@@ -908,7 +908,7 @@ class DaemonOnModel {
   WriteDependencies deps_;
 };
 
-class CreateParentsPowerLossTest : public ::testing::Test {
+class CreateParentsPowerLossTest : public testing::Test {
  protected:
   void SetUp() override {
     char root[] = "/tmp/durabled-power-loss-root.XXXXXX";

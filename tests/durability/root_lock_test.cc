@@ -26,15 +26,15 @@
 namespace durable {
 namespace {
 
-using testing::Command;
-using testing::CommandResult;
-using ::testing::HasSubstr;
-using testing::HeldStream;
-using testing::ReadFile;
-using testing::RunCommand;
-using testing::TempFilesIn;
-using testing::TestDaemon;
-using testing::WriteFileOrDie;
+using test::Command;
+using test::CommandResult;
+using testing::HasSubstr;
+using test::HeldStream;
+using test::ReadFile;
+using test::RunCommand;
+using test::TempFilesIn;
+using test::TestDaemon;
+using test::WriteFileOrDie;
 
 // Runs a second daemon with one rule for `root` on its own socket under
 // `dir`; returns how it ended (it is killed by the timeout if it starts).
@@ -52,7 +52,7 @@ CommandResult RunSecondDaemon(const std::string& dir, const std::string& root) {
   return RunCommand(command);
 }
 
-class RootLockTest : public ::testing::Test {
+class RootLockTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(TestDaemon::kDefaultConfig, {"data/sub"});

@@ -14,12 +14,12 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
-class OperatorRpcTest : public ::testing::Test {
+class OperatorRpcTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(
@@ -186,4 +186,4 @@ TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

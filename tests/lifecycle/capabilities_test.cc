@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/lifecycle/lifecycle_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 constexpr uid_t kOwner = 4242;        // create_owner: OWNER_FIXED
@@ -63,7 +63,7 @@ bool HaveCapabilities() {
   return false;
 }
 
-class CapabilitiesTest : public ::testing::Test {
+class CapabilitiesTest : public testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0 || !HaveCapabilities()) {
@@ -165,4 +165,4 @@ TEST_F(CapabilitiesTest, EachOfTheUnitsCapabilitiesIsNeeded) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

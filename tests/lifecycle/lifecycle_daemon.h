@@ -34,7 +34,7 @@
 #include "tests/lifecycle/lifecycle_util.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 struct DaemonProcessOptions {
   // Config body; "{base}" becomes the scratch directory, "{uid}" our uid.
@@ -309,6 +309,6 @@ class HeldStream {
   absl::Notification release_;
 };
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_LIFECYCLE_LIFECYCLE_DAEMON_H_

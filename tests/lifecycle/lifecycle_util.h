@@ -17,7 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 // The checkout this test was built from (for deploy/ files).
 inline std::string SourceDir() {
@@ -63,6 +63,6 @@ inline std::string DescribeWaitStatus(int status) {
   return absl::StrCat("status ", status);
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_LIFECYCLE_LIFECYCLE_UTIL_H_

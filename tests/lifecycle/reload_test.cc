@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/lifecycle/lifecycle_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 constexpr char kDataConfig[] =
@@ -23,7 +23,7 @@ constexpr char kOtherConfig[] =
     "socket { path: \"{base}/durabled.sock\" mode: 0600 }\n"
     "rule { root: \"{base}/other\" allow_uid: {uid} }\n";
 
-class ReloadTest : public ::testing::Test {
+class ReloadTest : public testing::Test {
  protected:
   void SetUp() override {
     DaemonProcessOptions options;
@@ -157,4 +157,4 @@ TEST_F(ReloadTest, BrokenConfigIsRefusedWithFileAndLineAndOldPolicyStays) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

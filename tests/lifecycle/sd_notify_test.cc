@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/lifecycle/lifecycle_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 struct Notification {
@@ -191,4 +191,4 @@ TEST(SdNotifyTest, FailedStartSendsNoReadyAndExitsNonZero) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/lifecycle/lifecycle_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 // Content that differs per writer, per write, and in size (some of it large
@@ -152,4 +152,4 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

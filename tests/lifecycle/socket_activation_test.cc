@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/lifecycle/lifecycle_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 std::string SocketActivateTool() {
@@ -73,4 +73,4 @@ TEST(SocketActivationTest, WriteSucceedsThroughThePassedSocket) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -21,7 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 std::string ReadWhole(const std::string& path) {
@@ -177,4 +177,4 @@ StraceInjector::~StraceInjector() {
   }
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test

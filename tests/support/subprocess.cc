@@ -12,7 +12,7 @@
 
 extern char** environ;
 
-namespace durable::testing {
+namespace durable::test {
 
 CommandResult RunCommand(const Command& command) {
   // Everything the child needs is prepared before fork.
@@ -100,4 +100,4 @@ CommandResult RunCommand(const Command& command) {
   return result;
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test

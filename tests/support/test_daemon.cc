@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 bool CanConnect(const std::string& socket_path) {
@@ -190,4 +190,4 @@ std::vector<std::string> ListDirectory(const std::string& dir) {
   return names;
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test

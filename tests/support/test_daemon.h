@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "client/client.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 // A real durabled process on a private socket, with its own scratch tree:
 //
@@ -73,6 +73,6 @@ bool PathExists(const std::string& path);
 // Names in directory `dir` (without "." and "..").
 std::vector<std::string> ListDirectory(const std::string& dir);
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_SUPPORT_TEST_DAEMON_H_

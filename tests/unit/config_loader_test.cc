@@ -17,8 +17,8 @@ namespace durable {
 namespace {
 
 using ::durable::v1::DaemonConfig;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
+using testing::HasSubstr;
+using testing::StartsWith;
 
 constexpr char kFile[] = "test.conf";
 
@@ -77,8 +77,8 @@ TEST(ParseConfigTest, FullValidConfig) {
   ASSERT_EQ(config->rule_size(), 2);
   const durable::v1::Rule& rule = config->rule(0);
   EXPECT_EQ(rule.root(), "/var/lib/agents");
-  EXPECT_THAT(rule.allow_uid(), ::testing::ElementsAre(1000u, 1001u));
-  EXPECT_THAT(rule.allow_gid(), ::testing::ElementsAre(2000u));
+  EXPECT_THAT(rule.allow_uid(), testing::ElementsAre(1000u, 1001u));
+  EXPECT_THAT(rule.allow_gid(), testing::ElementsAre(2000u));
   EXPECT_EQ(rule.max_file_size(), 16777216u);
   EXPECT_EQ(rule.create_mode(), 0640u);
   EXPECT_EQ(rule.create_mode(), 416u);
@@ -88,7 +88,7 @@ TEST(ParseConfigTest, FullValidConfig) {
 
   EXPECT_EQ(config->rule(1).root(), "/");
   EXPECT_THAT(config->rule(1).allow_gid(),
-              ::testing::ElementsAre(3000u, 3001u));
+              testing::ElementsAre(3000u, 3001u));
   EXPECT_FALSE(config->rule(1).has_allow_overwrite());
 
   EXPECT_EQ(MaxMessageBytes(*config), 1048576u);
@@ -364,16 +364,16 @@ TEST(ParseConfigTest, ErrorLabelUsesFileName) {
 
 TEST(LoadConfigFileTest, MissingFileNamesThePath) {
   const std::string path =
-      ::testing::TempDir() + "/durabled-no-such-dir/missing.conf";
+      testing::TempDir() + "/durabled-no-such-dir/missing.conf";
   absl::StatusOr<DaemonConfig> config = LoadConfigFile(path);
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()), HasSubstr(path));
 }
 
-class LoadConfigFileOnDiskTest : public ::testing::Test {
+class LoadConfigFileOnDiskTest : public testing::Test {
  protected:
   void SetUp() override {
-    path_ = absl::StrCat(::testing::TempDir(), "/config_loader_test.", getpid(),
+    path_ = absl::StrCat(testing::TempDir(), "/config_loader_test.", getpid(),
                          ".conf");
   }
   void TearDown() override { unlink(path_.c_str()); }
@@ -408,7 +408,7 @@ TEST_F(LoadConfigFileOnDiskTest, ErrorsAreLabelledWithThePath) {
 TEST(LoadConfigFileTest, DirectoryIsNotAConfig) {
   // A directory opens as an ifstream on Linux but reads as nothing; it must
   // not pass for an empty (rule-less) config.
-  absl::StatusOr<DaemonConfig> config = LoadConfigFile(::testing::TempDir());
+  absl::StatusOr<DaemonConfig> config = LoadConfigFile(testing::TempDir());
   EXPECT_FALSE(config.ok()) << "parsed: " << config->ShortDebugString();
 }
 

@@ -12,7 +12,7 @@
 namespace durable {
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
 struct Case {
   const char* name;
@@ -23,7 +23,7 @@ struct Case {
 #define ERRNO_CASE(e, status_code) \
   Case { #e, e, absl::StatusCode::status_code }
 
-class SyscallErrorTest : public ::testing::TestWithParam<Case> {};
+class SyscallErrorTest : public testing::TestWithParam<Case> {};
 
 TEST_P(SyscallErrorTest, CodeMessageAndErrno) {
   const Case& c = GetParam();
@@ -37,7 +37,7 @@ TEST_P(SyscallErrorTest, CodeMessageAndErrno) {
 
 INSTANTIATE_TEST_SUITE_P(
     Errnos, SyscallErrorTest,
-    ::testing::Values(ERRNO_CASE(ENOENT, kNotFound),
+    testing::Values(ERRNO_CASE(ENOENT, kNotFound),
                       ERRNO_CASE(ENOTDIR, kNotFound),
                       ERRNO_CASE(EACCES, kPermissionDenied),
                       ERRNO_CASE(EPERM, kPermissionDenied),
@@ -53,7 +53,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ERRNO_CASE(ENAMETOOLONG, kInvalidArgument),
                       ERRNO_CASE(EISDIR, kFailedPrecondition),
                       ERRNO_CASE(EIO, kInternal), ERRNO_CASE(EBADF, kInternal)),
-    [](const ::testing::TestParamInfo<Case>& info) {
+    [](const testing::TestParamInfo<Case>& info) {
       return std::string(info.param.name);
     });
 

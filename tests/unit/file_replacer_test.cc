@@ -37,10 +37,10 @@ namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
 using Call = FaultInjectionFileSystem::Call;
-using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
+using testing::ElementsAre;
+using testing::ElementsAreArray;
+using testing::IsEmpty;
+using testing::SizeIs;
 
 constexpr char kTarget[] = "target.txt";
 constexpr char kOldContent[] = "the old content\n";
@@ -53,7 +53,7 @@ absl::Status InjectedEio() { return SyscallError(EIO, "injected fault"); }
 
 // A fresh directory under /tmp, open as the writer's dir fd; the fixture
 // removes it with everything in it.
-class FileReplacerTest : public ::testing::Test {
+class FileReplacerTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durable_writer_test.XXXXXX";
@@ -685,7 +685,7 @@ void PrintTo(const Scenario& scenario, std::ostream* out) {
 }
 
 class FileReplacerFaultTest : public FileReplacerTest,
-                               public ::testing::WithParamInterface<Scenario> {
+                               public testing::WithParamInterface<Scenario> {
  protected:
   // Empties the directory and plants the old target if the scenario has one.
   void Prepare() {
@@ -781,7 +781,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, FileReplacerFaultTest,
-    ::testing::Values(
+    testing::Values(
         Scenario{"Create",
                  false,
                  std::nullopt,
@@ -806,7 +806,7 @@ INSTANTIATE_TEST_SUITE_P(
                   Operation::kSetModificationTime, Operation::kStat,
                   Operation::kSyncFile, Operation::kRename, Operation::kStatAt,
                   Operation::kSyncDirectory, Operation::kUnlink}}),
-    [](const ::testing::TestParamInfo<Scenario>& info) {
+    [](const testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
     });
 

@@ -11,7 +11,7 @@
 namespace durable {
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
 // Expects INVALID_ARGUMENT whose message contains `why`.
 void ExpectRejected(const std::string& path, const std::string& why) {

@@ -14,8 +14,8 @@
 namespace durable {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
+using testing::HasSubstr;
+using testing::Not;
 
 constexpr char kConfig[] = R"pb(
   rule { root: "/srv" allow_uid: 1000 allow_uid: 1001 }
@@ -42,7 +42,7 @@ PeerCredentials Caller(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) {
   return caller;
 }
 
-class PolicyTest : public ::testing::Test {
+class PolicyTest : public testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<durable::v1::DaemonConfig> config =
