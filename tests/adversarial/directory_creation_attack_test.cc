@@ -19,10 +19,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "server/engine/posix_file_system.h"
 #include "server/policy/config_loader.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
-#include "server/engine/posix_file_system.h"
 #include "tests/adversarial/adversarial_support.h"
 #include "tests/support/forwarding_file_system.h"
 

@@ -173,10 +173,11 @@ TEST_F(GrpcLimitsAttack, UnaryRequestThatDoesNotArriveInTimeIsDropped) {
   std::vector<std::unique_ptr<HelperProcess>> helpers;
   for (const std::string& method : methods) {
     helpers.push_back(HelperProcess::Spawn(
-        AttackerCredentials(), PythonArgs(Socket(), "slow-unary",
-                               {"--path=/durable.v1.DurableWriter/" + method,
-                                "--prefix-length=1000", "--send-bytes=10",
-                                "--hold-s=20"})));
+        AttackerCredentials(),
+        PythonArgs(
+            Socket(), "slow-unary",
+            {"--path=/durable.v1.DurableWriter/" + method,
+             "--prefix-length=1000", "--send-bytes=10", "--hold-s=20"})));
     ASSERT_NE(helpers.back(), nullptr);
   }
   for (size_t i = 0; i < methods.size(); ++i) {
@@ -185,7 +186,8 @@ TEST_F(GrpcLimitsAttack, UnaryRequestThatDoesNotArriveInTimeIsDropped) {
     std::cout << methods[i] << ": status " << result.Field("status")
               << " after " << result.Field("elapsed_ms") << " ms: \""
               << result.Field("message") << "\"\n";
-    EXPECT_EQ(result.Field("self_uid"), std::to_string(AttackerCredentials().uid));
+    EXPECT_EQ(result.Field("self_uid"),
+              std::to_string(AttackerCredentials().uid));
     EXPECT_EQ(result.Field("status"), "4") << result.Describe();  // DEADLINE
     EXPECT_THAT(result.Field("message"),
                 HasSubstr("did not arrive within 1000 ms"));
@@ -227,8 +229,8 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
         absl::StrCat("--connections=", phase.connections),
         absl::StrCat("--streams=", phase.streams), "--hold-s=60"};
     args.insert(args.end(), paths.begin(), paths.end());
-    std::unique_ptr<HelperProcess> attack =
-        HelperProcess::Spawn(AttackerCredentials(), PythonArgs(Socket(), "idle", args));
+    std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
+        AttackerCredentials(), PythonArgs(Socket(), "idle", args));
     ASSERT_NE(attack, nullptr);
     ASSERT_TRUE(attack->WaitForLine("ready=1", absl::Seconds(120)))
         << attack->out();
@@ -248,7 +250,8 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
               << sampler.max_threads() << " threads, "
               << sampler.max_rss_bytes() / kMiB
               << " MiB RSS; other uid's write took " << latency << "\n";
-    EXPECT_EQ(result.Field("self_uid"), std::to_string(AttackerCredentials().uid));
+    EXPECT_EQ(result.Field("self_uid"),
+              std::to_string(AttackerCredentials().uid));
     EXPECT_THAT(result.Int("headers_sent"), Ge(1000)) << result.Describe();
     EXPECT_LT(latency, absl::Seconds(1));
   }
@@ -338,7 +341,8 @@ TEST_F(GrpcLimitsAttack, UnfinishedUnaryMessagesAreBoundedByTheMemoryQuota) {
             << sampler.max_rss_bytes() / kMiB << " MiB RSS (quota "
             << kQuota / kMiB << " MiB), " << sampler.max_threads()
             << " threads; other uid's write took " << latency << "\n";
-  EXPECT_EQ(result.Field("self_uid"), std::to_string(AttackerCredentials().uid));
+  EXPECT_EQ(result.Field("self_uid"),
+            std::to_string(AttackerCredentials().uid));
   EXPECT_THAT(result.Int("data_sent"), Ge(16 * kMiB)) << result.Describe();
   ExpectRssUnder(sampler.max_rss_bytes(), kQuota + 64 * kMiB);
   EXPECT_LT(latency, absl::Seconds(1));

@@ -70,7 +70,8 @@ class IdentityAttack : public AdversarialTest {
 
 TEST_F(IdentityAttack, ForgedMetadataIsIgnoredByWhoAmI) {
   ArmSentinel();
-  HelperResult result = AttackAs(CredentialsOf(kNobody), "whoami", ForgedMetadata());
+  HelperResult result =
+      AttackAs(CredentialsOf(kNobody), "whoami", ForgedMetadata());
   EXPECT_CODE(result, grpc::StatusCode::OK);
   EXPECT_EQ(result.Field("uid"), "65534");
   EXPECT_EQ(result.Field("gid"), "65534");
@@ -130,8 +131,8 @@ TEST_F(IdentityAttack, UnlistedUidIsClosedAtAccept) {
   ArmSentinel();
   HelperResult who = AttackAs(CredentialsOf(kStranger), "whoami");
   EXPECT_CODE(who, grpc::StatusCode::UNAVAILABLE);
-  HelperResult write =
-      AttackAs(CredentialsOf(kStranger), "write", {PathArg(Data() + "/f"), DataArg("x")});
+  HelperResult write = AttackAs(CredentialsOf(kStranger), "write",
+                                {PathArg(Data() + "/f"), DataArg("x")});
   EXPECT_CODE(write, grpc::StatusCode::UNAVAILABLE);
   EXPECT_FALSE(PathExists(Data() + "/f"));
   EXPECT_THAT(daemon_->Log(),

@@ -185,7 +185,8 @@ TEST_F(IdentityChurnAttack, NoCallIsEverAttributedToTheWrongCaller) {
       int live = 0;
       for (const Client& c : running) live += c.uid == uid ? 1 : 0;
       for (; absl::Now() < end && live < kProcessesPerUid; ++live) {
-        ProcessCredentials who = uid == getuid() ? OwnCredentials() : CredentialsOf(uid);
+        ProcessCredentials who =
+            uid == getuid() ? OwnCredentials() : CredentialsOf(uid);
         const int run_ms = absl::Uniform(bits, 200, 1500);
         Client client;
         client.uid = uid;

@@ -78,8 +78,7 @@ TEST_P(PathAttack, IsRefusedBeforeAnythingIsTouched) {
   ExpectNoEscapeNamed(EscapeLeaf());
   if (GetParam().expected == grpc::StatusCode::INVALID_ARGUMENT) {
     // Logged, but never echoed raw into the log: one audit line per call.
-    EXPECT_THAT(daemon_->Log(),
-                testing::HasSubstr("result=INVALID_ARGUMENT"));
+    EXPECT_THAT(daemon_->Log(), testing::HasSubstr("result=INVALID_ARGUMENT"));
   }
   // Control bytes are escaped in the log: no forged record starts a line.
   for (absl::string_view line : absl::StrSplit(daemon_->Log(), '\n')) {

@@ -296,8 +296,9 @@ TEST_F(PolicyAttack, UidRevokedByReloadWhileItsConnectionStaysOpen) {
               {}, {}));
   Protect(Data());  // after the revocation, data/ is no longer the attacker's
   std::unique_ptr<HelperProcess> attacker = HelperProcess::Spawn(
-      AttackerCredentials(), Args("write", {PathArg(Data() + "/f"), DataArg("pwned"),
-                                 "--repeat=2", "--pause-between"}));
+      AttackerCredentials(),
+      Args("write", {PathArg(Data() + "/f"), DataArg("pwned"), "--repeat=2",
+                     "--pause-between"}));
   ASSERT_TRUE(attacker->WaitForLine("paused=1", absl::Seconds(20)))
       << attacker->out();
   ASSERT_TRUE(PathExists(Data() + "/f"));  // written while still allowed

@@ -115,8 +115,9 @@ constexpr char kTenantsConfig[] =
 
 TEST_F(ReservedNameAttack, DenialsDoNotRevealOtherRulesRoots) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon(
-      absl::StrReplaceAll(kTenantsConfig,
-                          {{"{attacker}", std::to_string(AttackerCredentials().uid)}}),
+      absl::StrReplaceAll(
+          kTenantsConfig,
+          {{"{attacker}", std::to_string(AttackerCredentials().uid)}}),
       {"data/hidden-tenant-root", "secret-tenant-root"}, {"data"}));
   ArmSentinel();
   // Under a nested root of another tenant, and under a sibling root: the

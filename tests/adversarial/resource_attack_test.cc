@@ -198,8 +198,8 @@ TEST_F(ResourceAttack, ConnectionFloodFromAllowedUid) {
   SKIP_UNLESS_ROOT();  // the flooder and the legitimate client differ in uid
   const int baseline_fds = CountOpenFds(daemon_->pid());
   ArmSentinel();
-  std::unique_ptr<HelperProcess> idle_flood =
-      HelperProcess::Spawn(AttackerCredentials(), Args("flood", {"--count=150"}));
+  std::unique_ptr<HelperProcess> idle_flood = HelperProcess::Spawn(
+      AttackerCredentials(), Args("flood", {"--count=150"}));
   ASSERT_TRUE(idle_flood->WaitForLine("ready=1", absl::Seconds(20)))
       << idle_flood->out();
   std::unique_ptr<HelperProcess> preface_flood = HelperProcess::Spawn(
@@ -277,9 +277,9 @@ std::string RandomBytes(size_t n) {
 const std::string kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const std::string kEmptySettings("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
 
-class MalformedPeerAttack
-    : public ResourceAttack,
-      public testing::WithParamInterface<MalformedPeer> {};
+class MalformedPeerAttack : public ResourceAttack,
+                            public testing::WithParamInterface<MalformedPeer> {
+};
 
 TEST_P(MalformedPeerAttack, IsHungUpOnAndDaemonKeepsServing) {
   ArmSentinel();

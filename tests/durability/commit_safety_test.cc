@@ -23,10 +23,10 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_daemon.h"
@@ -140,8 +140,7 @@ class CommitSafetyTest : public testing::Test {
   std::vector<std::string> Entries() const {
     std::vector<std::string> entries;
     for (const char* dir : {"a", "b"}) {
-      for (const std::string& name :
-           test::ListDirectory(root_ + "/" + dir)) {
+      for (const std::string& name : test::ListDirectory(root_ + "/" + dir)) {
         entries.push_back(absl::StrCat(dir, "/", name));
       }
     }

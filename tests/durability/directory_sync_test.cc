@@ -23,10 +23,10 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/test_daemon.h"
@@ -112,8 +112,7 @@ class DirectorySyncTest : public testing::Test {
   std::vector<std::string> TempFiles() const {
     std::vector<std::string> temps;
     for (const char* dir : {"a", "b"}) {
-      for (const std::string& name :
-           test::ListDirectory(root_ + "/" + dir)) {
+      for (const std::string& name : test::ListDirectory(root_ + "/" + dir)) {
         if (IsTempFileName(name)) temps.push_back(name);
       }
     }
@@ -212,9 +211,9 @@ struct OtherError {
   absl::Status error;
 };
 
-class DirectorySyncErrorTest
-    : public DirectorySyncTest,
-      public testing::WithParamInterface<OtherError> {};
+class DirectorySyncErrorTest : public DirectorySyncTest,
+                               public testing::WithParamInterface<OtherError> {
+};
 
 TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   const absl::Status& error = GetParam().error;

@@ -15,10 +15,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
-#include "server/engine/etag.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/etag.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/forwarding_file_system.h"
 
 namespace durable {

@@ -46,10 +46,10 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
@@ -57,13 +57,13 @@
 namespace durable {
 namespace {
 
+using test::StraceInjector;
+using test::TestDaemon;
 using testing::AllOf;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
 using testing::SizeIs;
-using test::StraceInjector;
-using test::TestDaemon;
 
 constexpr char kOldContent[] = "old content that must survive every fault\n";
 

@@ -50,12 +50,12 @@
 #include "durable/v1/durable.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/peer_credentials.h"
-#include "server/policy/policy_store.h"
+#include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
 #include "server/engine/target_locks.h"
 #include "server/engine/temp_file_sweeper.h"
-#include "server/base/unique_fd.h"
+#include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"
 #include "server/service/write_operation.h"
 #include "tests/support/forwarding_file_system.h"
@@ -575,8 +575,8 @@ TEST_P(PowerLossTest, SweepInterruptedByAnotherPowerCut) {
 INSTANTIATE_TEST_SUITE_P(
     Operations, PowerLossTest,
     testing::Combine(testing::ValuesIn(Operations()),
-                       testing::Values(UnsyncedData::kLost,
-                                         UnsyncedData::kZeroFilled)),
+                     testing::Values(UnsyncedData::kLost,
+                                     UnsyncedData::kZeroFilled)),
     [](const testing::TestParamInfo<PowerLossTest::ParamType>& info) {
       return absl::StrCat(std::get<0>(info.param).name,
                           std::get<1>(info.param) == UnsyncedData::kLost

@@ -15,11 +15,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/spawn.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
@@ -28,13 +30,13 @@ namespace {
 
 using test::Command;
 using test::CommandResult;
-using testing::HasSubstr;
 using test::HeldStream;
 using test::ReadFile;
 using test::RunCommand;
 using test::TempFilesIn;
 using test::TestDaemon;
 using test::WriteFileOrDie;
+using testing::HasSubstr;
 
 // Runs a second daemon with one rule for `root` on its own socket under
 // `dir`; returns how it ended (it is killed by the timeout if it starts).

@@ -87,8 +87,7 @@ TEST(ParseConfigTest, FullValidConfig) {
   EXPECT_FALSE(rule.allow_overwrite());
 
   EXPECT_EQ(config->rule(1).root(), "/");
-  EXPECT_THAT(config->rule(1).allow_gid(),
-              testing::ElementsAre(3000u, 3001u));
+  EXPECT_THAT(config->rule(1).allow_gid(), testing::ElementsAre(3000u, 3001u));
   EXPECT_FALSE(config->rule(1).has_allow_overwrite());
 
   EXPECT_EQ(MaxMessageBytes(*config), 1048576u);

@@ -25,11 +25,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/base/errno_status.h"
+#include "server/base/unique_fd.h"
 #include "server/engine/etag.h"
 #include "server/engine/file_system.h"
 #include "server/engine/posix_file_system.h"
 #include "server/engine/sha256.h"
-#include "server/base/unique_fd.h"
 #include "tests/support/fault_injection_file_system.h"
 
 namespace durable {
@@ -685,7 +685,7 @@ void PrintTo(const Scenario& scenario, std::ostream* out) {
 }
 
 class FileReplacerFaultTest : public FileReplacerTest,
-                               public testing::WithParamInterface<Scenario> {
+                              public testing::WithParamInterface<Scenario> {
  protected:
   // Empties the directory and plants the old target if the scenario has one.
   void Prepare() {

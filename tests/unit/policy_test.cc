@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/policy/config_loader.h"
 #include "server/base/peer_credentials.h"
+#include "server/policy/config_loader.h"
 
 namespace durable {
 namespace {
@@ -97,8 +97,7 @@ TEST_F(PolicyTest, DeniedOtherwise) {
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(grant.status().message()), HasSubstr("uid 7"));
   // The denying rule's root is none of this caller's business.
-  EXPECT_THAT(std::string(grant.status().message()),
-              Not(HasSubstr("/srv")));
+  EXPECT_THAT(std::string(grant.status().message()), Not(HasSubstr("/srv")));
 }
 
 TEST_F(PolicyTest, GidIsNotMistakenForUid) {
@@ -119,8 +118,7 @@ TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(grant.status().message()),
               HasSubstr("not allowed to write this path"));
-  EXPECT_THAT(std::string(grant.status().message()),
-              Not(HasSubstr("/srv/a")));
+  EXPECT_THAT(std::string(grant.status().message()), Not(HasSubstr("/srv/a")));
 
   // uid 2000 may write under /srv/a but not elsewhere under /srv.
   EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/file").ok());
