@@ -29,9 +29,13 @@
 #include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
@@ -170,8 +174,7 @@ TEST_F(CommitSafetyTest, ReplaceWithSwappedTempFileIsUndoneAndAborted) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_THAT(result.status().message(),
               HasSubstr("temp file was replaced by another process"));
   EXPECT_THAT(result.status().message(),
@@ -190,8 +193,7 @@ TEST_F(CommitSafetyTest, CreateWithSwappedTempFileLeavesNoForeignContent) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_THAT(result.status().message(),
               HasSubstr("temp file was replaced by another process"));
   EXPECT_EQ(Read("a/target"), "<absent>");
@@ -206,8 +208,7 @@ TEST_F(CommitSafetyTest, CreateOnlyWithSwappedTempFileLeavesNoForeignContent) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, options);
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_THAT(Entries(), IsEmpty());
 }
 
@@ -228,7 +229,7 @@ TEST_F(CommitSafetyTest, AbandonedCommitPublishesNothingAndLeavesNoTempFile) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, options);
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kCancelled)
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kCancelled))
       << result.status();
   EXPECT_EQ(result.status().message(),
             "the call was cancelled or its deadline passed; nothing was "
@@ -250,7 +251,7 @@ TEST_F(CommitSafetyTest, CommitNotAbandonedPublishes) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(asked, 1);
   EXPECT_EQ(Read("a/target"), kNew);
 }
@@ -264,8 +265,7 @@ TEST_F(CommitSafetyTest, RollbackAfterFailedDirectoryFsyncIsFsynced) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kInternal)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), kOld);
   EXPECT_THAT(Entries(), ElementsAre("a/target"));
@@ -281,8 +281,7 @@ TEST_F(CommitSafetyTest, CreateRollbackWhoseFsyncFailsIsUnknown) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kUnknown)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnknown)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("outcome unknown"));
   EXPECT_THAT(result.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), "<absent>");
@@ -297,8 +296,7 @@ TEST_F(CommitSafetyTest, FailedUndoOfAReplaceIsUnknown) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kUnknown)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnknown)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("outcome unknown"));
   EXPECT_THAT(result.status().message(), HasSubstr("cannot roll back"));
   // The new content is visible; the old one is kept for the operator.
@@ -313,7 +311,7 @@ TEST_F(CommitSafetyTest, RemoveWhosePutBackCannotBeFsyncedIsUnknown) {
 
   absl::StatusOr<std::string> removed = writer_.Remove(a_.get(), "target", "");
 
-  ASSERT_EQ(removed.status().code(), absl::StatusCode::kUnknown)
+  ASSERT_THAT(removed, StatusIs(absl::StatusCode::kUnknown))
       << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("outcome unknown"));
   EXPECT_EQ(Read("a/target"), kOld);  // put back, durability unknown
@@ -325,7 +323,7 @@ TEST_F(CommitSafetyTest, RemovePutBackIsFsynced) {
 
   absl::StatusOr<std::string> removed = writer_.Remove(a_.get(), "target", "");
 
-  ASSERT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  ASSERT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("put back"));
   EXPECT_EQ(Read("a/target"), kOld);
@@ -344,7 +342,7 @@ void FailWriteA(CommitSafetyTest* test, FaultInjectionFileSystem& faults,
   faults.FailNext(Operation::kSyncDirectory, InjectedEio());
   absl::StatusOr<CommitResult> a =
       writer.Write(dir_fd, "target", kNew, CommitOptions());
-  ASSERT_EQ(a.status().code(), absl::StatusCode::kUnknown) << a.status();
+  ASSERT_THAT(a, StatusIs(absl::StatusCode::kUnknown)) << a.status();
   ASSERT_EQ(faults.PendingFaults(), 0);
   (void)test;
 }
@@ -356,13 +354,13 @@ TEST_F(CommitSafetyTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
   absl::StatusOr<CommitResult> b =
       writer_.Write(b_.get(), "other", kNew, CommitOptions());
 
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_THAT(b, IsOk());
   // a is fsynced again, successfully, before b's content is published.
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename temp -> other",
                                         Sync(inode_b_)));
   // Paid: the next write does not fsync a again.
   fs_.ClearEvents();
-  ASSERT_TRUE(writer_.Write(b_.get(), "other", kOld, CommitOptions()).ok());
+  ASSERT_THAT(writer_.Write(b_.get(), "other", kOld, CommitOptions()), IsOk());
   EXPECT_THAT(fs_.Events(),
               ElementsAre("rename temp -> other", Sync(inode_b_)));
 }
@@ -374,7 +372,7 @@ TEST_F(CommitSafetyTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
   absl::StatusOr<CommitResult> b =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_THAT(b, IsOk());
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename temp -> target",
                                         Sync(inode_a_)));
   EXPECT_EQ(Read("a/target"), kNew);
@@ -388,7 +386,7 @@ TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
       writer_.Write(b_.get(), "other", kNew, CommitOptions());
 
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().code(), absl::StatusCode::kInternal) << b.status();
+  EXPECT_THAT(b, StatusIs(absl::StatusCode::kInternal)) << b.status();
   EXPECT_THAT(b.status().message(), HasSubstr("nothing was published"));
   EXPECT_EQ(Read("b/other"), "<absent>");
   EXPECT_THAT(Entries(), IsEmpty());
@@ -397,14 +395,14 @@ TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
   Plant("b/kept", kOld);
   faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
   absl::StatusOr<std::string> removed = writer_.Remove(b_.get(), "kept", "");
-  EXPECT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << removed.status();
   EXPECT_EQ(Read("b/kept"), kOld);
 
   // Once a can be fsynced again, writes are acknowledged again.
   absl::StatusOr<CommitResult> c =
       writer_.Write(b_.get(), "other", kNew, CommitOptions());
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   EXPECT_EQ(Read("b/other"), kNew);
 }
 
@@ -415,7 +413,7 @@ TEST_F(CommitSafetyTest, LaterRemoveWaitsForTheFailedDirectory) {
 
   absl::StatusOr<std::string> removed = writer_.Remove(b_.get(), "doomed", "");
 
-  ASSERT_TRUE(removed.ok()) << removed.status();
+  ASSERT_THAT(removed, IsOk());
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename doomed -> temp",
                                         Sync(inode_b_)));
 }

@@ -29,9 +29,13 @@
 #include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
@@ -159,7 +163,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
        {created.status(), replaced.status(), created_only.status(),
         removed.status(), created_b.status(), replaced_b.status(),
         again_a.status()}) {
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, IsOk());
   }
   EXPECT_EQ(faults_.PendingFaults(), 20 - 7) << "every operation synced once";
   EXPECT_EQ(Read("a/f"), kNewContent);
@@ -250,9 +254,9 @@ TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   EXPECT_THAT(log, Not(HasSubstr(kWarning)));
 
   // Without the fault, the same operations go through.
-  EXPECT_TRUE(writer_->Write(a_.get(), "target", kNewContent, {}).ok());
+  EXPECT_THAT(writer_->Write(a_.get(), "target", kNewContent, {}), IsOk());
   EXPECT_EQ(Read("a/target"), kNewContent);
-  EXPECT_TRUE(writer_->Remove(a_.get(), "target", "").ok());
+  EXPECT_THAT(writer_->Remove(a_.get(), "target", ""), IsOk());
   EXPECT_THAT(test::ListDirectory(root_ + "/a"), IsEmpty());
 }
 

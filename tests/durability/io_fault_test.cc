@@ -51,10 +51,14 @@
 #include "server/engine/file_replacer.h"
 #include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using test::StraceInjector;
@@ -100,7 +104,7 @@ class IoFaultTest : public testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<TestDaemon>> daemon = TestDaemon::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_THAT(daemon, IsOk());
     daemon_ = *std::move(daemon);
     client_ = daemon_->NewClient();
     // Can strace attach at all? A harmless attach tells.
@@ -121,7 +125,7 @@ class IoFaultTest : public testing::Test {
   void PlantOld(const std::string& name) {
     absl::StatusOr<WriteResult> planted =
         client_->Write(Path(name), kOldContent);
-    ASSERT_TRUE(planted.ok()) << planted.status();
+    ASSERT_THAT(planted, IsOk());
   }
 
   // Attaches strace to the daemon; nullptr (and a failure) if that fails.
@@ -129,7 +133,7 @@ class IoFaultTest : public testing::Test {
       const std::vector<std::string>& arguments) {
     absl::StatusOr<std::unique_ptr<StraceInjector>> injector =
         StraceInjector::Attach(daemon_->pid(), arguments);
-    EXPECT_TRUE(injector.ok()) << injector.status();
+    EXPECT_THAT(injector, IsOk());
     return injector.ok() ? *std::move(injector) : nullptr;
   }
 
@@ -191,7 +195,7 @@ class IoFaultTest : public testing::Test {
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
     const std::string next = "the next write after the fault\n";
     absl::StatusOr<WriteResult> written = client_->Write(Path(name), next);
-    ASSERT_TRUE(written.ok()) << written.status();
+    ASSERT_THAT(written, IsOk());
     EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), next);
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
   }
@@ -225,7 +229,7 @@ TEST_F(IoFaultTest, EioOnFsyncOfNewContentFailsTheWriteAndIsNeverRetried) {
     ASSERT_NE(strace, nullptr);
     strace->Detach();
 
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << Describe(result.status());
     EXPECT_THAT(result.status().message(),
                 AllOf(HasSubstr(Path(name)), HasSubstr("fsync"),
@@ -251,7 +255,7 @@ TEST_F(IoFaultTest, EioOnEveryFsyncFailsAUnaryWrite) {
       client_->Write(Path("target"), NewContent(5000));
   strace->Detach();
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
       << Describe(result.status());
   EXPECT_THAT(
       result.status().message(),
@@ -278,7 +282,7 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncRollsTheWriteBack) {
         client_->Write(Path(name), NewContent(2000));
     strace->Detach();
 
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << Describe(result.status());
     EXPECT_THAT(
         result.status().message(),
@@ -307,7 +311,7 @@ TEST_F(IoFaultTest, NoSpaceOnDirectoryFsyncFailsTheWrite) {
   absl::StatusOr<WriteResult> result =
       client_->Write(Path("target"), NewContent(2000));
   strace->Detach();
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
       << Describe(result.status());
   EXPECT_THAT(
       result.status().message(),
@@ -324,13 +328,13 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncOfARemovePutsTheFileBack) {
   ASSERT_NE(strace, nullptr);
   absl::StatusOr<std::string> removed = client_->Remove(Path("target"));
   strace->Detach();
-  EXPECT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << Describe(removed.status());
   EXPECT_THAT(removed.status().message(),
               AllOf(HasSubstr(Path("target")), HasSubstr("put back")));
   EXPECT_THAT(strace->LinesWith("(INJECTED)"), SizeIs(1));
   ExpectOldStateAndDaemonServes("target", kOldContent);
-  EXPECT_TRUE(client_->Remove(Path("target")).ok());
+  EXPECT_THAT(client_->Remove(Path("target")), IsOk());
   EXPECT_FALSE(test::PathExists(Path("target")));
 }
 
@@ -351,10 +355,10 @@ TEST_F(IoFaultTest, UnsupportedDirectoryFsyncIsToleratedAndLoggedOnce) {
     for (const std::string name : {"target", "created"}) {
       const std::string content = NewContent(100 + writes++);
       absl::StatusOr<WriteResult> result = client_->Write(Path(name), content);
-      EXPECT_TRUE(result.ok()) << Describe(result.status());
+      EXPECT_THAT(result, IsOk()) << Describe(result.status());
       EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), content);
     }
-    EXPECT_TRUE(client_->Remove(Path("created")).ok());
+    EXPECT_THAT(client_->Remove(Path("created")), IsOk());
     strace->Detach();
     EXPECT_THAT(strace->LinesWith("(INJECTED)"), SizeIs(3));
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
@@ -420,7 +424,7 @@ TEST_F(IoFaultTest, EintrOnWriteIsRetriedAndTheWriteSucceeds) {
       });
   ASSERT_NE(strace, nullptr);
   strace->Detach();
-  ASSERT_TRUE(result.ok()) << Describe(result.status());
+  ASSERT_THAT(result, IsOk()) << Describe(result.status());
   EXPECT_EQ(result->size, first.size() + rest.size());
   EXPECT_EQ(test::ReadFile(Path("target")).value_or(""), first + rest);
   std::vector<std::string> interrupted = strace->LinesWith("(INJECTED)");
@@ -468,7 +472,7 @@ TEST_F(IoFaultTest, FileSizeLimitShortWriteFailsOnlyThatWrite) {
          "default action kills); it must ignore SIGXFSZ so that the write "
          "fails with EFBIG and the daemon lives on. Log:\n"
       << daemon_->Log();
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
       << Describe(result.status());
   EXPECT_THAT(result.status().message(),
               AllOf(HasSubstr(Path("target")), HasSubstr("File too large")));
@@ -544,7 +548,7 @@ TEST(PosixAppendTest, CompletesAcrossRealShortWritesAndEintr) {
   writer.join();
   sigaction(SIGUSR1, &previous, nullptr);
 
-  ASSERT_TRUE(appended.ok()) << appended;
+  ASSERT_THAT(appended, IsOk());
   EXPECT_EQ(received.size(), data.size());
   EXPECT_TRUE(received == data) << "the data arrived out of order or torn";
   EXPECT_GT(signals, 0);
@@ -629,13 +633,13 @@ TEST_F(FileSystemLayerFaultTest, ShortWriteInTheMiddleOfAStreamFailsIt) {
     SCOPED_TRACE(strerror(errno_value));
     absl::StatusOr<std::unique_ptr<StagedFile>> staged =
         writer_.Stage(dir_fd_.get(), "target");
-    ASSERT_TRUE(staged.ok()) << staged.status();
-    ASSERT_TRUE((*staged)->Append(NewContent(1000)).ok());
+    ASSERT_THAT(staged, IsOk());
+    ASSERT_THAT((*staged)->Append(NewContent(1000)), IsOk());
     fs_.FailNextAppend(17, SyscallError(errno_value, "write"));
     absl::Status appended = (*staged)->Append(NewContent(5000));
     EXPECT_EQ(ErrnoOf(appended), errno_value) << appended;
     absl::StatusOr<CommitResult> committed = writer_.Commit(**staged, {});
-    EXPECT_EQ(committed.status().code(), absl::StatusCode::kFailedPrecondition)
+    EXPECT_THAT(committed, StatusIs(absl::StatusCode::kFailedPrecondition))
         << committed.status();
     staged->reset();
     EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), kOldContent);
@@ -644,7 +648,7 @@ TEST_F(FileSystemLayerFaultTest, ShortWriteInTheMiddleOfAStreamFailsIt) {
   // And the next write goes through.
   absl::StatusOr<CommitResult> next =
       writer_.Write(dir_fd_.get(), "target", "next", {});
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), "next");
 }
 
@@ -653,7 +657,7 @@ TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
                SyscallError(EIO, "fsync"));
   absl::StatusOr<CommitResult> result =
       writer_.Write(dir_fd_.get(), "target", NewContent(100), {});
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal));
   int syncs = 0;
   for (const auto& call : fs_.CallLog()) {
     syncs += call.operation == FaultInjectionFileSystem::Operation::kSyncFile;

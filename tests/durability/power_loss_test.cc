@@ -60,8 +60,12 @@
 #include "server/service/write_operation.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/power_loss_file_system.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using UnsyncedData = PowerLossFileSystem::UnsyncedData;
@@ -264,12 +268,12 @@ std::unique_ptr<PowerLossFileSystem> FreshMachine(
     const std::vector<TargetChange>& changes) {
   auto fs = std::make_unique<PowerLossFileSystem>();
   absl::Status planted = fs->PlantDirectory(kDir, 0755);
-  EXPECT_TRUE(planted.ok()) << planted;
+  EXPECT_THAT(planted, IsOk());
   for (const TargetChange& change : changes) {
     if (!change.old_content.has_value()) continue;
     planted = fs->PlantFile(absl::StrCat(kDir, "/", change.leaf),
                             *change.old_content, kOldPermissions);
-    EXPECT_TRUE(planted.ok()) << planted;
+    EXPECT_THAT(planted, IsOk());
   }
   return fs;
 }
@@ -646,7 +650,7 @@ TEST(PowerLossNegativeControlTest, RetriedFsyncIsCaught) {
                     Wrap<RetriedFileSync>(), [](PowerLossFileSystem& fs) {
                       fs.FailNextSync(SyncKind::kFile, /*persisted=*/false);
                     });
-  EXPECT_TRUE(report.uncut_status.ok());
+  EXPECT_THAT(report.uncut_status, IsOk());
   EXPECT_THAT(report.violations, Contains(HasSubstr("holds \"\"")));
 }
 
@@ -745,7 +749,7 @@ std::vector<absl::Status> RunTwo(PowerLossFileSystem& fs, const TwoTargets& ops,
                                  std::vector<std::string>* calls) {
   UniqueFd root = fs.OpenRoot();
   absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(root.get(), kDir);
-  EXPECT_TRUE(dir.ok()) << dir.status();
+  EXPECT_THAT(dir, IsOk());
   fs.ClearCallLog();
   if (cut_after.has_value()) fs.CutPowerAfterCalls(*cut_after);
   Turnstile turnstile(schedule);
@@ -921,7 +925,7 @@ class CreateParentsPowerLossTest : public testing::Test {
     rule->set_allow_create_parents(true);
     absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
         BuildActivePolicy(config);
-    ASSERT_TRUE(policy.ok()) << policy.status();
+    ASSERT_THAT(policy, IsOk());
     policy_ = *std::move(policy);
   }
 
@@ -996,7 +1000,7 @@ TEST_F(CreateParentsPowerLossTest, CutAfterEveryCall) {
   {
     PowerLossFileSystem fs;
     absl::Status clean = run(fs, std::nullopt, &protocol);
-    ASSERT_TRUE(clean.ok()) << clean;
+    ASSERT_THAT(clean, IsOk());
     EXPECT_THAT(
         Violations(fs, UnsyncedData::kLost, {relative}, {content}, {clean}),
         IsEmpty());

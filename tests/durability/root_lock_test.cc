@@ -22,10 +22,14 @@
 #include "gtest/gtest.h"
 #include "tests/support/held_stream.h"
 #include "tests/support/spawn.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using test::Command;
@@ -58,7 +62,7 @@ class RootLockTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(TestDaemon::kDefaultConfig, {"data/sub"});
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_THAT(daemon, IsOk());
     daemon_ = *std::move(daemon);
     ASSERT_EQ(mkdir((daemon_->base() + "/second").c_str(), 0755), 0);
   }
@@ -120,7 +124,7 @@ TEST_F(RootLockTest, SecondDaemonDoesNotSweepALiveTempFile) {
   EXPECT_FALSE(TempFilesIn(dir).empty()) << "the live temp file was swept";
   held.Release();
   writer.join();
-  ASSERT_TRUE(result.ok()) << result.status() << "\n" << daemon_->Log();
+  ASSERT_THAT(result, IsOk()) << result.status() << "\n" << daemon_->Log();
   EXPECT_EQ(*ReadFile(target), held.content());
 }
 
@@ -132,7 +136,7 @@ TEST_F(RootLockTest, ReloadOntoAnOverlappingRootIsRefused) {
       absl::StrCat("socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
                    "rule { root: \"",
                    daemon_->base(), "/other\" allow_uid: {uid} }\n"));
-  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_THAT(other, IsOk());
   WriteFileOrDie(daemon_->base() + "/durabled.conf",
                  absl::StrCat("socket { path: \"", daemon_->socket_path(),
                               "\" mode: 0666 }\n"
@@ -153,7 +157,7 @@ TEST_F(RootLockTest, ReloadOntoAnOverlappingRootIsRefused) {
   EXPECT_THAT(daemon_->Log(), HasSubstr("another running durabled"));
   // Still serving under the old policy.
   auto client = daemon_->NewClient();
-  EXPECT_TRUE(client->Write(daemon_->data() + "/after", "x").ok());
+  EXPECT_THAT(client->Write(daemon_->data() + "/after", "x"), IsOk());
   EXPECT_FALSE(client->Write(daemon_->base() + "/other/x/f", "x").ok());
 }
 

@@ -12,8 +12,12 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using ::durable::v1::DaemonConfig;
@@ -32,7 +36,7 @@ std::string Lines(const std::vector<std::string>& lines) {
 void ExpectErrorAt(const absl::StatusOr<DaemonConfig>& config, int line,
                    int column, const std::string& reason) {
   ASSERT_FALSE(config.ok()) << "parsed: " << config->ShortDebugString();
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(config, StatusIs(absl::StatusCode::kInvalidArgument))
       << config.status();
   const std::string message(config.status().message());
   if (column > 0) {
@@ -66,7 +70,7 @@ TEST(ParseConfigTest, FullValidConfig) {
       "limits { max_message_bytes: 1048576 }",
   });
   absl::StatusOr<DaemonConfig> config = ParseConfig(text, kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
 
   EXPECT_EQ(config->socket().path(), "/run/test/durabled.sock");
   // Text format reads a leading 0 as octal.
@@ -96,7 +100,7 @@ TEST(ParseConfigTest, FullValidConfig) {
 TEST(ParseConfigTest, SocketDefaults) {
   absl::StatusOr<DaemonConfig> config =
       ParseConfig("rule { root: \"/srv\" allow_uid: 1 }\n", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(config->socket().path(), "/run/durabled/durabled.sock");
   EXPECT_EQ(config->socket().mode(), 0660u);
@@ -107,20 +111,20 @@ TEST(ParseConfigTest, SocketDefaults) {
 TEST(ParseConfigTest, SocketDefaultsFillOnlyMissingFields) {
   absl::StatusOr<DaemonConfig> mode_only =
       ParseConfig("socket { mode: 0600 }\n", kFile);
-  ASSERT_TRUE(mode_only.ok()) << mode_only.status();
+  ASSERT_THAT(mode_only, IsOk());
   EXPECT_EQ(mode_only->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(mode_only->socket().mode(), 0600u);
 
   absl::StatusOr<DaemonConfig> path_only =
       ParseConfig("socket { path: \"/tmp/x.sock\" }\n", kFile);
-  ASSERT_TRUE(path_only.ok()) << path_only.status();
+  ASSERT_THAT(path_only, IsOk());
   EXPECT_EQ(path_only->socket().path(), "/tmp/x.sock");
   EXPECT_EQ(path_only->socket().mode(), 0660u);
 }
 
 TEST(ParseConfigTest, GrpcLimitsDefaultWhenUnset) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(config->enable_reflection());
   const durable::v1::Limits limits = EffectiveLimits(*config);
   EXPECT_EQ(limits.max_streams_per_connection(), 16u);
@@ -137,7 +141,7 @@ TEST(ParseConfigTest, GrpcLimitsAreRead) {
              "2048 request_arrival_timeout_ms: 500 grpc_memory_bytes: "
              "33554432 max_grpc_threads: 8 }"}),
       kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->enable_reflection());
   const durable::v1::Limits limits = EffectiveLimits(*config);
   EXPECT_EQ(limits.max_streams_per_connection(), 4u);
@@ -149,7 +153,7 @@ TEST(ParseConfigTest, GrpcLimitsAreRead) {
 
 TEST(ParseConfigTest, EmptyConfigIsValid) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->rule_size(), 0);
   EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
 }
@@ -172,7 +176,7 @@ TEST(ParseConfigTest, UnterminatedBlock) {
   });
   absl::StatusOr<DaemonConfig> config = ParseConfig(text, kFile);
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(config.status().message()),
               StartsWith(absl::StrCat(kFile, ":")));
 }
@@ -278,7 +282,7 @@ TEST(ParseConfigTest, ModesAtLimitAreAccepted) {
       "rule { root: \"/srv\" allow_uid: 1 create_mode: 0777 "
       "max_mode: 0777 directory_mode: 0777 }\n",
       kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->rule(0).create_mode(), 0777u);
   EXPECT_EQ(config->rule(0).max_mode(), 0777u);
   EXPECT_EQ(config->rule(0).directory_mode(), 0777u);
@@ -390,7 +394,7 @@ TEST_F(LoadConfigFileOnDiskTest, ReadsAndParses) {
   ASSERT_NO_FATAL_FAILURE(
       Write("rule {\n  root: \"/srv\"\n  allow_uid: 7\n}\n"));
   absl::StatusOr<DaemonConfig> config = LoadConfigFile(path_);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   ASSERT_EQ(config->rule_size(), 1);
   EXPECT_EQ(config->rule(0).root(), "/srv");
 }

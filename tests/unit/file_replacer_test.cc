@@ -31,8 +31,12 @@
 #include "server/engine/posix_file_system.h"
 #include "server/engine/sha256.h"
 #include "tests/support/fault_injection_file_system.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
@@ -165,7 +169,7 @@ class FileReplacerTest : public testing::Test {
     UniqueFd fd(open(PathOf(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     EXPECT_TRUE(fd.valid()) << strerror(errno);
     absl::StatusOr<FileInfo> info = posix_.Stat(fd.get());
-    EXPECT_TRUE(info.ok()) << info.status();
+    EXPECT_THAT(info, IsOk());
     return info.ok() ? EtagOf(*info) : "";
   }
 
@@ -228,7 +232,7 @@ TEST_F(FileReplacerTest, CreateWritesContentPermissionsAndResult) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   struct stat st = LstatOf(kTarget);
   EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -246,7 +250,7 @@ TEST_F(FileReplacerTest, CreateWritesContentPermissionsAndResult) {
 TEST_F(FileReplacerTest, CreateOfEmptyContent) {
   absl::StatusOr<CommitResult> result = Write("");
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), "");
   EXPECT_EQ(result->size, 0u);
   EXPECT_EQ(result->sha256, Sha256::Of(""));
@@ -260,7 +264,7 @@ TEST_F(FileReplacerTest, CreateSetsCreateOwner) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_uid, kOtherOwner.uid);
   EXPECT_EQ(st.st_gid, kOtherOwner.gid);
@@ -269,7 +273,7 @@ TEST_F(FileReplacerTest, CreateSetsCreateOwner) {
 
 TEST_F(FileReplacerTest, ReplaceSwapsContentAndKeepsExistingPermissions) {
   absl::StatusOr<CommitResult> first = Write(kOldContent);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   ASSERT_EQ(chmod(PathOf(kTarget).c_str(), 0600), 0) << strerror(errno);
   const ino_t old_inode = LstatOf(kTarget).st_ino;
   CommitOptions options;
@@ -277,7 +281,7 @@ TEST_F(FileReplacerTest, ReplaceSwapsContentAndKeepsExistingPermissions) {
 
   absl::StatusOr<CommitResult> second = Write(kNewContent, options);
 
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -298,7 +302,7 @@ TEST_F(FileReplacerTest, ReplaceKeepsExistingOwner) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_uid, kOtherOwner.uid);
   EXPECT_EQ(st.st_gid, kOtherOwner.gid);
@@ -310,7 +314,7 @@ TEST_F(FileReplacerTest, QuickSuccessiveReplacementsGetDistinctEtags) {
   std::vector<std::string> etags;
   for (const char* content : {"aaaa", "bbbb", "cccc", "dddd"}) {
     absl::StatusOr<CommitResult> result = Write(content);
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_THAT(result, IsOk());
     EXPECT_EQ(result->etag, EtagOnDisk(kTarget));
     etags.push_back(result->etag);
   }
@@ -323,16 +327,16 @@ TEST_F(FileReplacerTest, StreamedAppendsAreCommittedAsOneContent) {
   PlantFile(kTarget, kOldContent);
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append("first ").ok());
-  ASSERT_TRUE((*staged)->Append("").ok());
-  ASSERT_TRUE((*staged)->Append("second").ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append("first "), IsOk());
+  ASSERT_THAT((*staged)->Append(""), IsOk());
+  ASSERT_THAT((*staged)->Append("second"), IsOk());
   EXPECT_EQ((*staged)->size(), 12u);
   EXPECT_EQ(ReadFile(kTarget), kOldContent) << "visible before the commit";
 
   absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), "first second");
   EXPECT_EQ(result->size, 12u);
   EXPECT_EQ(result->sha256, Sha256::Of("first second"));
@@ -348,7 +352,7 @@ TEST_F(FileReplacerTest, IfAbsentOnExistingTargetIsAlreadyExists) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kAlreadyExists))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
 }
@@ -359,7 +363,7 @@ TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   bool published_no_replace = false;
@@ -379,7 +383,7 @@ TEST_F(FileReplacerTest, OverwriteNotAllowedIsPermissionDenied) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kPermissionDenied))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
 }
@@ -390,7 +394,7 @@ TEST_F(FileReplacerTest, OverwriteNotAllowedStillCreates) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
 }
 
@@ -400,7 +404,7 @@ TEST_F(FileReplacerTest, TargetIsDirectoryIsFailedPrecondition) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
   EXPECT_TRUE(std::filesystem::is_empty(PathOf(kTarget)));
@@ -412,7 +416,7 @@ TEST_F(FileReplacerTest, TargetIsFifoIsFailedPrecondition) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
 }
@@ -424,7 +428,7 @@ TEST_F(FileReplacerTest, TargetIsSymlinkIsFailedPreconditionAndNotFollowed) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   EXPECT_EQ(Snapshot(), before);  // link, its target and its content
   EXPECT_EQ(ReadFile("pointee"), kOldContent);
@@ -437,7 +441,7 @@ TEST_F(FileReplacerTest,
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
   EXPECT_EQ(ReadFile("missing"), std::nullopt);
@@ -450,7 +454,7 @@ TEST_F(FileReplacerTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_EQ(ReadFile("elsewhere"), kOldContent);
@@ -463,7 +467,7 @@ TEST_F(FileReplacerTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   std::vector<Call> log = fs_.CallLog();
   ASSERT_THAT(
       fs_.Operations(),
@@ -485,7 +489,7 @@ TEST_F(FileReplacerTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   std::vector<Call> log = fs_.CallLog();
   ASSERT_THAT(
       fs_.Operations(),
@@ -520,8 +524,7 @@ TEST_F(FileReplacerTest, ShortWriteThenEioFailsAndLeavesNothingBehind) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
-      << result.status();
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal)) << result.status();
   EXPECT_TRUE(saw_short_write);
   EXPECT_EQ(fs_.PendingFaults(), 0);
   EXPECT_EQ(Snapshot(), before);
@@ -534,7 +537,7 @@ TEST_F(FileReplacerTest, NoSpaceOnAppendIsResourceExhausted) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
       << result.status();
   EXPECT_EQ(Snapshot(), before);
 }
@@ -544,15 +547,15 @@ TEST_F(FileReplacerTest, CommitAfterFailedAppendIsRefused) {
   const auto before = Snapshot();
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append("first ").ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append("first "), IsOk());
   fs_.FailNextAppend(3, InjectedEio());
   EXPECT_FALSE((*staged)->Append("second").ok());
   EXPECT_FALSE((*staged)->Append("third").ok()) << "append after a failure";
 
   absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   staged->reset();
   EXPECT_EQ(Snapshot(), before);
@@ -564,7 +567,7 @@ TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnCreate) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(fs_.PendingFaults(), 0);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
@@ -577,7 +580,7 @@ TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnReplace) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(fs_.PendingFaults(), 0);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
@@ -589,7 +592,7 @@ TEST_F(FileReplacerTest, MissingRenameExchangeFallsBackToPlainReplace) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
@@ -608,8 +611,8 @@ TEST_F(FileReplacerTest, StagedFileDestroyedWithoutCommitLeavesNoTempFile) {
   const auto before = Snapshot();
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append(kNewContent).ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append(kNewContent), IsOk());
   EXPECT_THAT(TempFiles(), ElementsAre((*staged)->temp_name()));
   EXPECT_EQ(ReadFile((*staged)->temp_name()), kNewContent);
 
@@ -621,7 +624,7 @@ TEST_F(FileReplacerTest, StagedFileDestroyedWithoutCommitLeavesNoTempFile) {
 TEST_F(FileReplacerTest, EmptyStagedFileDestroyedLeavesNoTempFile) {
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
+  ASSERT_THAT(staged, IsOk());
   EXPECT_THAT(TempFiles(), SizeIs(1));
 
   staged->reset();
@@ -633,7 +636,7 @@ TEST_F(FileReplacerTest, IsTempFileNameAcceptsTheNamesTheWriterMakes) {
   for (int i = 0; i < 32; ++i) {
     absl::StatusOr<std::unique_ptr<StagedFile>> staged =
         writer_.Stage(dir_fd_.get(), kTarget);
-    ASSERT_TRUE(staged.ok()) << staged.status();
+    ASSERT_THAT(staged, IsOk());
     const std::string& name = (*staged)->temp_name();
     EXPECT_TRUE(IsTempFileName(name)) << name;
     // The format itself: the prefix and 16 lowercase hex digits.
@@ -718,7 +721,7 @@ TEST_P(FileReplacerFaultTest, SuccessfulWriteMakesTheExpectedCalls) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, Options());
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_THAT(fs_.Operations(), ElementsAreArray(GetParam().protocol));
   ExpectTargetOnlyPublishedByRename(fs_.CallLog());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
@@ -761,7 +764,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
     if (unlink_of_old_content) {
       // Documented: the write is durable, so it stays OK; the old content
       // is left under a temp name for the start-up sweep.
-      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_THAT(result, IsOk());
       EXPECT_FALSE(result->created);
       EXPECT_EQ(ReadFile(kTarget), kNewContent);
       std::vector<std::string> leftovers = TempFiles();
@@ -771,7 +774,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
       EXPECT_THAT(Entries(), SizeIs(2));
       continue;
     }
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << result.status();
     EXPECT_EQ(ReadFile(kTarget), OldContent());
     EXPECT_THAT(TempFiles(), IsEmpty());
