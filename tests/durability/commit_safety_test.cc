@@ -31,11 +31,13 @@
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/two_directory_test.h"
 
 namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
@@ -110,54 +112,35 @@ class Interposer : public ForwardingFileSystem {
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
 };
 
-class CommitSafetyTest : public testing::Test {
+class CommitSafetyTest : public test::TwoDirectoryTest {
  protected:
+  CommitSafetyTest() : TwoDirectoryTest("durabled-commit-safety") {}
+
   void SetUp() override {
-    char path[] = "/tmp/durabled-commit-safety.XXXXXX";
-    ASSERT_NE(mkdtemp(path), nullptr);
-    root_ = path;
-    for (const char* dir : {"a", "b"}) {
-      ASSERT_EQ(mkdir((root_ + "/" + dir).c_str(), 0755), 0);
-    }
-    a_.reset(open((root_ + "/a").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    b_.reset(open((root_ + "/b").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(a_.valid() && b_.valid());
+    ASSERT_NO_FATAL_FAILURE(TwoDirectoryTest::SetUp());
     inode_a_ = InodeOfFd(a_.get());
     inode_b_ = InodeOfFd(b_.get());
   }
 
-  void TearDown() override {
-    a_.reset();
-    b_.reset();
-    std::filesystem::remove_all(root_);
-  }
-
-  std::string Read(const std::string& path) const {
-    return test::ReadFile(root_ + "/" + path).value_or("<absent>");
-  }
-
-  void Plant(const std::string& path, const std::string& content) {
-    test::WriteFileOrDie(root_ + "/" + path, content);
-  }
-
   // Everything in a and b, as "a/name".
   std::vector<std::string> Entries() const {
-    std::vector<std::string> entries;
-    for (const char* dir : {"a", "b"}) {
-      for (const std::string& name : test::ListDirectory(root_ + "/" + dir)) {
-        entries.push_back(absl::StrCat(dir, "/", name));
-      }
-    }
+    std::vector<std::string> entries = NamesInBoth(/*with_directory=*/true);
     std::sort(entries.begin(), entries.end());
     return entries;
+  }
+
+  // Writes kNew to a/target while another process swaps a file of its own
+  // in for the temp file right before the engine publishes it.
+  absl::StatusOr<CommitResult> WriteWithSwappedTemp(
+      const CommitOptions& options = CommitOptions()) {
+    fs_.SwapTempBeforePublish();
+    return writer_.Write(a_.get(), "target", kNew, options);
   }
 
   std::string Sync(ino_t inode, bool ok = true) const {
     return absl::StrCat("sync ", inode, ok ? "" : " failed");
   }
 
-  std::string root_;
-  UniqueFd a_, b_;
   ino_t inode_a_ = 0, inode_b_ = 0;
   PosixFileSystem posix_;
   FaultInjectionFileSystem faults_{&posix_};
@@ -169,14 +152,12 @@ class CommitSafetyTest : public testing::Test {
 
 TEST_F(CommitSafetyTest, ReplaceWithSwappedTempFileIsUndoneAndAborted) {
   Plant("a/target", kOld);
-  fs_.SwapTempBeforePublish();
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp();
 
-  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
-  EXPECT_THAT(result.status().message(),
-              HasSubstr("temp file was replaced by another process"));
+  ASSERT_THAT(result,
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("temp file was replaced by another process")));
   EXPECT_THAT(result.status().message(),
               HasSubstr("nothing of ours was published"));
   EXPECT_EQ(Read("a/target"), kOld);
@@ -188,25 +169,20 @@ TEST_F(CommitSafetyTest, ReplaceWithSwappedTempFileIsUndoneAndAborted) {
 }
 
 TEST_F(CommitSafetyTest, CreateWithSwappedTempFileLeavesNoForeignContent) {
-  fs_.SwapTempBeforePublish();
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp();
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
-
-  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
-  EXPECT_THAT(result.status().message(),
-              HasSubstr("temp file was replaced by another process"));
+  ASSERT_THAT(result,
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("temp file was replaced by another process")));
   EXPECT_EQ(Read("a/target"), "<absent>");
   EXPECT_THAT(Entries(), IsEmpty());
 }
 
 TEST_F(CommitSafetyTest, CreateOnlyWithSwappedTempFileLeavesNoForeignContent) {
-  fs_.SwapTempBeforePublish();
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, options);
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp(options);
 
   ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_THAT(Entries(), IsEmpty());
@@ -335,24 +311,27 @@ TEST_F(CommitSafetyTest, RemovePutBackIsFsynced) {
 // --- A failed directory fsync is retried before later acks (item 9c) -------
 
 // Write A in directory a fails its directory fsync, and the fsync of its
-// rollback fails too: a's durable state is unknown.
-void FailWriteA(CommitSafetyTest* test, FaultInjectionFileSystem& faults,
-                FileReplacer& writer, int dir_fd) {
-  faults.FailNext(Operation::kSyncDirectory, InjectedEio());
-  faults.FailNext(Operation::kSyncDirectory, InjectedEio());
-  absl::StatusOr<CommitResult> a =
-      writer.Write(dir_fd, "target", kNew, CommitOptions());
-  ASSERT_THAT(a, StatusIs(absl::StatusCode::kUnknown)) << a.status();
-  ASSERT_EQ(faults.PendingFaults(), 0);
-  (void)test;
-}
+// rollback fails too: a's durable state is unknown. The events so far are
+// cleared.
+class SyncDebtTest : public CommitSafetyTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(CommitSafetyTest::SetUp());
+    faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
+    faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
+    absl::StatusOr<CommitResult> a = WriteNew(a_.get(), "target");
+    ASSERT_THAT(a, StatusIs(absl::StatusCode::kUnknown)) << a.status();
+    ASSERT_EQ(faults_.PendingFaults(), 0);
+    fs_.ClearEvents();
+  }
 
-TEST_F(CommitSafetyTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
-  fs_.ClearEvents();
+  absl::StatusOr<CommitResult> WriteNew(int dir_fd, const std::string& name) {
+    return writer_.Write(dir_fd, name, kNew, CommitOptions());
+  }
+};
 
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
+TEST_F(SyncDebtTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
+  absl::StatusOr<CommitResult> b = WriteNew(b_.get(), "other");
 
   ASSERT_THAT(b, IsOk());
   // a is fsynced again, successfully, before b's content is published.
@@ -365,12 +344,8 @@ TEST_F(CommitSafetyTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
               ElementsAre("rename temp -> other", Sync(inode_b_)));
 }
 
-TEST_F(CommitSafetyTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
-  fs_.ClearEvents();
-
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
+TEST_F(SyncDebtTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
+  absl::StatusOr<CommitResult> b = WriteNew(a_.get(), "target");
 
   ASSERT_THAT(b, IsOk());
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename temp -> target",
@@ -378,12 +353,10 @@ TEST_F(CommitSafetyTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
   EXPECT_EQ(Read("a/target"), kNew);
 }
 
-TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
+TEST_F(SyncDebtTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
   faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
 
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
+  absl::StatusOr<CommitResult> b = WriteNew(b_.get(), "other");
 
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(b, StatusIs(absl::StatusCode::kInternal)) << b.status();
@@ -400,14 +373,12 @@ TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
   EXPECT_EQ(Read("b/kept"), kOld);
 
   // Once a can be fsynced again, writes are acknowledged again.
-  absl::StatusOr<CommitResult> c =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
+  absl::StatusOr<CommitResult> c = WriteNew(b_.get(), "other");
   ASSERT_THAT(c, IsOk());
   EXPECT_EQ(Read("b/other"), kNew);
 }
 
-TEST_F(CommitSafetyTest, LaterRemoveWaitsForTheFailedDirectory) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
+TEST_F(SyncDebtTest, LaterRemoveWaitsForTheFailedDirectory) {
   Plant("b/doomed", kOld);
   fs_.ClearEvents();
 

@@ -47,7 +47,7 @@
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 using test::ListDirectory;

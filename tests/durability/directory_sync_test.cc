@@ -31,11 +31,12 @@
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/two_directory_test.h"
 
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
@@ -81,18 +82,12 @@ class TwoDevices : public ForwardingFileSystem {
   const ino_t other_inode_;
 };
 
-class DirectorySyncTest : public testing::Test {
+class DirectorySyncTest : public test::TwoDirectoryTest {
  protected:
+  DirectorySyncTest() : TwoDirectoryTest("durabled-directory-sync") {}
+
   void SetUp() override {
-    char path[] = "/tmp/durabled-directory-sync.XXXXXX";
-    ASSERT_NE(mkdtemp(path), nullptr);
-    root_ = path;
-    for (const char* dir : {"a", "b"}) {
-      ASSERT_EQ(mkdir((root_ + "/" + dir).c_str(), 0755), 0);
-    }
-    a_.reset(open((root_ + "/a").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    b_.reset(open((root_ + "/b").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(a_.valid() && b_.valid());
+    ASSERT_NO_FATAL_FAILURE(TwoDirectoryTest::SetUp());
     struct stat st;
     ASSERT_EQ(fstat(b_.get(), &st), 0);
     fs_ = std::make_unique<TwoDevices>(&faults_, st.st_ino);
@@ -104,28 +99,17 @@ class DirectorySyncTest : public testing::Test {
 
   void TearDown() override {
     writer_.reset();
-    a_.reset();
-    b_.reset();
-    std::filesystem::remove_all(root_);
-  }
-
-  std::string Read(const std::string& path) const {
-    return test::ReadFile(root_ + "/" + path).value_or("<absent>");
+    TwoDirectoryTest::TearDown();
   }
 
   std::vector<std::string> TempFiles() const {
     std::vector<std::string> temps;
-    for (const char* dir : {"a", "b"}) {
-      for (const std::string& name : test::ListDirectory(root_ + "/" + dir)) {
-        if (IsTempFileName(name)) temps.push_back(name);
-      }
+    for (const std::string& name : NamesInBoth(/*with_directory=*/false)) {
+      if (IsTempFileName(name)) temps.push_back(name);
     }
     return temps;
   }
 
-  std::string root_;
-  UniqueFd a_;
-  UniqueFd b_;
   uint64_t device_a_ = 0;
   PosixFileSystem posix_;
   FaultInjectionFileSystem faults_{&posix_};

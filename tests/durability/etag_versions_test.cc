@@ -25,7 +25,7 @@
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 constexpr int kWrites = 1000;

@@ -59,6 +59,7 @@ namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using test::StraceInjector;

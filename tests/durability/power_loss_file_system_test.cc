@@ -17,7 +17,7 @@
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 using testing::ElementsAre;

@@ -65,7 +65,7 @@
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 using UnsyncedData = PowerLossFileSystem::UnsyncedData;

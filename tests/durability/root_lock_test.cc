@@ -29,7 +29,7 @@
 namespace durable {
 
 using test::IsOk;
-using test::StatusIs;
+
 namespace {
 
 using test::Command;

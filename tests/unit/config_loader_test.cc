@@ -18,6 +18,7 @@ namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using ::durable::v1::DaemonConfig;

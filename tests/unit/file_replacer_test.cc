@@ -37,6 +37,7 @@ namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;

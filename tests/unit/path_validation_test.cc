@@ -13,6 +13,7 @@ namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using testing::HasSubstr;

@@ -16,6 +16,7 @@ namespace durable {
 
 using test::IsOk;
 using test::StatusIs;
+
 namespace {
 
 using testing::HasSubstr;
