@@ -165,6 +165,15 @@ class FileReplacerTest : public testing::Test {
     return snapshot;
   }
 
+  // Writes kNewContent with `options`; expects the refusal `code` and the
+  // directory exactly as it was before.
+  void ExpectRefusedUnchanged(absl::StatusCode code,
+                              const CommitOptions& options = {}) {
+    const auto before = Snapshot();
+    EXPECT_THAT(Write(kNewContent, options), StatusIs(code));
+    EXPECT_EQ(Snapshot(), before);
+  }
+
   // The etag of the file now at `name`, computed from the disk.
   std::string EtagOnDisk(const std::string& name) {
     UniqueFd fd(open(PathOf(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -185,6 +194,28 @@ class FileReplacerTest : public testing::Test {
           << "after " << call.operation << "(" << call.name
           << "): target holds " << (now ? absl::CEscape(*now) : "<absent>");
     });
+  }
+
+  // Writes kNewContent while CheckTargetAfterEveryCall(old_content, ...)
+  // watches; `*log` is the call log of the successful write.
+  void WriteCheckingEveryCall(std::optional<std::string> old_content,
+                              std::vector<Call>* log) {
+    CheckTargetAfterEveryCall(old_content, kNewContent);
+    ASSERT_THAT(Write(kNewContent), IsOk());
+    *log = fs_.CallLog();
+  }
+
+  // A filesystem without directory fsync: the write still succeeds.
+  void ExpectUnsupportedDirectorySyncTolerated() {
+    fs_.FailNext(Operation::kSyncDirectory,
+                 absl::UnimplementedError("no directory fsync here"));
+
+    absl::StatusOr<CommitResult> result = Write(kNewContent);
+
+    ASSERT_THAT(result, IsOk());
+    EXPECT_EQ(fs_.PendingFaults(), 0);
+    EXPECT_EQ(ReadFile(kTarget), kNewContent);
+    EXPECT_THAT(Entries(), ElementsAre(kTarget));
   }
 
   PosixFileSystem posix_;
@@ -347,15 +378,10 @@ TEST_F(FileReplacerTest, StreamedAppendsAreCommittedAsOneContent) {
 
 TEST_F(FileReplacerTest, IfAbsentOnExistingTargetIsAlreadyExists) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kAlreadyExists))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kAlreadyExists, options);
 }
 
 TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
@@ -378,15 +404,10 @@ TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
 
 TEST_F(FileReplacerTest, OverwriteNotAllowedIsPermissionDenied) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   CommitOptions options;
   options.allow_overwrite = false;
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kPermissionDenied))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kPermissionDenied, options);
 }
 
 TEST_F(FileReplacerTest, OverwriteNotAllowedStillCreates) {
@@ -401,50 +422,27 @@ TEST_F(FileReplacerTest, OverwriteNotAllowedStillCreates) {
 
 TEST_F(FileReplacerTest, TargetIsDirectoryIsFailedPrecondition) {
   ASSERT_EQ(mkdir(PathOf(kTarget).c_str(), 0755), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(std::filesystem::is_empty(PathOf(kTarget)));
 }
 
 TEST_F(FileReplacerTest, TargetIsFifoIsFailedPrecondition) {
   ASSERT_EQ(mkfifo(PathOf(kTarget).c_str(), 0644), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(FileReplacerTest, TargetIsSymlinkIsFailedPreconditionAndNotFollowed) {
   PlantFile("pointee", kOldContent);
   ASSERT_EQ(symlink("pointee", PathOf(kTarget).c_str()), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);  // link, its target and its content
+  // Unchanged: the link, its target and its content.
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadFile("pointee"), kOldContent);
 }
 
 TEST_F(FileReplacerTest,
        TargetIsDanglingSymlinkIsFailedPreconditionAndNotFollowed) {
   ASSERT_EQ(symlink("missing", PathOf(kTarget).c_str()), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadFile("missing"), std::nullopt);
 }
 
@@ -464,12 +462,8 @@ TEST_F(FileReplacerTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
 }
 
 TEST_F(FileReplacerTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
-  CheckTargetAfterEveryCall(std::nullopt, kNewContent);
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_THAT(result, IsOk());
-  std::vector<Call> log = fs_.CallLog();
+  std::vector<Call> log;
+  ASSERT_NO_FATAL_FAILURE(WriteCheckingEveryCall(std::nullopt, &log));
   ASSERT_THAT(
       fs_.Operations(),
       ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
@@ -486,12 +480,8 @@ TEST_F(FileReplacerTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
 
 TEST_F(FileReplacerTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
   PlantFile(kTarget, kOldContent);
-  CheckTargetAfterEveryCall(kOldContent, kNewContent);
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_THAT(result, IsOk());
-  std::vector<Call> log = fs_.CallLog();
+  std::vector<Call> log;
+  ASSERT_NO_FATAL_FAILURE(WriteCheckingEveryCall(kOldContent, &log));
   ASSERT_THAT(
       fs_.Operations(),
       ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
@@ -533,14 +523,9 @@ TEST_F(FileReplacerTest, ShortWriteThenEioFailsAndLeavesNothingBehind) {
 
 TEST_F(FileReplacerTest, NoSpaceOnAppendIsResourceExhausted) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   fs_.FailNext(Operation::kAppend, SyscallError(ENOSPC, "injected write"));
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(FileReplacerTest, CommitAfterFailedAppendIsRefused) {
@@ -563,28 +548,12 @@ TEST_F(FileReplacerTest, CommitAfterFailedAppendIsRefused) {
 }
 
 TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnCreate) {
-  fs_.FailNext(Operation::kSyncDirectory,
-               absl::UnimplementedError("no directory fsync here"));
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_THAT(result, IsOk());
-  EXPECT_EQ(fs_.PendingFaults(), 0);
-  EXPECT_EQ(ReadFile(kTarget), kNewContent);
-  EXPECT_THAT(Entries(), ElementsAre(kTarget));
+  ExpectUnsupportedDirectorySyncTolerated();
 }
 
 TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnReplace) {
   PlantFile(kTarget, kOldContent);
-  fs_.FailNext(Operation::kSyncDirectory,
-               absl::UnimplementedError("no directory fsync here"));
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_THAT(result, IsOk());
-  EXPECT_EQ(fs_.PendingFaults(), 0);
-  EXPECT_EQ(ReadFile(kTarget), kNewContent);
-  EXPECT_THAT(Entries(), ElementsAre(kTarget));
+  ExpectUnsupportedDirectorySyncTolerated();
 }
 
 TEST_F(FileReplacerTest, MissingRenameExchangeFallsBackToPlainReplace) {
