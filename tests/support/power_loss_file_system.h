@@ -217,6 +217,10 @@ class PowerLossFileSystem : public FileSystem {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NewInode(bool is_directory, mode_t permissions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PlantDirectory and PlantFile (`content` only for a file).
+  absl::Status Plant(const std::string& path, bool is_directory,
+                     absl::string_view content, mode_t permissions)
+      ABSL_LOCKS_EXCLUDED(mu_);
   FileInfo InfoOf(uint64_t inode) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t LinkCount(uint64_t inode) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The inode at `path` in the live tree, if any.
