@@ -52,8 +52,6 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-extern char** environ;
-
 namespace durable::test::adversarial {
 
 bool IsRoot() { return geteuid() == 0; }
@@ -280,6 +278,255 @@ int AdversarialMain(int argc, char** argv, helper::ExtraOp extra_op) {
   }
   testing::InitGoogleMock(&argc, argv);
   return RUN_ALL_TESTS();
+}
+
+std::unique_ptr<HelperProcess> HelperProcess::Spawn(
+    const ProcessCredentials& who, const std::vector<std::string>& args) {
+  SpawnOptions spawn;
+  spawn.argv = {SelfExecutable(), kHelperFlag};
+  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+  spawn.credentials = who;
+
+  signal(SIGPIPE, SIG_IGN);
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+      pipe2(err, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << strerror(errno);
+    return nullptr;
+  }
+  spawn.stdin_fd = in[0];
+  spawn.stdout_fd = out[1];
+  spawn.stderr_fd = err[1];
+  absl::StatusOr<pid_t> pid = test::Spawn(spawn);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (!pid.ok()) {
+    ADD_FAILURE() << pid.status();
+    close(in[1]);
+    close(out[0]);
+    close(err[0]);
+    return nullptr;
+  }
+  auto helper = std::unique_ptr<HelperProcess>(new HelperProcess());
+  helper->pid_ = *pid;
+  helper->stdin_ = in[1];
+  helper->stdout_ = out[0];
+  helper->stderr_ = err[0];
+  fcntl(helper->stdout_, F_SETFL, O_NONBLOCK);
+  fcntl(helper->stderr_, F_SETFL, O_NONBLOCK);
+  return helper;
+}
+
+void HelperProcess::Pump() {
+  char buffer[65536];
+  for (int* fd : {&stdout_, &stderr_}) {
+    while (*fd >= 0) {
+      ssize_t n = read(*fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        (fd == &stdout_ ? result_.out : result_.err).append(buffer, n);
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(*fd);
+        *fd = -1;
+      }
+      break;
+    }
+  }
+}
+
+bool HelperProcess::WaitForLine(const std::string& line, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (true) {
+    Pump();
+    for (absl::string_view l : absl::StrSplit(result_.out, '\n')) {
+      if (l == line) return true;
+    }
+    if (absl::Now() > deadline || stdout_ < 0) return false;
+    pollfd p = {stdout_, POLLIN, 0};
+    poll(&p, 1, 20);
+  }
+}
+
+bool HelperProcess::TryReap() {
+  Pump();
+  if (reaped_) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  Reaped(status);
+  return true;
+}
+
+const HelperResult& HelperProcess::Wait(absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!TryReap()) {
+    if (absl::Now() > deadline) {
+      ADD_FAILURE() << "helper " << pid_ << " still running after " << limit
+                    << "; killed. Output so far:\n"
+                    << result_.out << result_.err;
+      kill(pid_, SIGKILL);
+      int status = 0;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      Reaped(status);
+      break;
+    }
+    pollfd p[2] = {{stdout_, POLLIN, 0}, {stderr_, POLLIN, 0}};
+    poll(p, 2, 20);
+  }
+  return result_;
+}
+
+void HelperProcess::Reaped(int status) {
+  reaped_ = true;
+  // Drain what is left in the pipes (the writer is gone).
+  if (stdout_ >= 0) fcntl(stdout_, F_SETFL, 0);
+  if (stderr_ >= 0) fcntl(stderr_, F_SETFL, 0);
+  char buffer[65536];
+  for (int* fd : {&stdout_, &stderr_}) {
+    while (*fd >= 0) {
+      pollfd p = {*fd, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) break;  // a grandchild may hold it open
+      ssize_t n = read(*fd, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      (fd == &stdout_ ? result_.out : result_.err).append(buffer, n);
+    }
+  }
+  result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  ParseFields(result_.out, &result_.fields);
+}
+
+void AdversarialTest::TearDown() {
+  if (armed_) {
+    EXPECT_EQ(DiffTrees(before_, SnapshotOutside()), "")
+        << "something outside the allowed roots changed";
+  } else if (!HasFatalFailure() && !IsSkipped()) {
+    ADD_FAILURE() << "the test never armed the sentinel (ArmSentinel)";
+  }
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+    umount2(it->c_str(), MNT_DETACH);
+  }
+  mounts_.clear();
+  daemon_.reset();
+}
+
+void AdversarialTest::StartDaemon(const std::string& config,
+                                  const std::vector<std::string>& dirs,
+                                  const std::vector<std::string>& roots) {
+  armed_ = false;
+  daemon_.reset();
+  auto daemon = TestDaemon::Start(config, dirs);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  daemon_ = *std::move(daemon);
+  roots_.clear();
+  protected_.clear();
+  ignore_mtime_.clear();
+  for (const std::string& root : roots) roots_.insert(Base() + "/" + root);
+  PlantSentinels();
+}
+
+void AdversarialTest::PlantSentinels() {
+  WriteFileOrDie(Victim(), "precious outside content\n");
+  chmod(Victim().c_str(), 0640);
+  mkdir((Outside() + "/etc").c_str(), 0755);
+  WriteFileOrDie(Outside() + "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  mkdir((Outside() + "/cron.d").c_str(), 0755);
+  symlink("../victim", (Outside() + "/etc/link-to-victim").c_str());
+}
+
+TreeState AdversarialTest::SnapshotOutside() const {
+  std::set<std::string> excluded = roots_;
+  excluded.insert(Base() + "/durabled.log");
+  TreeState state = SnapshotTree(Base(), excluded);
+  for (const std::string& name : ignore_mtime_) {
+    auto it = state.find(name);
+    if (it != state.end()) it->second.mtime_ns = 0;
+  }
+  for (const std::string& path : protected_) {
+    for (auto& [name, entry] : SnapshotTree(path, {})) {
+      state[absl::StrCat("[protected ", path, "]/", name)] = entry;
+    }
+  }
+  return state;
+}
+
+void AdversarialTest::ExpectOutsideUnchanged() {
+  ASSERT_TRUE(armed_);
+  EXPECT_EQ(DiffTrees(before_, SnapshotOutside()), "")
+      << "something outside the allowed roots changed";
+}
+
+void AdversarialTest::ExpectNoEscapeNamed(const std::string& leaf) {
+  std::vector<std::string> places = {"/", "/etc", "/tmp", Outside(),
+                                     Outside() + "/etc"};
+  if (daemon_->pid() > 0) {
+    places.push_back(ReadLink(absl::StrCat("/proc/", daemon_->pid(), "/cwd")));
+  }
+  places.push_back(ReadLink("/proc/self/cwd"));
+  for (const std::string& place : places) {
+    EXPECT_FALSE(PathExists(place + "/" + leaf))
+        << "the attack created " << place << "/" << leaf;
+  }
+}
+
+std::vector<std::string> AdversarialTest::Args(
+    const std::string& op, std::vector<std::string> more) const {
+  std::vector<std::string> args = {op, "--socket=" + Socket()};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+HelperResult AdversarialTest::AttackAs(const ProcessCredentials& who,
+                                       const std::string& op,
+                                       std::vector<std::string> more) {
+  HelperResult result = RunHelper(who, Args(op, std::move(more)));
+  // The attack really came from a process of that uid.
+  EXPECT_EQ(result.Field("self_uid"), std::to_string(who.uid))
+      << result.Describe();
+  return result;
+}
+
+HelperResult AdversarialTest::AttackWrite(const std::string& path,
+                                          const std::string& data,
+                                          std::vector<std::string> more) {
+  more.push_back(PathArg(path));
+  more.push_back(DataArg(data));
+  return Attack("write", std::move(more));
+}
+
+CommandResult AdversarialTest::Durablectl(std::optional<uid_t> uid,
+                                          std::vector<std::string> args,
+                                          const std::string& stdin_data) {
+  Command command;
+  command.argv = {DURABLECTL_BINARY, "--socket=" + Socket(), "--timeout=20"};
+  command.argv.insert(command.argv.end(), args.begin(), args.end());
+  command.stdin_data = stdin_data;
+  if (uid.has_value()) {
+    command.uid = *uid;
+    command.gid = *uid;
+  }
+  return RunCommand(command);
+}
+
+void AdversarialTest::ExpectDaemonServes(const std::string& leaf) {
+  ASSERT_TRUE(IsAlive(daemon_->pid())) << daemon_->Log();
+  auto client = daemon_->NewClient();
+  const std::string path = Data() + "/" + leaf;
+  auto result = client->Write(path, "legit");
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << daemon_->Log();
+  EXPECT_EQ(*ReadFile(path), "legit");
+}
+
+bool AdversarialTest::Mount(const std::string& source,
+                            const std::string& target, const char* fstype,
+                            unsigned long flags) {
+  if (mount(source.c_str(), target.c_str(), fstype, flags, nullptr) != 0) {
+    return false;
+  }
+  mounts_.push_back(target);
+  return true;
 }
 
 namespace helper {

@@ -79,8 +79,6 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-extern char** environ;
-
 namespace durable::test::adversarial {
 
 // ---------------------------------------------------------------------------
@@ -103,8 +101,7 @@ bool IsRoot();
 ProcessCredentials OwnCredentials();
 
 // `uid`, with gid == uid and the supplementary `groups`.
-ProcessCredentials CredentialsOf(uid_t uid,
-                                        std::vector<gid_t> groups = {});
+ProcessCredentials CredentialsOf(uid_t uid, std::vector<gid_t> groups = {});
 
 // kNobody when the suite can change uids (root, as in CI), else the test's
 // own uid: the attack is then still made by a separate process, only not
@@ -154,11 +151,10 @@ char TypeOf(mode_t mode);
 // Walks `path` without following symlinks (and without opening anything but
 // regular files and directories), skipping the absolute paths in `excluded`.
 void SnapshotInto(const std::string& path, const std::string& relative,
-                         const std::set<std::string>& excluded,
-                         TreeState* state);
+                  const std::set<std::string>& excluded, TreeState* state);
 
 TreeState SnapshotTree(const std::string& root,
-                              const std::set<std::string>& excluded);
+                       const std::set<std::string>& excluded);
 
 // Empty if equal; else one line per difference.
 std::string DiffTrees(const TreeState& before, const TreeState& after);
@@ -169,7 +165,7 @@ std::vector<std::string> TempFilesUnder(
     const std::string& dir, const std::set<std::string>& ignore = {});
 
 bool WaitUntil(const std::function<bool()>& condition,
-                      absl::Duration limit = absl::Seconds(5));
+               absl::Duration limit = absl::Seconds(5));
 
 std::string ReadLink(const std::string& path);
 
@@ -238,49 +234,14 @@ std::string CodeName(grpc::StatusCode code);
 std::string SelfExecutable();
 
 void ParseFields(const std::string& out,
-                        std::multimap<std::string, std::string>* fields);
+                 std::multimap<std::string, std::string>* fields);
 
 // A running helper. Its stdin is a pipe the parent may close (a helper
 // waiting for "go away" reads it), stdout and stderr are collected.
 class HelperProcess {
  public:
   static std::unique_ptr<HelperProcess> Spawn(
-      const ProcessCredentials& who, const std::vector<std::string>& args) {
-    SpawnOptions spawn;
-    spawn.argv = {SelfExecutable(), kHelperFlag};
-    spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-    spawn.credentials = who;
-
-    signal(SIGPIPE, SIG_IGN);
-    int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-        pipe2(err, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << strerror(errno);
-      return nullptr;
-    }
-    spawn.stdin_fd = in[0];
-    spawn.stdout_fd = out[1];
-    spawn.stderr_fd = err[1];
-    absl::StatusOr<pid_t> pid = test::Spawn(spawn);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    if (!pid.ok()) {
-      ADD_FAILURE() << pid.status();
-      close(in[1]);
-      close(out[0]);
-      close(err[0]);
-      return nullptr;
-    }
-    auto helper = std::unique_ptr<HelperProcess>(new HelperProcess());
-    helper->pid_ = *pid;
-    helper->stdin_ = in[1];
-    helper->stdout_ = out[0];
-    helper->stderr_ = err[0];
-    fcntl(helper->stdout_, F_SETFL, O_NONBLOCK);
-    fcntl(helper->stderr_, F_SETFL, O_NONBLOCK);
-    return helper;
-  }
+      const ProcessCredentials& who, const std::vector<std::string>& args);
 
   ~HelperProcess() {
     if (!reaped_) {
@@ -305,93 +266,23 @@ class HelperProcess {
   }
 
   // Reads whatever output is available without blocking.
-  void Pump() {
-    char buffer[65536];
-    for (int* fd : {&stdout_, &stderr_}) {
-      while (*fd >= 0) {
-        ssize_t n = read(*fd, buffer, sizeof(buffer));
-        if (n > 0) {
-          (fd == &stdout_ ? result_.out : result_.err).append(buffer, n);
-          continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-          close(*fd);
-          *fd = -1;
-        }
-        break;
-      }
-    }
-  }
+  void Pump();
 
   // True once the helper printed a line equal to `line`.
-  bool WaitForLine(const std::string& line, absl::Duration limit) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (true) {
-      Pump();
-      for (absl::string_view l : absl::StrSplit(result_.out, '\n')) {
-        if (l == line) return true;
-      }
-      if (absl::Now() > deadline || stdout_ < 0) return false;
-      pollfd p = {stdout_, POLLIN, 0};
-      poll(&p, 1, 20);
-    }
-  }
+  bool WaitForLine(const std::string& line, absl::Duration limit);
 
   // Non-blocking: true (and the result complete) once the helper exited.
-  bool TryReap() {
-    Pump();
-    if (reaped_) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    Reaped(status);
-    return true;
-  }
+  bool TryReap();
 
   // Waits for the helper to exit (killing it after `limit`).
-  const HelperResult& Wait(absl::Duration limit = absl::Seconds(60)) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (!TryReap()) {
-      if (absl::Now() > deadline) {
-        ADD_FAILURE() << "helper " << pid_ << " still running after " << limit
-                      << "; killed. Output so far:\n"
-                      << result_.out << result_.err;
-        kill(pid_, SIGKILL);
-        int status = 0;
-        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        Reaped(status);
-        break;
-      }
-      pollfd p[2] = {{stdout_, POLLIN, 0}, {stderr_, POLLIN, 0}};
-      poll(p, 2, 20);
-    }
-    return result_;
-  }
+  const HelperResult& Wait(absl::Duration limit = absl::Seconds(60));
 
   const HelperResult& result() const { return result_; }
 
  private:
   HelperProcess() = default;
 
-  void Reaped(int status) {
-    reaped_ = true;
-    // Drain what is left in the pipes (the writer is gone).
-    if (stdout_ >= 0) fcntl(stdout_, F_SETFL, 0);
-    if (stderr_ >= 0) fcntl(stderr_, F_SETFL, 0);
-    char buffer[65536];
-    for (int* fd : {&stdout_, &stderr_}) {
-      while (*fd >= 0) {
-        pollfd p = {*fd, POLLIN, 0};
-        if (poll(&p, 1, 200) <= 0) break;  // a grandchild may hold it open
-        ssize_t n = read(*fd, buffer, sizeof(buffer));
-        if (n <= 0) break;
-        (fd == &stdout_ ? result_.out : result_.err).append(buffer, n);
-      }
-    }
-    result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    ParseFields(result_.out, &result_.fields);
-  }
+  void Reaped(int status);
 
   pid_t pid_ = -1;
   int stdin_ = -1;
@@ -403,8 +294,8 @@ class HelperProcess {
 
 // Runs one helper to completion.
 HelperResult RunHelper(const ProcessCredentials& who,
-                              const std::vector<std::string>& args,
-                              absl::Duration limit = absl::Seconds(60));
+                       const std::vector<std::string>& args,
+                       absl::Duration limit = absl::Seconds(60));
 
 // Helper arguments.
 std::string PathArg(absl::string_view path);
@@ -456,8 +347,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Flags& flags);
 // Deadline and forged metadata ("--md=key:value", repeatable).
 void Prepare(const Flags& flags, grpc::ClientContext* context);
 
-void FillOptions(const Flags& flags,
-                        durable::v1::WriteOptions* options);
+void FillOptions(const Flags& flags, durable::v1::WriteOptions* options);
 
 int WhoAmI(const Flags& flags);
 
@@ -511,8 +401,7 @@ int HelperMain(int argc, char** argv, ExtraOp extra_op);
 
 }  // namespace helper
 
-int AdversarialMain(int argc, char** argv,
-                           helper::ExtraOp extra_op = nullptr);
+int AdversarialMain(int argc, char** argv, helper::ExtraOp extra_op = nullptr);
 
 // ---------------------------------------------------------------------------
 // The fixture
@@ -539,37 +428,14 @@ class AdversarialTest : public testing::Test {
         StartDaemon(kAdversarialConfig, {"small"}, {"data", "small"}));
   }
 
-  void TearDown() override {
-    if (armed_) {
-      EXPECT_EQ(DiffTrees(before_, SnapshotOutside()), "")
-          << "something outside the allowed roots changed";
-    } else if (!HasFatalFailure() && !IsSkipped()) {
-      ADD_FAILURE() << "the test never armed the sentinel (ArmSentinel)";
-    }
-    for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
-      umount2(it->c_str(), MNT_DETACH);
-    }
-    mounts_.clear();
-    daemon_.reset();
-  }
+  void TearDown() override;
 
   // (Re)starts the daemon with `config`; `dirs` are created under base;
   // `roots` (relative to base) are the allowed roots, excluded from the
   // sentinel. The sentinel tree under outside/ is planted afresh.
   void StartDaemon(const std::string& config,
                    const std::vector<std::string>& dirs,
-                   const std::vector<std::string>& roots) {
-    armed_ = false;
-    daemon_.reset();
-    auto daemon = TestDaemon::Start(config, dirs);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    roots_.clear();
-    protected_.clear();
-    ignore_mtime_.clear();
-    for (const std::string& root : roots) roots_.insert(Base() + "/" + root);
-    PlantSentinels();
-  }
+                   const std::vector<std::string>& roots);
 
   std::string Base() const { return daemon_->base(); }
   std::string Data() const { return daemon_->data(); }
@@ -579,32 +445,11 @@ class AdversarialTest : public testing::Test {
   std::string Socket() const { return daemon_->socket_path(); }
 
   // outside/ holds files an attacker would love to change.
-  void PlantSentinels() {
-    WriteFileOrDie(Victim(), "precious outside content\n");
-    chmod(Victim().c_str(), 0640);
-    mkdir((Outside() + "/etc").c_str(), 0755);
-    WriteFileOrDie(Outside() + "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-    mkdir((Outside() + "/cron.d").c_str(), 0755);
-    symlink("../victim", (Outside() + "/etc/link-to-victim").c_str());
-  }
+  void PlantSentinels();
 
   // The state outside the roots: everything under base except the roots
   // and the daemon's log.
-  TreeState SnapshotOutside() const {
-    std::set<std::string> excluded = roots_;
-    excluded.insert(Base() + "/durabled.log");
-    TreeState state = SnapshotTree(Base(), excluded);
-    for (const std::string& name : ignore_mtime_) {
-      auto it = state.find(name);
-      if (it != state.end()) it->second.mtime_ns = 0;
-    }
-    for (const std::string& path : protected_) {
-      for (auto& [name, entry] : SnapshotTree(path, {})) {
-        state[absl::StrCat("[protected ", path, "]/", name)] = entry;
-      }
-    }
-    return state;
-  }
+  TreeState SnapshotOutside() const;
 
   // Also watch `path`, although it lies inside an allowed root (a nested
   // root of another uid, squatted names, a directory the attack must not
@@ -625,89 +470,36 @@ class AdversarialTest : public testing::Test {
   }
 
   // Mid-test check (the final one happens in TearDown).
-  void ExpectOutsideUnchanged() {
-    ASSERT_TRUE(armed_);
-    EXPECT_EQ(DiffTrees(before_, SnapshotOutside()), "")
-        << "something outside the allowed roots changed";
-  }
+  void ExpectOutsideUnchanged();
 
   // No entry called `leaf` appeared in the usual escape destinations.
-  void ExpectNoEscapeNamed(const std::string& leaf) {
-    std::vector<std::string> places = {"/", "/etc", "/tmp", Outside(),
-                                       Outside() + "/etc"};
-    if (daemon_->pid() > 0) {
-      places.push_back(
-          ReadLink(absl::StrCat("/proc/", daemon_->pid(), "/cwd")));
-    }
-    places.push_back(ReadLink("/proc/self/cwd"));
-    for (const std::string& place : places) {
-      EXPECT_FALSE(PathExists(place + "/" + leaf))
-          << "the attack created " << place << "/" << leaf;
-    }
-  }
+  void ExpectNoEscapeNamed(const std::string& leaf);
 
   std::vector<std::string> Args(const std::string& op,
-                                std::vector<std::string> more = {}) const {
-    std::vector<std::string> args = {op, "--socket=" + Socket()};
-    args.insert(args.end(), more.begin(), more.end());
-    return args;
-  }
+                                std::vector<std::string> more = {}) const;
 
   HelperResult AttackAs(const ProcessCredentials& who, const std::string& op,
-                        std::vector<std::string> more = {}) {
-    HelperResult result = RunHelper(who, Args(op, std::move(more)));
-    // The attack really came from a process of that uid.
-    EXPECT_EQ(result.Field("self_uid"), std::to_string(who.uid))
-        << result.Describe();
-    return result;
-  }
+                        std::vector<std::string> more = {});
   HelperResult Attack(const std::string& op,
                       std::vector<std::string> more = {}) {
     return AttackAs(AttackerCredentials(), op, std::move(more));
   }
   HelperResult AttackWrite(const std::string& path,
                            const std::string& data = "pwned",
-                           std::vector<std::string> more = {}) {
-    more.push_back(PathArg(path));
-    more.push_back(DataArg(data));
-    return Attack("write", std::move(more));
-  }
+                           std::vector<std::string> more = {});
 
   // durablectl as `uid` (gid = uid, no supplementary groups).
   CommandResult Durablectl(std::optional<uid_t> uid,
                            std::vector<std::string> args,
-                           const std::string& stdin_data = "") {
-    Command command;
-    command.argv = {DURABLECTL_BINARY, "--socket=" + Socket(), "--timeout=20"};
-    command.argv.insert(command.argv.end(), args.begin(), args.end());
-    command.stdin_data = stdin_data;
-    if (uid.has_value()) {
-      command.uid = *uid;
-      command.gid = *uid;
-    }
-    return RunCommand(command);
-  }
+                           const std::string& stdin_data = "");
 
   // A legitimate caller (the test's own uid, in-process) is still served.
-  void ExpectDaemonServes(const std::string& leaf = "still-served") {
-    ASSERT_TRUE(IsAlive(daemon_->pid())) << daemon_->Log();
-    auto client = daemon_->NewClient();
-    const std::string path = Data() + "/" + leaf;
-    auto result = client->Write(path, "legit");
-    ASSERT_TRUE(result.ok()) << result.status() << "\n" << daemon_->Log();
-    EXPECT_EQ(*ReadFile(path), "legit");
-  }
+  void ExpectDaemonServes(const std::string& leaf = "still-served");
 
   // mount(2), remembered for TearDown. False (and the test skipped) where
   // mounting is not permitted.
   bool Mount(const std::string& source, const std::string& target,
-             const char* fstype, unsigned long flags) {
-    if (mount(source.c_str(), target.c_str(), fstype, flags, nullptr) != 0) {
-      return false;
-    }
-    mounts_.push_back(target);
-    return true;
-  }
+             const char* fstype, unsigned long flags);
 
   std::unique_ptr<TestDaemon> daemon_;
   std::set<std::string> roots_;
