@@ -36,6 +36,7 @@
 namespace durable {
 
 using test::IsOk;
+using test::StatusIs;
 
 namespace {
 
@@ -211,7 +212,7 @@ TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<CommitResult> created =
       writer_->Write(a_.get(), "created", kNewContent, {});
-  EXPECT_EQ(created.status().code(), error.code()) << created.status();
+  EXPECT_THAT(created, StatusIs(error.code())) << created.status();
   EXPECT_THAT(created.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/created"), "<absent>");
 
@@ -220,14 +221,14 @@ TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<CommitResult> replaced =
       writer_->Write(a_.get(), "target", kNewContent, {});
-  EXPECT_EQ(replaced.status().code(), error.code()) << replaced.status();
+  EXPECT_THAT(replaced, StatusIs(error.code())) << replaced.status();
   EXPECT_THAT(replaced.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), kOldContent);
 
   // Remove: the file is put back.
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<std::string> removed = writer_->Remove(a_.get(), "target", "");
-  EXPECT_EQ(removed.status().code(), error.code()) << removed.status();
+  EXPECT_THAT(removed, StatusIs(error.code())) << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("put back"));
   EXPECT_EQ(Read("a/target"), kOldContent);
 

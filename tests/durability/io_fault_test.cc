@@ -112,7 +112,8 @@ class IoFaultTest : public testing::Test {
     absl::StatusOr<std::unique_ptr<StraceInjector>> probe =
         StraceInjector::Attach(daemon_->pid(), {"-e", "trace=none"});
     if (!probe.ok()) {
-      ASSERT_TRUE(absl::IsUnavailable(probe.status())) << probe.status();
+      ASSERT_THAT(probe.status(), StatusIs(absl::StatusCode::kUnavailable))
+          << probe.status();
       skip_reason_ = std::string(probe.status().message());
       return;
     }
@@ -402,7 +403,7 @@ TEST_F(IoFaultTest, WriteErrorsFailTheWriteWithAClearError) {
         });
     ASSERT_NE(strace, nullptr);
     strace->Detach();
-    EXPECT_EQ(result.status().code(), fault.code) << Describe(result.status());
+    EXPECT_THAT(result, StatusIs(fault.code)) << Describe(result.status());
     EXPECT_THAT(result.status().message(),
                 AllOf(HasSubstr(Path("target")), HasSubstr("write"),
                       HasSubstr(fault.message)));

@@ -17,6 +17,7 @@
 namespace durable {
 
 using test::IsOk;
+using test::StatusIs;
 
 namespace {
 
@@ -136,13 +137,13 @@ TEST_F(PowerLossFileSystemTest, ExchangeIsAtomicAndDurableAfterSync) {
 TEST_F(PowerLossFileSystemTest, RenameModes) {
   ASSERT_THAT(fs_.PlantFile("d/a", "A", 0644), IsOk());
   ASSERT_THAT(fs_.PlantFile("d/b", "B", 0644), IsOk());
-  EXPECT_TRUE(absl::IsAlreadyExists(
-      fs_.Rename(dir_.get(), "a", "b", RenameMode::kNoReplace)));
-  EXPECT_TRUE(absl::IsNotFound(
-      fs_.Rename(dir_.get(), "a", "c", RenameMode::kExchange)));
+  EXPECT_THAT(fs_.Rename(dir_.get(), "a", "b", RenameMode::kNoReplace),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(fs_.Rename(dir_.get(), "a", "c", RenameMode::kExchange),
+              StatusIs(absl::StatusCode::kNotFound));
   fs_.set_rename_exchange_supported(false);
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      fs_.Rename(dir_.get(), "a", "b", RenameMode::kExchange)));
+  EXPECT_THAT(fs_.Rename(dir_.get(), "a", "b", RenameMode::kExchange),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(fs_.Rename(dir_.get(), "a", "b", RenameMode::kReplace), IsOk());
   EXPECT_THAT(fs_.List("d"), ElementsAre("b"));
   EXPECT_EQ(fs_.ReadFile("d/b"), "A");
@@ -213,7 +214,8 @@ TEST_F(PowerLossFileSystemTest,
 TEST_F(PowerLossFileSystemTest, UnsupportedDirectorySync) {
   fs_.set_directory_sync_supported(false);
   UniqueFd fd = Create("f", "data", /*sync_file=*/true);
-  EXPECT_TRUE(absl::IsUnimplemented(fs_.SyncDirectory(dir_.get())));
+  EXPECT_THAT(fs_.SyncDirectory(dir_.get()),
+              StatusIs(absl::StatusCode::kUnimplemented));
   fs_.Recover();
   EXPECT_THAT(fs_.List("d"), IsEmpty());
 }
@@ -235,10 +237,10 @@ TEST_F(PowerLossFileSystemTest, DirectoriesAndListing) {
   EXPECT_EQ((*listing)[1].name, "sub");
   EXPECT_TRUE((*listing)[1].is_directory);
   EXPECT_THAT(fs_.OpenDirectoryBeneath(root_.get(), "d/sub"), IsOk());
-  EXPECT_TRUE(
-      absl::IsNotFound(fs_.OpenDirectoryBeneath(root_.get(), "d/f").status()));
-  EXPECT_TRUE(absl::IsPermissionDenied(
-      fs_.OpenDirectoryBeneath(root_.get(), "d/..").status()));
+  EXPECT_THAT(fs_.OpenDirectoryBeneath(root_.get(), "d/f").status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(fs_.OpenDirectoryBeneath(root_.get(), "d/..").status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_FALSE(fs_.RemoveDirectory(dir_.get(), "f").ok());
   EXPECT_THAT(fs_.RemoveDirectory(dir_.get(), "sub"), IsOk());
   EXPECT_THAT(fs_.Walk(), ElementsAre("d", "d/f"));

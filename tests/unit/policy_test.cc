@@ -108,11 +108,11 @@ TEST_F(PolicyTest, DeniedOtherwise) {
 TEST_F(PolicyTest, GidIsNotMistakenForUid) {
   // uid 3000 is not listed; gid 3000 is. A caller with uid 3000 and another
   // gid gets nothing.
-  EXPECT_EQ(policy_.Authorize(Caller(3000, 8), "/srv/a/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(3000, 8), "/srv/a/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // And a gid equal to a listed uid does not count.
-  EXPECT_EQ(policy_.Authorize(Caller(7, 2000), "/srv/a/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(7, 2000), "/srv/a/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
@@ -127,8 +127,8 @@ TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
 
   // uid 2000 may write under /srv/a but not elsewhere under /srv.
   EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/file"), IsOk());
-  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
@@ -140,9 +140,8 @@ TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
   EXPECT_EQ(grant->rule_index, 2u);
   EXPECT_EQ(grant->rule->root, "/srv/a/b/c");
   EXPECT_EQ(grant->relative_parent, "d");
-  EXPECT_EQ(
-      policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file").status().code(),
-      absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // Just above the nested root, /srv/a governs.
   EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file"), IsOk());
 }
@@ -154,11 +153,11 @@ TEST_F(PolicyTest, RootsMatchAtComponentBoundary) {
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv");
   EXPECT_EQ(grant->relative_parent, "ab");
-  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/ab/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/ab/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // /srvx is under no root at all.
-  EXPECT_EQ(policy_.Authorize(Caller(1000, 1), "/srvx/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(1000, 1), "/srvx/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, OutsideEveryRootIsDenied) {
@@ -240,8 +239,8 @@ TEST_F(PolicyTest, CouldEverAllow) {
 TEST(PolicyEmptyTest, NoRulesDeniesEverything) {
   Policy policy = Policy::FromConfig(durable::v1::DaemonConfig());
   EXPECT_FALSE(policy.CouldEverAllow(Caller(0, 0)));
-  EXPECT_EQ(policy.Authorize(Caller(0, 0), "/x").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy.Authorize(Caller(0, 0), "/x"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(PolicyRootSlashTest, RootDirectoryRule) {
@@ -262,8 +261,8 @@ TEST(PolicyRootSlashTest, RootDirectoryRule) {
   EXPECT_EQ(deep->relative_parent, "a/b");
 
   // The nested root overrides "/".
-  EXPECT_EQ(policy.Authorize(Caller(5, 5), "/secret/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secret/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(policy.Authorize(Caller(6, 6), "/secret/file"), IsOk());
   // "/secretx" is governed by "/".
   EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secretx"), IsOk());
