@@ -33,14 +33,9 @@
 #include "tests/support/test_daemon.h"
 #include "tests/support/two_directory_test.h"
 
-namespace durable {
-
-using test::IsOk;
-using test::StatusIs;
-
+namespace durable::test {
 namespace {
 
-using Operation = FaultInjectionFileSystem::Operation;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
@@ -142,8 +137,6 @@ class CommitSafetyTest : public test::TwoDirectoryTest {
   }
 
   ino_t inode_a_ = 0, inode_b_ = 0;
-  PosixFileSystem posix_;
-  FaultInjectionFileSystem faults_{&posix_};
   Interposer fs_{&faults_};
   FileReplacer writer_{&fs_};
 };
@@ -390,4 +383,4 @@ TEST_F(SyncDebtTest, LaterRemoveWaitsForTheFailedDirectory) {
 }
 
 }  // namespace
-}  // namespace durable
+}  // namespace durable::test

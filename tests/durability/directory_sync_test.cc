@@ -33,14 +33,9 @@
 #include "tests/support/test_daemon.h"
 #include "tests/support/two_directory_test.h"
 
-namespace durable {
-
-using test::IsOk;
-using test::StatusIs;
-
+namespace durable::test {
 namespace {
 
-using Operation = FaultInjectionFileSystem::Operation;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
@@ -112,8 +107,6 @@ class DirectorySyncTest : public test::TwoDirectoryTest {
   }
 
   uint64_t device_a_ = 0;
-  PosixFileSystem posix_;
-  FaultInjectionFileSystem faults_{&posix_};
   std::unique_ptr<TwoDevices> fs_;
   std::unique_ptr<FileReplacer> writer_;
 };
@@ -275,4 +268,4 @@ TEST_F(DirectorySyncTest, UnsupportedFileSyncFailsTheWrite) {
 }
 
 }  // namespace
-}  // namespace durable
+}  // namespace durable::test

@@ -1,6 +1,8 @@
 // A fixture for engine tests that write into two directories: a fresh
 // scratch root under /tmp with a/ and b/, open as directory fds (the
-// engine's view of them), removed with everything in it afterwards.
+// engine's view of them), removed with everything in it afterwards, and
+// the real filesystem behind a fault injector (faults_) for the engine to
+// use.
 #ifndef DURABLED_TESTS_SUPPORT_TWO_DIRECTORY_TEST_H_
 #define DURABLED_TESTS_SUPPORT_TWO_DIRECTORY_TEST_H_
 
@@ -15,12 +17,16 @@
 
 #include "gtest/gtest.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/posix_file_system.h"
+#include "tests/support/fault_injection_file_system.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable::test {
 
 class TwoDirectoryTest : public testing::Test {
  protected:
+  using Operation = FaultInjectionFileSystem::Operation;
+
   // The root is /tmp/<prefix>.XXXXXX.
   explicit TwoDirectoryTest(std::string prefix) : prefix_(std::move(prefix)) {}
 
@@ -66,6 +72,8 @@ class TwoDirectoryTest : public testing::Test {
   std::string root_;
   UniqueFd a_;
   UniqueFd b_;
+  PosixFileSystem posix_;
+  FaultInjectionFileSystem faults_{&posix_};
 
  private:
   const std::string prefix_;
