@@ -113,17 +113,9 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
   absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   const std::function<bool()> abandon = AbandonWhenGone(context);
-  if (abandon()) {
-    // Gone while it waited for a worker: spare the work.
-    absl::Status status = absl::CancelledError(
-        "the call was cancelled or its deadline passed before the write "
-        "began; nothing was published");
-    Account("write", *caller, request.path(), request.data().size(), status,
-            start);
-    return ToGrpcStatus(status, request.path());
-  }
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-      WriteOperation::Begin(deps_, *caller, request.path(), request.options());
+      WriteOperation::Begin(deps_, *caller, request.path(), request.options(),
+                            abandon);
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request.data());
   if (status.ok()) {

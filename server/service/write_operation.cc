@@ -29,7 +29,8 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
 
 absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     const WriteDependencies& deps, const PeerCredentials& caller,
-    const std::string& path, const durable::v1::WriteOptions& options) {
+    const std::string& path, const durable::v1::WriteOptions& options,
+    const std::function<bool()>& abandon) {
   absl::Status valid = ValidateWriteOptions(options);
   if (!valid.ok()) return valid;
   absl::StatusOr<WriteAdmission::Ticket> ticket =
@@ -48,6 +49,13 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     target = ResolveTarget(deps.policies->Current(), *deps.fs, caller, path,
                            resolve);
     if (!target.ok()) return target.status();
+    if (abandon && abandon()) {
+      // Gone while it waited for a worker: spare the work.
+      RemoveCreatedDirectories(*deps.fs, *target);
+      return absl::CancelledError(
+          "the call was cancelled or its deadline passed before the write "
+          "began; nothing was published");
+    }
     staged = deps.replacer->Stage(target->dir.get(), target->key.leaf);
     if (staged.ok()) break;
     RemoveCreatedDirectories(*deps.fs, *target);

@@ -42,10 +42,13 @@ class WriteOperation {
  public:
   // INVALID_ARGUMENT for bad options, RESOURCE_EXHAUSTED when the caller
   // or the daemon has too many writes in progress, and the errors of
-  // ResolveTarget.
+  // ResolveTarget. `abandon`, if set, is asked once the caller is known to
+  // be allowed (so a refusal is reported as such) and before anything is
+  // staged; true fails with CANCELLED.
   static absl::StatusOr<std::unique_ptr<WriteOperation>> Begin(
       const WriteDependencies& deps, const PeerCredentials& caller,
-      const std::string& path, const durable::v1::WriteOptions& options);
+      const std::string& path, const durable::v1::WriteOptions& options,
+      const std::function<bool()>& abandon = {});
 
   ~WriteOperation();
   WriteOperation(const WriteOperation&) = delete;

@@ -19,18 +19,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "server/engine/posix_file_system.h"
 #include "server/policy/config_loader.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
-#include "server/engine/posix_file_system.h"
 #include "tests/adversarial/adversarial_support.h"
 #include "tests/support/forwarding_file_system.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::Gt;
-using ::testing::HasSubstr;
+using testing::Gt;
+using testing::HasSubstr;
 
 constexpr uid_t kCaller = 4000;
 
@@ -234,8 +234,8 @@ TEST_F(DirectoryCreationRace, VictimDirectoryNeverChangesOwner) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

@@ -25,13 +25,13 @@
 #include "absl/time/clock.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::Ge;
-using ::testing::HasSubstr;
-using ::testing::Lt;
+using testing::AllOf;
+using testing::Ge;
+using testing::HasSubstr;
+using testing::Lt;
 
 constexpr int64_t kMiB = 1 << 20;
 
@@ -173,10 +173,11 @@ TEST_F(GrpcLimitsAttack, UnaryRequestThatDoesNotArriveInTimeIsDropped) {
   std::vector<std::unique_ptr<HelperProcess>> helpers;
   for (const std::string& method : methods) {
     helpers.push_back(HelperProcess::Spawn(
-        Attacker(), PythonArgs(Socket(), "slow-unary",
-                               {"--path=/durable.v1.DurableWriter/" + method,
-                                "--prefix-length=1000", "--send-bytes=10",
-                                "--hold-s=20"})));
+        AttackerCredentials(),
+        PythonArgs(
+            Socket(), "slow-unary",
+            {"--path=/durable.v1.DurableWriter/" + method,
+             "--prefix-length=1000", "--send-bytes=10", "--hold-s=20"})));
     ASSERT_NE(helpers.back(), nullptr);
   }
   for (size_t i = 0; i < methods.size(); ++i) {
@@ -185,7 +186,8 @@ TEST_F(GrpcLimitsAttack, UnaryRequestThatDoesNotArriveInTimeIsDropped) {
     std::cout << methods[i] << ": status " << result.Field("status")
               << " after " << result.Field("elapsed_ms") << " ms: \""
               << result.Field("message") << "\"\n";
-    EXPECT_EQ(result.Field("self_uid"), std::to_string(Attacker().uid));
+    EXPECT_EQ(result.Field("self_uid"),
+              std::to_string(AttackerCredentials().uid));
     EXPECT_EQ(result.Field("status"), "4") << result.Describe();  // DEADLINE
     EXPECT_THAT(result.Field("message"),
                 HasSubstr("did not arrive within 1000 ms"));
@@ -227,8 +229,8 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
         absl::StrCat("--connections=", phase.connections),
         absl::StrCat("--streams=", phase.streams), "--hold-s=60"};
     args.insert(args.end(), paths.begin(), paths.end());
-    std::unique_ptr<HelperProcess> attack =
-        HelperProcess::Spawn(Attacker(), PythonArgs(Socket(), "idle", args));
+    std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
+        AttackerCredentials(), PythonArgs(Socket(), "idle", args));
     ASSERT_NE(attack, nullptr);
     ASSERT_TRUE(attack->WaitForLine("ready=1", absl::Seconds(120)))
         << attack->out();
@@ -248,7 +250,8 @@ TEST_F(GrpcLimitsAttack, TenThousandIdleStreamsFromOneUid) {
               << sampler.max_threads() << " threads, "
               << sampler.max_rss_bytes() / kMiB
               << " MiB RSS; other uid's write took " << latency << "\n";
-    EXPECT_EQ(result.Field("self_uid"), std::to_string(Attacker().uid));
+    EXPECT_EQ(result.Field("self_uid"),
+              std::to_string(AttackerCredentials().uid));
     EXPECT_THAT(result.Int("headers_sent"), Ge(1000)) << result.Describe();
     EXPECT_LT(latency, absl::Seconds(1));
   }
@@ -274,7 +277,7 @@ TEST_F(GrpcLimitsAttack, ReflectionStreamsWhenEnabledAreBoundedByThreadQuota) {
   ArmSentinel();
   Sampler sampler(daemon_->pid());
   std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
-      Attacker(),
+      AttackerCredentials(),
       PythonArgs(Socket(), "idle",
                  {"--connections=100", "--streams=16", "--hold-s=60",
                   "--path=/grpc.reflection.v1alpha.ServerReflection/"
@@ -318,7 +321,7 @@ TEST_F(GrpcLimitsAttack, UnfinishedUnaryMessagesAreBoundedByTheMemoryQuota) {
   ArmSentinel();
   Sampler sampler(daemon_->pid());
   std::unique_ptr<HelperProcess> attack = HelperProcess::Spawn(
-      Attacker(),
+      AttackerCredentials(),
       PythonArgs(Socket(), "fill",
                  {"--connections=4", "--streams=16", "--prefix-length=16000000",
                   "--hold-s=60", "--path=/durable.v1.DurableWriter/Write"}));
@@ -338,7 +341,8 @@ TEST_F(GrpcLimitsAttack, UnfinishedUnaryMessagesAreBoundedByTheMemoryQuota) {
             << sampler.max_rss_bytes() / kMiB << " MiB RSS (quota "
             << kQuota / kMiB << " MiB), " << sampler.max_threads()
             << " threads; other uid's write took " << latency << "\n";
-  EXPECT_EQ(result.Field("self_uid"), std::to_string(Attacker().uid));
+  EXPECT_EQ(result.Field("self_uid"),
+            std::to_string(AttackerCredentials().uid));
   EXPECT_THAT(result.Int("data_sent"), Ge(16 * kMiB)) << result.Describe();
   ExpectRssUnder(sampler.max_rss_bytes(), kQuota + 64 * kMiB);
   EXPECT_LT(latency, absl::Seconds(1));
@@ -354,7 +358,7 @@ TEST_F(GrpcLimitsAttack, RapidResetFloodLeavesTheDaemonServing) {
   ArmSentinel();
   Sampler sampler(daemon_->pid());
   HelperResult result =
-      RunHelper(Attacker(),
+      RunHelper(AttackerCredentials(),
                 PythonArgs(Socket(), "rapid-reset",
                            {"--rate=1000", "--seconds=10", "--connections=4",
                             "--path=/durable.v1.DurableWriter/WriteStream",
@@ -422,9 +426,9 @@ int ExtraOp(const helper::Flags& flags) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(
-      argc, argv, durable::testing::adversarial::ExtraOp);
+  return durable::test::adversarial::AdversarialMain(
+      argc, argv, durable::test::adversarial::ExtraOp);
 }

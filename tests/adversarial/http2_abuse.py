@@ -173,18 +173,27 @@ def stdin_closed():
     return bool(readable) and not sys.stdin.buffer.read1(1)
 
 
+def connect(args, stats):
+    """A new connection that has read the daemon's SETTINGS, if any; None
+    (and counted in connect_failures) if the daemon refused it."""
+    try:
+        connection = Connection(args.socket, stats)
+    except OSError:
+        stats["connect_failures"] += 1
+        return None
+    pump_all([connection], 0.01)
+    return connection
+
+
 def idle(args, stats):
     paths = args.path or ["/durable.v1.DurableWriter/WriteStream"]
     connections = []
     k = 0
     for _ in range(args.connections):
-        try:
-            connection = Connection(args.socket, stats)
-        except OSError:
-            stats["connect_failures"] += 1
+        connection = connect(args, stats)
+        if connection is None:
             continue
         connections.append(connection)
-        pump_all([connection], 0.01)  # the daemon's SETTINGS, if any
         for _ in range(args.streams):
             connection.headers(paths[k % len(paths)])
             k += 1
@@ -229,13 +238,10 @@ def fill(args, stats):
     connections = []
     left = {}  # (connection index, stream id) -> bytes still to send
     for i in range(args.connections):
-        try:
-            connection = Connection(args.socket, stats)
-        except OSError:
-            stats["connect_failures"] += 1
+        connection = connect(args, stats)
+        if connection is None:
             continue
         connections.append(connection)
-        pump_all([connection], 0.01)
         for _ in range(args.streams):
             sid = connection.headers(path)
             connection.stream_windows[sid] = connection.initial_window

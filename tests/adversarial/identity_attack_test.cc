@@ -13,13 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
+using testing::Contains;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::Not;
 
 // data/      the test's uid and kNobody
 // rootonly/  the test's uid only (root in CI)
@@ -70,7 +70,8 @@ class IdentityAttack : public AdversarialTest {
 
 TEST_F(IdentityAttack, ForgedMetadataIsIgnoredByWhoAmI) {
   ArmSentinel();
-  HelperResult result = AttackAs(As(kNobody), "whoami", ForgedMetadata());
+  HelperResult result =
+      AttackAs(CredentialsOf(kNobody), "whoami", ForgedMetadata());
   EXPECT_CODE(result, grpc::StatusCode::OK);
   EXPECT_EQ(result.Field("uid"), "65534");
   EXPECT_EQ(result.Field("gid"), "65534");
@@ -80,20 +81,20 @@ TEST_F(IdentityAttack, ForgedMetadataIsIgnoredByWhoAmI) {
 
 TEST_F(IdentityAttack, ForgedMetadataDoesNotUnlockAnotherRoot) {
   ArmSentinel();
-  EXPECT_CODE(AttackAs(As(kNobody), "write",
+  EXPECT_CODE(AttackAs(CredentialsOf(kNobody), "write",
                        With({PathArg(RootOnly() + "/existing"), DataArg("x")},
                             ForgedMetadata())),
               grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_CODE(AttackAs(As(kNobody), "write",
+  EXPECT_CODE(AttackAs(CredentialsOf(kNobody), "write",
                        With({PathArg(RootOnly() + "/new"), DataArg("x")},
                             ForgedMetadata())),
               grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_CODE(
-      AttackAs(As(kNobody), "remove",
+      AttackAs(CredentialsOf(kNobody), "remove",
                With({PathArg(RootOnly() + "/existing")}, ForgedMetadata())),
       grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_CODE(
-      AttackAs(As(kNobody), "stat",
+      AttackAs(CredentialsOf(kNobody), "stat",
                With({PathArg(RootOnly() + "/existing")}, ForgedMetadata())),
       grpc::StatusCode::PERMISSION_DENIED);
   // The records name the real caller.
@@ -107,11 +108,11 @@ TEST_F(IdentityAttack, ForgedAuthorityNamingAnotherConnection) {
   ArmSentinel();
   for (const char* authority : {"fd:0", "fd:3", "fd:5", "unix:", "localhost"}) {
     const std::string flag = absl::StrCat("--authority=", authority);
-    HelperResult who = AttackAs(As(kNobody), "whoami", {flag});
+    HelperResult who = AttackAs(CredentialsOf(kNobody), "whoami", {flag});
     EXPECT_CODE(who, grpc::StatusCode::OK) << authority;
     EXPECT_EQ(who.Field("uid"), "65534") << authority;
     EXPECT_CODE(
-        AttackAs(As(kNobody), "write",
+        AttackAs(CredentialsOf(kNobody), "write",
                  {flag, PathArg(RootOnly() + "/existing"), DataArg("x")}),
         grpc::StatusCode::PERMISSION_DENIED)
         << authority;
@@ -120,18 +121,18 @@ TEST_F(IdentityAttack, ForgedAuthorityNamingAnotherConnection) {
 
 TEST_F(IdentityAttack, OperatorStatsRefusedToUnprivilegedCallers) {
   ArmSentinel();
-  EXPECT_CODE(AttackAs(As(kNobody), "stats", ForgedMetadata()),
+  EXPECT_CODE(AttackAs(CredentialsOf(kNobody), "stats", ForgedMetadata()),
               grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_CODE(AttackAs(As(kGroupMember, {kSharedGroup, 0}), "stats"),
+  EXPECT_CODE(AttackAs(CredentialsOf(kGroupMember, {kSharedGroup, 0}), "stats"),
               grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(IdentityAttack, UnlistedUidIsClosedAtAccept) {
   ArmSentinel();
-  HelperResult who = AttackAs(As(kStranger), "whoami");
+  HelperResult who = AttackAs(CredentialsOf(kStranger), "whoami");
   EXPECT_CODE(who, grpc::StatusCode::UNAVAILABLE);
-  HelperResult write =
-      AttackAs(As(kStranger), "write", {PathArg(Data() + "/f"), DataArg("x")});
+  HelperResult write = AttackAs(CredentialsOf(kStranger), "write",
+                                {PathArg(Data() + "/f"), DataArg("x")});
   EXPECT_CODE(write, grpc::StatusCode::UNAVAILABLE);
   EXPECT_FALSE(PathExists(Data() + "/f"));
   EXPECT_THAT(daemon_->Log(),
@@ -144,9 +145,9 @@ TEST_F(IdentityAttack, UnlistedUidWithForgedMetadataIsClosedAtAccept) {
   std::vector<std::string> args = {"--md=uid:65534", "--md=x-durabled-uid:0",
                                    "--authority=fd:3"};
   args.insert(args.end(), ForgedMetadata().begin(), ForgedMetadata().end());
-  EXPECT_CODE(AttackAs(As(kStranger), "whoami", args),
+  EXPECT_CODE(AttackAs(CredentialsOf(kStranger), "whoami", args),
               grpc::StatusCode::UNAVAILABLE);
-  EXPECT_CODE(AttackAs(As(kStranger), "write",
+  EXPECT_CODE(AttackAs(CredentialsOf(kStranger), "write",
                        With({PathArg(Data() + "/f"), DataArg("x")}, args)),
               grpc::StatusCode::UNAVAILABLE);
   EXPECT_FALSE(PathExists(Data() + "/f"));
@@ -156,7 +157,7 @@ TEST_F(IdentityAttack, UnlistedUidRawConnectionIsClosedBeforeAnyByte) {
   ArmSentinel();
   // A valid HTTP/2 client preface: the daemon must hang up regardless.
   HelperResult result =
-      AttackAs(As(kStranger), "raw",
+      AttackAs(CredentialsOf(kStranger), "raw",
                {"--bytes-hex=" +
                     absl::BytesToHexString("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
                 "--hold-ms=3000"});
@@ -176,7 +177,7 @@ TEST_F(IdentityAttack, UnlistedUidDurablectlExitsSeven) {
 TEST_F(IdentityAttack, SupplementaryGroupMemberIsAllowedOnlyThere) {
   // uid 65531 is in no rule; its supplementary group 4242 is. It is let in
   // at accept, may write group/, and nothing else.
-  Identity member = As(kGroupMember, {kSharedGroup});
+  ProcessCredentials member = CredentialsOf(kGroupMember, {kSharedGroup});
   roots_.insert(Group());  // the member may write there
   ArmSentinel();
   HelperResult who = AttackAs(member, "whoami");
@@ -202,7 +203,7 @@ TEST_F(IdentityAttack, SupplementaryGroupMemberIsAllowedOnlyThere) {
 
 TEST_F(IdentityAttack, SameUidWithoutTheGroupIsClosedAtAccept) {
   ArmSentinel();
-  HelperResult result = AttackAs(As(kGroupMember), "write",
+  HelperResult result = AttackAs(CredentialsOf(kGroupMember), "write",
                                  {PathArg(Group() + "/f"), DataArg("x")});
   EXPECT_CODE(result, grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(daemon_->Log(),
@@ -210,7 +211,7 @@ TEST_F(IdentityAttack, SameUidWithoutTheGroupIsClosedAtAccept) {
 }
 
 TEST_F(IdentityAttack, PrimaryGidMemberIsAllowed) {
-  Identity member{kGroupMember, kSharedGroup, {}, true};
+  ProcessCredentials member{kGroupMember, kSharedGroup, {}, true};
   roots_.insert(Group());
   ArmSentinel();
   HelperResult result = AttackAs(
@@ -222,7 +223,7 @@ TEST_F(IdentityAttack, PrimaryGidMemberIsAllowed) {
 TEST_F(IdentityAttack, RootGroupMembershipDoesNotMakeACallerRoot) {
   // nobody with supplementary group 0: a uid-0-only root stays closed.
   ArmSentinel();
-  Identity nobody_in_root_group = As(kNobody, {0});
+  ProcessCredentials nobody_in_root_group = CredentialsOf(kNobody, {0});
   HelperResult who = AttackAs(nobody_in_root_group, "whoami");
   EXPECT_EQ(who.Field("uid"), "65534");
   EXPECT_THAT(who.All("grant"), Not(Contains(RootOnly())));
@@ -232,8 +233,8 @@ TEST_F(IdentityAttack, RootGroupMembershipDoesNotMakeACallerRoot) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

@@ -42,10 +42,10 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::Ge;
+using testing::Ge;
 
 constexpr absl::Duration kChurnTime = absl::Seconds(12);
 constexpr int kProcessesPerUid = 3;
@@ -185,7 +185,8 @@ TEST_F(IdentityChurnAttack, NoCallIsEverAttributedToTheWrongCaller) {
       int live = 0;
       for (const Client& c : running) live += c.uid == uid ? 1 : 0;
       for (; absl::Now() < end && live < kProcessesPerUid; ++live) {
-        Identity who = uid == getuid() ? Self() : As(uid);
+        ProcessCredentials who =
+            uid == getuid() ? OwnCredentials() : CredentialsOf(uid);
         const int run_ms = absl::Uniform(bits, 200, 1500);
         Client client;
         client.uid = uid;
@@ -234,10 +235,10 @@ TEST_F(IdentityChurnAttack, NoCallIsEverAttributedToTheWrongCaller) {
   // 1. What each client saw.
   int64_t ok_writes = 0;
   for (const HelperResult& result : finished) {
-    EXPECT_THAT(result.All("misattributed"), ::testing::IsEmpty());
-    EXPECT_THAT(result.All("escaped"), ::testing::IsEmpty());
-    EXPECT_THAT(result.All("cross_unexpected"), ::testing::IsEmpty());
-    EXPECT_THAT(result.All("own_write_failed"), ::testing::IsEmpty());
+    EXPECT_THAT(result.All("misattributed"), testing::IsEmpty());
+    EXPECT_THAT(result.All("escaped"), testing::IsEmpty());
+    EXPECT_THAT(result.All("cross_unexpected"), testing::IsEmpty());
+    EXPECT_THAT(result.All("own_write_failed"), testing::IsEmpty());
     ok_writes += static_cast<int64_t>(result.All("wrote").size());
   }
   EXPECT_THAT(static_cast<int>(finished.size()), Ge(20));
@@ -306,9 +307,9 @@ TEST_F(IdentityChurnAttack, NoCallIsEverAttributedToTheWrongCaller) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(
-      argc, argv, &durable::testing::adversarial::Churn);
+  return durable::test::adversarial::AdversarialMain(
+      argc, argv, &durable::test::adversarial::Churn);
 }

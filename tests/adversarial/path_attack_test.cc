@@ -16,7 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
 struct LexicalAttack {
@@ -39,7 +39,7 @@ std::string Repeat(const std::string& piece, int times) {
 }
 
 class PathAttack : public AdversarialTest,
-                   public ::testing::WithParamInterface<LexicalAttack> {
+                   public testing::WithParamInterface<LexicalAttack> {
  protected:
   std::string Expand(const std::string& path_template) {
     std::string path =
@@ -74,12 +74,11 @@ TEST_P(PathAttack, IsRefusedBeforeAnythingIsTouched) {
   const std::string path = Expand(GetParam().path_template);
   HelperResult result = AttackWrite(path, "pwned");
   EXPECT_CODE(result, GetParam().expected);
-  EXPECT_THAT(result.message(), ::testing::Not(::testing::IsEmpty()));
+  EXPECT_THAT(result.message(), testing::Not(testing::IsEmpty()));
   ExpectNoEscapeNamed(EscapeLeaf());
   if (GetParam().expected == grpc::StatusCode::INVALID_ARGUMENT) {
     // Logged, but never echoed raw into the log: one audit line per call.
-    EXPECT_THAT(daemon_->Log(),
-                ::testing::HasSubstr("result=INVALID_ARGUMENT"));
+    EXPECT_THAT(daemon_->Log(), testing::HasSubstr("result=INVALID_ARGUMENT"));
   }
   // Control bytes are escaped in the log: no forged record starts a line.
   for (absl::string_view line : absl::StrSplit(daemon_->Log(), '\n')) {
@@ -92,7 +91,7 @@ const std::string kLong256(NAME_MAX + 1, 'n');
 
 INSTANTIATE_TEST_SUITE_P(
     Attacks, PathAttack,
-    ::testing::Values(
+    testing::Values(
         // `..` in every position.
         LexicalAttack{"DotDotAsFirstComponent", "/..{outside}/victim",
                       grpc::StatusCode::INVALID_ARGUMENT},
@@ -157,7 +156,7 @@ INSTANTIATE_TEST_SUITE_P(
         LexicalAttack{"PathFarOverPathMax",
                       "{data}/" + Repeat("abcdefgh/", 1200) + "x",
                       grpc::StatusCode::INVALID_ARGUMENT}),
-    [](const ::testing::TestParamInfo<LexicalAttack>& info) {
+    [](const testing::TestParamInfo<LexicalAttack>& info) {
       return std::string(info.param.name);
     });
 
@@ -171,12 +170,12 @@ TEST_F(PathUtf8Attack, InvalidUtf8PathIsRefused) {
   ArmSentinel();
   HelperResult result = AttackWrite(Data() + "/\xff\xfe\xc0\xaf..", "pwned");
   EXPECT_CODE(result, grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(daemon_->Log(), ::testing::Not(::testing::HasSubstr("audit")));
+  EXPECT_THAT(daemon_->Log(), testing::Not(testing::HasSubstr("audit")));
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

@@ -11,25 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::Not;
+using testing::Contains;
+using testing::ElementsAre;
+using testing::IsEmpty;
+using testing::Not;
 
 mode_t ModeOf(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
 }
 
-std::string AttackerUid() { return std::to_string(Attacker().uid); }
+std::string AttackerUid() { return std::to_string(AttackerCredentials().uid); }
 
 class PolicyAttack : public AdversarialTest {
  protected:
@@ -128,7 +129,7 @@ TEST_F(CrossUidAttack, WriteIntoAnotherUidsRoot) {
   ArmSentinel();
   HelperResult result = AttackWrite(Neighbour() + "/state.json");
   EXPECT_CODE(result, grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(result.message(), ::testing::HasSubstr("not allowed"));
+  EXPECT_THAT(result.message(), testing::HasSubstr("not allowed"));
   EXPECT_CODE(AttackWrite(Neighbour() + "/new", "pwned", {"--if-absent"}),
               grpc::StatusCode::PERMISSION_DENIED);
 }
@@ -166,7 +167,7 @@ TEST_F(CrossUidAttack, DurablectlOfAnotherUidExitsThree) {
   CommandResult write =
       Durablectl(kNobody, {"write", Neighbour() + "/state.json"}, "pwned");
   EXPECT_EQ(write.exit_code, 3) << write.err;
-  EXPECT_THAT(write.err, ::testing::HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(write.err, testing::HasSubstr("PERMISSION_DENIED"));
   CommandResult remove =
       Durablectl(kNobody, {"rm", Neighbour() + "/state.json"});
   EXPECT_EQ(remove.exit_code, 3) << remove.err;
@@ -247,7 +248,7 @@ TEST_F(PolicyAttack, SetuidModeRequestUnderPermissiveMaxModeAndCallerOwner) {
   EXPECT_EQ(ModeOf(path), 0777u);
   struct stat st;
   ASSERT_EQ(lstat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, Attacker().uid);
+  EXPECT_EQ(st.st_uid, AttackerCredentials().uid);
 }
 
 TEST_F(PolicyAttack, ModeWithFileTypeBitsIsInvalid) {
@@ -296,8 +297,9 @@ TEST_F(PolicyAttack, UidRevokedByReloadWhileItsConnectionStaysOpen) {
               {}, {}));
   Protect(Data());  // after the revocation, data/ is no longer the attacker's
   std::unique_ptr<HelperProcess> attacker = HelperProcess::Spawn(
-      Attacker(), Args("write", {PathArg(Data() + "/f"), DataArg("pwned"),
-                                 "--repeat=2", "--pause-between"}));
+      AttackerCredentials(),
+      Args("write", {PathArg(Data() + "/f"), DataArg("pwned"), "--repeat=2",
+                     "--pause-between"}));
   ASSERT_TRUE(attacker->WaitForLine("paused=1", absl::Seconds(20)))
       << attacker->out();
   ASSERT_TRUE(PathExists(Data() + "/f"));  // written while still allowed
@@ -359,7 +361,7 @@ TEST_F(PolicyAttack, SquattedTempNamesAreNeitherFollowedNorTouched) {
   HelperResult result =
       AttackWrite(Data() + "/target", "legit", {"--repeat=40"});
   ASSERT_EQ(result.exit_code, 0) << result.Describe();
-  EXPECT_THAT(result.All("code_name"), ::testing::Each(std::string("OK")));
+  EXPECT_THAT(result.All("code_name"), testing::Each(std::string("OK")));
   EXPECT_EQ(result.All("code_name").size(), 40u);
   EXPECT_EQ(*ReadFile(Data() + "/target"), "legit");
   std::vector<std::string> names = ListDirectory(Data());
@@ -419,8 +421,8 @@ TEST(StartupSweepAttack, SquattedTempNamesOutsideAreNotSwept) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

@@ -21,12 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::AnyOf;
-using ::testing::Eq;
-using ::testing::Gt;
+using testing::AnyOf;
+using testing::Eq;
+using testing::Gt;
 
 int ExchangeNames(int dir_fd, const char* a, const char* b) {
   return static_cast<int>(
@@ -131,7 +131,7 @@ TEST_F(RaceAttack, DirectoryAndSymlinkExchangedWhileWritesRun) {
       EXPECT_EQ(*ReadFile(real_name + "/" + rest), "raced") << path;
     }
   }
-  EXPECT_THAT(TempFilesUnder(Data()), ::testing::IsEmpty());
+  EXPECT_THAT(TempFilesUnder(Data()), testing::IsEmpty());
 }
 
 TEST_F(RaceAttack, TargetAndSymlinkExchangedWhileWritesRun) {
@@ -170,7 +170,7 @@ TEST_F(RaceAttack, TargetAndSymlinkExchangedWhileWritesRun) {
   }
   EXPECT_THAT(counts["FAILED_PRECONDITION"], Gt(0))
       << "the race was never hit; the test proves nothing";
-  EXPECT_THAT(TempFilesUnder(Data()), ::testing::IsEmpty());
+  EXPECT_THAT(TempFilesUnder(Data()), testing::IsEmpty());
 }
 
 TEST_F(RaceAttack, TargetReplacedBySymlinkBetweenTwoWrites) {
@@ -262,8 +262,8 @@ TEST_F(RaceAttack, RootReplacedBySymlinkAfterStart) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

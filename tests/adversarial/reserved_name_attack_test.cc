@@ -15,11 +15,11 @@
 #include "absl/strings/str_split.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
+using testing::HasSubstr;
+using testing::Not;
 
 std::string TempName(uint64_t value) {
   return absl::StrFormat("%s%016x", kTempFilePrefix, value);
@@ -115,8 +115,9 @@ constexpr char kTenantsConfig[] =
 
 TEST_F(ReservedNameAttack, DenialsDoNotRevealOtherRulesRoots) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon(
-      absl::StrReplaceAll(kTenantsConfig,
-                          {{"{attacker}", std::to_string(Attacker().uid)}}),
+      absl::StrReplaceAll(
+          kTenantsConfig,
+          {{"{attacker}", std::to_string(AttackerCredentials().uid)}}),
       {"data/hidden-tenant-root", "secret-tenant-root"}, {"data"}));
   ArmSentinel();
   // Under a nested root of another tenant, and under a sibling root: the
@@ -140,8 +141,8 @@ TEST_F(ReservedNameAttack, DenialsDoNotRevealOtherRulesRoots) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

@@ -22,17 +22,17 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::AnyOf;
-using ::testing::Each;
-using ::testing::Ge;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Le;
-using ::testing::Lt;
+using testing::AllOf;
+using testing::AnyOf;
+using testing::Each;
+using testing::Ge;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::Le;
+using testing::Lt;
 
 constexpr int64_t kIdleTimeoutMs = 700;
 
@@ -151,7 +151,7 @@ TEST_F(ResourceAttack, ManyIdleStreamsAtOnceAreBoundedAndCut) {
   SKIP_UNLESS_ROOT();  // the attacker and the legitimate client differ in uid
   ArmSentinel();
   std::unique_ptr<HelperProcess> streams = HelperProcess::Spawn(
-      Attacker(),
+      AttackerCredentials(),
       Args("stream", {PathArg(Data() + "/held"), "--idle", "--parallel=24"}));
   ExpectDaemonServes("during-streams");
   const HelperResult& result = streams->Wait();
@@ -198,12 +198,12 @@ TEST_F(ResourceAttack, ConnectionFloodFromAllowedUid) {
   SKIP_UNLESS_ROOT();  // the flooder and the legitimate client differ in uid
   const int baseline_fds = CountOpenFds(daemon_->pid());
   ArmSentinel();
-  std::unique_ptr<HelperProcess> idle_flood =
-      HelperProcess::Spawn(Attacker(), Args("flood", {"--count=150"}));
+  std::unique_ptr<HelperProcess> idle_flood = HelperProcess::Spawn(
+      AttackerCredentials(), Args("flood", {"--count=150"}));
   ASSERT_TRUE(idle_flood->WaitForLine("ready=1", absl::Seconds(20)))
       << idle_flood->out();
   std::unique_ptr<HelperProcess> preface_flood = HelperProcess::Spawn(
-      Attacker(),
+      AttackerCredentials(),
       Args("flood",
            {"--count=150",
             "--bytes-hex=" +
@@ -242,7 +242,7 @@ TEST_F(ResourceAttack, ConnectionFloodFromUnlistedUid) {
   const int baseline_fds = CountOpenFds(daemon_->pid());
   ArmSentinel();
   std::unique_ptr<HelperProcess> flood = HelperProcess::Spawn(
-      As(kStranger),
+      CredentialsOf(kStranger),
       Args("flood",
            {"--count=400",
             "--bytes-hex=" +
@@ -277,9 +277,9 @@ std::string RandomBytes(size_t n) {
 const std::string kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const std::string kEmptySettings("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
 
-class MalformedPeerAttack
-    : public ResourceAttack,
-      public ::testing::WithParamInterface<MalformedPeer> {};
+class MalformedPeerAttack : public ResourceAttack,
+                            public testing::WithParamInterface<MalformedPeer> {
+};
 
 TEST_P(MalformedPeerAttack, IsHungUpOnAndDaemonKeepsServing) {
   ArmSentinel();
@@ -300,7 +300,7 @@ TEST_P(MalformedPeerAttack, IsHungUpOnAndDaemonKeepsServing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Peers, MalformedPeerAttack,
-    ::testing::Values(
+    testing::Values(
         MalformedPeer{"RandomGarbage", RandomBytes(4096), false},
         MalformedPeer{"HalfPrefaceThenHalfClose", "PRI * HTTP/2.0\r\n", true},
         MalformedPeer{"Http1Request",
@@ -319,13 +319,13 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedPeer{"PrefaceThenGarbageFrames",
                       kPreface + kEmptySettings + RandomBytes(2048), false},
         MalformedPeer{"PrefaceThenHalfClose", kPreface + kEmptySettings, true}),
-    [](const ::testing::TestParamInfo<MalformedPeer>& info) {
+    [](const testing::TestParamInfo<MalformedPeer>& info) {
       return std::string(info.param.name);
     });
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

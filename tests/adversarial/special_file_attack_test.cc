@@ -17,11 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::IsEmpty;
-using ::testing::Lt;
+using testing::IsEmpty;
+using testing::Lt;
 
 struct stat LstatOrDie(const std::string& path) {
   struct stat st = {};
@@ -151,7 +151,7 @@ TEST_F(SpecialFileAttack, TmpfsMountedUnderRoot) {
   ArmSentinel();
   HelperResult result = AttackWrite(mount_point + "/f");
   EXPECT_CODE(result, grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(result.message(), ::testing::HasSubstr("mount point"));
+  EXPECT_THAT(result.message(), testing::HasSubstr("mount point"));
   EXPECT_CODE(AttackWrite(mount_point + "/existing"),
               grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_CODE(
@@ -202,8 +202,8 @@ TEST_F(SpecialFileAttack, OutsideFileBindMountedOverTarget) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

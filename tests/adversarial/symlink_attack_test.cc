@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "tests/adversarial/adversarial_support.h"
 
-namespace durable::testing::adversarial {
+namespace durable::test::adversarial {
 namespace {
 
-using ::testing::IsEmpty;
+using testing::IsEmpty;
 
 std::string UniqueLeaf() {
   return absl::StrCat("durabled-adv-escape-", getpid());
@@ -46,7 +46,7 @@ TEST_F(SymlinkAttack, FinalSymlinkAbsoluteToOutsideFile) {
   ArmSentinel();
   HelperResult result = AttackWrite(Data() + "/link");
   EXPECT_CODE(result, grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(result.message(), ::testing::HasSubstr("symbolic link"));
+  EXPECT_THAT(result.message(), testing::HasSubstr("symbolic link"));
   ExpectLinkIntact("link", Victim());
 }
 
@@ -126,7 +126,7 @@ TEST_F(SymlinkAttack, IntermediateSymlinkAbsoluteToOutside) {
   ArmSentinel();
   HelperResult result = AttackWrite(Data() + "/out/victim");
   EXPECT_CODE(result, grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(result.message(), ::testing::HasSubstr("symbolic link"));
+  EXPECT_THAT(result.message(), testing::HasSubstr("symbolic link"));
 }
 
 TEST_F(SymlinkAttack, IntermediateSymlinkRelativeToOutside) {
@@ -286,8 +286,8 @@ TEST_F(SymlinkAttack, ProcMagicPathNamedDirectly) {
 }
 
 }  // namespace
-}  // namespace durable::testing::adversarial
+}  // namespace durable::test::adversarial
 
 int main(int argc, char** argv) {
-  return durable::testing::adversarial::AdversarialMain(argc, argv);
+  return durable::test::adversarial::AdversarialMain(argc, argv);
 }

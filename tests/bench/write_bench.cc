@@ -25,11 +25,8 @@
 #include <ftw.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +48,7 @@
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "client/client.h"
+#include "tests/support/spawn.h"
 
 namespace durable::bench {
 namespace {
@@ -107,18 +105,6 @@ std::string ErrnoMessage(absl::string_view what, int error_number) {
 
 // ---------------------------------------------------------------------------
 // The daemon process.
-
-bool CanConnect(const std::string& socket_path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
-  const bool ok =
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return ok;
-}
 
 std::string ReadWholeFile(const std::string& path) {
   std::string content;
@@ -183,45 +169,31 @@ void RemoveScratch(const Scratch& scratch) {
 absl::StatusOr<pid_t> StartDaemon(const Scratch& scratch,
                                   const std::string& config_path) {
   const std::string binary = DURABLED_BINARY;
-  const std::string config_flag = "--config=" + config_path;
   const int log_fd = open(scratch.log_path().c_str(),
                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) return absl::InternalError(ErrnoMessage("daemon log", errno));
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(ErrnoMessage("fork", errno));
-  if (pid == 0) {
-    // The daemon must not outlive a benchmark that crashes.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(126);
-    const int null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(log_fd, 2);
-    execl(binary.c_str(), binary.c_str(), config_flag.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  test::SpawnOptions spawn;
+  spawn.argv = {binary, "--config=" + config_path};
+  spawn.stderr_fd = log_fd;
+  // The daemon must not outlive a benchmark that crashes.
+  spawn.parent_death_signal = SIGTERM;
+  const absl::StatusOr<pid_t> pid = test::Spawn(spawn);
   close(log_fd);
+  if (!pid.ok()) return pid.status();
 
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!CanConnect(scratch.socket_path())) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return absl::InternalError(
-          absl::StrCat(binary, " exited during start-up (status ", status,
-                       "): ", ReadWholeFile(scratch.log_path())));
+  const absl::Status up =
+      test::WaitUntilListening(*pid, scratch.socket_path(), absl::Seconds(20));
+  if (!up.ok()) {
+    if (absl::IsDeadlineExceeded(up)) {
+      kill(*pid, SIGKILL);
+      int status = 0;
+      waitpid(*pid, &status, 0);
     }
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return absl::DeadlineExceededError(absl::StrCat(
-          binary,
-          " did not listen within 20s: ", ReadWholeFile(scratch.log_path())));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+    return absl::Status(up.code(),
+                        absl::StrCat(binary, " ", up.message(), ": ",
+                                     ReadWholeFile(scratch.log_path())));
   }
-  return pid;
+  return *pid;
 }
 
 // SIGTERM, then the exit status as from waitpid.

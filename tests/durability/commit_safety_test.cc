@@ -23,21 +23,22 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/two_directory_test.h"
 
-namespace durable {
+namespace durable::test {
 namespace {
 
-using Operation = FaultInjectionFileSystem::Operation;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr char kOld[] = "old content\n";
 constexpr char kNew[] = "new content\n";
@@ -106,58 +107,36 @@ class Interposer : public ForwardingFileSystem {
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
 };
 
-class CommitSafetyTest : public ::testing::Test {
+class CommitSafetyTest : public test::TwoDirectoryTest {
  protected:
+  CommitSafetyTest() : TwoDirectoryTest("durabled-commit-safety") {}
+
   void SetUp() override {
-    char path[] = "/tmp/durabled-commit-safety.XXXXXX";
-    ASSERT_NE(mkdtemp(path), nullptr);
-    root_ = path;
-    for (const char* dir : {"a", "b"}) {
-      ASSERT_EQ(mkdir((root_ + "/" + dir).c_str(), 0755), 0);
-    }
-    a_.reset(open((root_ + "/a").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    b_.reset(open((root_ + "/b").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(a_.valid() && b_.valid());
+    ASSERT_NO_FATAL_FAILURE(TwoDirectoryTest::SetUp());
     inode_a_ = InodeOfFd(a_.get());
     inode_b_ = InodeOfFd(b_.get());
   }
 
-  void TearDown() override {
-    a_.reset();
-    b_.reset();
-    std::filesystem::remove_all(root_);
-  }
-
-  std::string Read(const std::string& path) const {
-    return testing::ReadFile(root_ + "/" + path).value_or("<absent>");
-  }
-
-  void Plant(const std::string& path, const std::string& content) {
-    testing::WriteFileOrDie(root_ + "/" + path, content);
-  }
-
   // Everything in a and b, as "a/name".
   std::vector<std::string> Entries() const {
-    std::vector<std::string> entries;
-    for (const char* dir : {"a", "b"}) {
-      for (const std::string& name :
-           testing::ListDirectory(root_ + "/" + dir)) {
-        entries.push_back(absl::StrCat(dir, "/", name));
-      }
-    }
+    std::vector<std::string> entries = NamesInBoth(/*with_directory=*/true);
     std::sort(entries.begin(), entries.end());
     return entries;
+  }
+
+  // Writes kNew to a/target while another process swaps a file of its own
+  // in for the temp file right before the engine publishes it.
+  absl::StatusOr<CommitResult> WriteWithSwappedTemp(
+      const CommitOptions& options = CommitOptions()) {
+    fs_.SwapTempBeforePublish();
+    return writer_.Write(a_.get(), "target", kNew, options);
   }
 
   std::string Sync(ino_t inode, bool ok = true) const {
     return absl::StrCat("sync ", inode, ok ? "" : " failed");
   }
 
-  std::string root_;
-  UniqueFd a_, b_;
   ino_t inode_a_ = 0, inode_b_ = 0;
-  PosixFileSystem posix_;
-  FaultInjectionFileSystem faults_{&posix_};
   Interposer fs_{&faults_};
   FileReplacer writer_{&fs_};
 };
@@ -166,15 +145,12 @@ class CommitSafetyTest : public ::testing::Test {
 
 TEST_F(CommitSafetyTest, ReplaceWithSwappedTempFileIsUndoneAndAborted) {
   Plant("a/target", kOld);
-  fs_.SwapTempBeforePublish();
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp();
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
-  EXPECT_THAT(result.status().message(),
-              HasSubstr("temp file was replaced by another process"));
+  ASSERT_THAT(result,
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("temp file was replaced by another process")));
   EXPECT_THAT(result.status().message(),
               HasSubstr("nothing of ours was published"));
   EXPECT_EQ(Read("a/target"), kOld);
@@ -186,29 +162,22 @@ TEST_F(CommitSafetyTest, ReplaceWithSwappedTempFileIsUndoneAndAborted) {
 }
 
 TEST_F(CommitSafetyTest, CreateWithSwappedTempFileLeavesNoForeignContent) {
-  fs_.SwapTempBeforePublish();
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp();
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
-
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
-  EXPECT_THAT(result.status().message(),
-              HasSubstr("temp file was replaced by another process"));
+  ASSERT_THAT(result,
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("temp file was replaced by another process")));
   EXPECT_EQ(Read("a/target"), "<absent>");
   EXPECT_THAT(Entries(), IsEmpty());
 }
 
 TEST_F(CommitSafetyTest, CreateOnlyWithSwappedTempFileLeavesNoForeignContent) {
-  fs_.SwapTempBeforePublish();
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<CommitResult> result =
-      writer_.Write(a_.get(), "target", kNew, options);
+  absl::StatusOr<CommitResult> result = WriteWithSwappedTemp(options);
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_THAT(Entries(), IsEmpty());
 }
 
@@ -229,7 +198,7 @@ TEST_F(CommitSafetyTest, AbandonedCommitPublishesNothingAndLeavesNoTempFile) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, options);
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kCancelled)
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kCancelled))
       << result.status();
   EXPECT_EQ(result.status().message(),
             "the call was cancelled or its deadline passed; nothing was "
@@ -251,7 +220,7 @@ TEST_F(CommitSafetyTest, CommitNotAbandonedPublishes) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(asked, 1);
   EXPECT_EQ(Read("a/target"), kNew);
 }
@@ -265,8 +234,7 @@ TEST_F(CommitSafetyTest, RollbackAfterFailedDirectoryFsyncIsFsynced) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kInternal)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kInternal)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), kOld);
   EXPECT_THAT(Entries(), ElementsAre("a/target"));
@@ -282,8 +250,7 @@ TEST_F(CommitSafetyTest, CreateRollbackWhoseFsyncFailsIsUnknown) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kUnknown)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnknown)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("outcome unknown"));
   EXPECT_THAT(result.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), "<absent>");
@@ -298,13 +265,12 @@ TEST_F(CommitSafetyTest, FailedUndoOfAReplaceIsUnknown) {
   absl::StatusOr<CommitResult> result =
       writer_.Write(a_.get(), "target", kNew, CommitOptions());
 
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kUnknown)
-      << result.status();
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnknown)) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("outcome unknown"));
   EXPECT_THAT(result.status().message(), HasSubstr("cannot roll back"));
   // The new content is visible; the old one is kept for the operator.
   EXPECT_EQ(Read("a/target"), kNew);
-  EXPECT_THAT(Entries(), ::testing::SizeIs(2));
+  EXPECT_THAT(Entries(), testing::SizeIs(2));
 }
 
 TEST_F(CommitSafetyTest, RemoveWhosePutBackCannotBeFsyncedIsUnknown) {
@@ -314,7 +280,7 @@ TEST_F(CommitSafetyTest, RemoveWhosePutBackCannotBeFsyncedIsUnknown) {
 
   absl::StatusOr<std::string> removed = writer_.Remove(a_.get(), "target", "");
 
-  ASSERT_EQ(removed.status().code(), absl::StatusCode::kUnknown)
+  ASSERT_THAT(removed, StatusIs(absl::StatusCode::kUnknown))
       << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("outcome unknown"));
   EXPECT_EQ(Read("a/target"), kOld);  // put back, durability unknown
@@ -326,7 +292,7 @@ TEST_F(CommitSafetyTest, RemovePutBackIsFsynced) {
 
   absl::StatusOr<std::string> removed = writer_.Remove(a_.get(), "target", "");
 
-  ASSERT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  ASSERT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("put back"));
   EXPECT_EQ(Read("a/target"), kOld);
@@ -338,58 +304,55 @@ TEST_F(CommitSafetyTest, RemovePutBackIsFsynced) {
 // --- A failed directory fsync is retried before later acks (item 9c) -------
 
 // Write A in directory a fails its directory fsync, and the fsync of its
-// rollback fails too: a's durable state is unknown.
-void FailWriteA(CommitSafetyTest* test, FaultInjectionFileSystem& faults,
-                FileReplacer& writer, int dir_fd) {
-  faults.FailNext(Operation::kSyncDirectory, InjectedEio());
-  faults.FailNext(Operation::kSyncDirectory, InjectedEio());
-  absl::StatusOr<CommitResult> a =
-      writer.Write(dir_fd, "target", kNew, CommitOptions());
-  ASSERT_EQ(a.status().code(), absl::StatusCode::kUnknown) << a.status();
-  ASSERT_EQ(faults.PendingFaults(), 0);
-  (void)test;
-}
+// rollback fails too: a's durable state is unknown. The events so far are
+// cleared.
+class SyncDebtTest : public CommitSafetyTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(CommitSafetyTest::SetUp());
+    faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
+    faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
+    absl::StatusOr<CommitResult> a = WriteNew(a_.get(), "target");
+    ASSERT_THAT(a, StatusIs(absl::StatusCode::kUnknown)) << a.status();
+    ASSERT_EQ(faults_.PendingFaults(), 0);
+    fs_.ClearEvents();
+  }
 
-TEST_F(CommitSafetyTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
-  fs_.ClearEvents();
+  absl::StatusOr<CommitResult> WriteNew(int dir_fd, const std::string& name) {
+    return writer_.Write(dir_fd, name, kNew, CommitOptions());
+  }
+};
 
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
+TEST_F(SyncDebtTest, LaterWriteElsewhereWaitsForTheFailedDirectory) {
+  absl::StatusOr<CommitResult> b = WriteNew(b_.get(), "other");
 
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_THAT(b, IsOk());
   // a is fsynced again, successfully, before b's content is published.
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename temp -> other",
                                         Sync(inode_b_)));
   // Paid: the next write does not fsync a again.
   fs_.ClearEvents();
-  ASSERT_TRUE(writer_.Write(b_.get(), "other", kOld, CommitOptions()).ok());
+  ASSERT_THAT(writer_.Write(b_.get(), "other", kOld, CommitOptions()), IsOk());
   EXPECT_THAT(fs_.Events(),
               ElementsAre("rename temp -> other", Sync(inode_b_)));
 }
 
-TEST_F(CommitSafetyTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
-  fs_.ClearEvents();
+TEST_F(SyncDebtTest, LaterWriteInTheSameDirectoryResyncsItFirst) {
+  absl::StatusOr<CommitResult> b = WriteNew(a_.get(), "target");
 
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(a_.get(), "target", kNew, CommitOptions());
-
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_THAT(b, IsOk());
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename temp -> target",
                                         Sync(inode_a_)));
   EXPECT_EQ(Read("a/target"), kNew);
 }
 
-TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
+TEST_F(SyncDebtTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
   faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
 
-  absl::StatusOr<CommitResult> b =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
+  absl::StatusOr<CommitResult> b = WriteNew(b_.get(), "other");
 
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().code(), absl::StatusCode::kInternal) << b.status();
+  EXPECT_THAT(b, StatusIs(absl::StatusCode::kInternal)) << b.status();
   EXPECT_THAT(b.status().message(), HasSubstr("nothing was published"));
   EXPECT_EQ(Read("b/other"), "<absent>");
   EXPECT_THAT(Entries(), IsEmpty());
@@ -398,28 +361,26 @@ TEST_F(CommitSafetyTest, LaterWriteIsNotAcknowledgedWhileTheRetryFails) {
   Plant("b/kept", kOld);
   faults_.FailNext(Operation::kSyncDirectory, InjectedEio());
   absl::StatusOr<std::string> removed = writer_.Remove(b_.get(), "kept", "");
-  EXPECT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << removed.status();
   EXPECT_EQ(Read("b/kept"), kOld);
 
   // Once a can be fsynced again, writes are acknowledged again.
-  absl::StatusOr<CommitResult> c =
-      writer_.Write(b_.get(), "other", kNew, CommitOptions());
-  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<CommitResult> c = WriteNew(b_.get(), "other");
+  ASSERT_THAT(c, IsOk());
   EXPECT_EQ(Read("b/other"), kNew);
 }
 
-TEST_F(CommitSafetyTest, LaterRemoveWaitsForTheFailedDirectory) {
-  ASSERT_NO_FATAL_FAILURE(FailWriteA(this, faults_, writer_, a_.get()));
+TEST_F(SyncDebtTest, LaterRemoveWaitsForTheFailedDirectory) {
   Plant("b/doomed", kOld);
   fs_.ClearEvents();
 
   absl::StatusOr<std::string> removed = writer_.Remove(b_.get(), "doomed", "");
 
-  ASSERT_TRUE(removed.ok()) << removed.status();
+  ASSERT_THAT(removed, IsOk());
   EXPECT_THAT(fs_.Events(), ElementsAre(Sync(inode_a_), "rename doomed -> temp",
                                         Sync(inode_b_)));
 }
 
 }  // namespace
-}  // namespace durable
+}  // namespace durable::test

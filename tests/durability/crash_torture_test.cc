@@ -41,14 +41,18 @@
 #include "gtest/gtest.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/sha256.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+
 namespace {
 
-using testing::ListDirectory;
-using testing::ReadFile;
-using testing::TestDaemon;
+using test::ListDirectory;
+using test::ReadFile;
+using test::TestDaemon;
 
 constexpr int kThreads = 8;
 constexpr int kTargetsPerThread = 4;
@@ -167,7 +171,7 @@ void ClientLoop(const std::string& socket, const std::string& data_root,
   }
 }
 
-class CrashTortureTest : public ::testing::Test {
+class CrashTortureTest : public testing::Test {
  protected:
   void SetUp() override {
     char root[] = "/tmp/durabled-torture.XXXXXX";
@@ -239,7 +243,7 @@ class CrashTortureTest : public ::testing::Test {
 
 bool WaitUntilServing(const TestDaemon& daemon) {
   absl::StatusOr<CallerInfo> identity = daemon.NewClient()->WhoAmI();
-  EXPECT_TRUE(identity.ok()) << identity.status();
+  EXPECT_THAT(identity, IsOk());
   return identity.ok();
 }
 
@@ -276,7 +280,8 @@ TEST_F(CrashTortureTest, KillAtRandomMomentsNeverLosesOrTearsAWrite) {
   for (int round = 0; round < kills; ++round) {
     absl::StatusOr<std::unique_ptr<TestDaemon>> daemon =
         TestDaemon::Start(config_);
-    ASSERT_TRUE(daemon.ok()) << "restart " << round << ": " << daemon.status();
+    ASSERT_THAT(daemon, IsOk())
+        << "restart " << round << ": " << daemon.status();
     if (random() % 10 == 0) {
       // Now and then a kill during start-up, perhaps in the middle of the
       // start-up sweep; the next start must finish the job.
@@ -318,7 +323,7 @@ TEST_F(CrashTortureTest, KillAtRandomMomentsNeverLosesOrTearsAWrite) {
   // which every target gets one more acknowledged write, and a clean stop.
   absl::StatusOr<std::unique_ptr<TestDaemon>> daemon =
       TestDaemon::Start(config_);
-  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_THAT(daemon, IsOk());
   ASSERT_TRUE(WaitUntilServing(**daemon));
   swept += SweptTempFiles((*daemon)->Log());
   Verify("after the last restart");
@@ -328,7 +333,7 @@ TEST_F(CrashTortureTest, KillAtRandomMomentsNeverLosesOrTearsAWrite) {
     const std::string content = MakeContent(target->name, seq, 100);
     absl::StatusOr<WriteResult> result =
         client->Write(absl::StrCat(data_, "/", target->name), content);
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_THAT(result, IsOk());
     target->acknowledged = seq;
     EXPECT_EQ(ReadFile(absl::StrCat(data_, "/", target->name)).value_or(""),
               content);

@@ -23,22 +23,23 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
 #include "tests/support/forwarding_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/two_directory_test.h"
 
-namespace durable {
+namespace durable::test {
 namespace {
 
-using Operation = FaultInjectionFileSystem::Operation;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::Not;
 
 constexpr char kWarning[] = "does not support fsync of a directory";
 constexpr char kOldContent[] = "old content\n";
@@ -77,18 +78,12 @@ class TwoDevices : public ForwardingFileSystem {
   const ino_t other_inode_;
 };
 
-class DirectorySyncTest : public ::testing::Test {
+class DirectorySyncTest : public test::TwoDirectoryTest {
  protected:
+  DirectorySyncTest() : TwoDirectoryTest("durabled-directory-sync") {}
+
   void SetUp() override {
-    char path[] = "/tmp/durabled-directory-sync.XXXXXX";
-    ASSERT_NE(mkdtemp(path), nullptr);
-    root_ = path;
-    for (const char* dir : {"a", "b"}) {
-      ASSERT_EQ(mkdir((root_ + "/" + dir).c_str(), 0755), 0);
-    }
-    a_.reset(open((root_ + "/a").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    b_.reset(open((root_ + "/b").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    ASSERT_TRUE(a_.valid() && b_.valid());
+    ASSERT_NO_FATAL_FAILURE(TwoDirectoryTest::SetUp());
     struct stat st;
     ASSERT_EQ(fstat(b_.get(), &st), 0);
     fs_ = std::make_unique<TwoDevices>(&faults_, st.st_ino);
@@ -100,32 +95,18 @@ class DirectorySyncTest : public ::testing::Test {
 
   void TearDown() override {
     writer_.reset();
-    a_.reset();
-    b_.reset();
-    std::filesystem::remove_all(root_);
-  }
-
-  std::string Read(const std::string& path) const {
-    return testing::ReadFile(root_ + "/" + path).value_or("<absent>");
+    TwoDirectoryTest::TearDown();
   }
 
   std::vector<std::string> TempFiles() const {
     std::vector<std::string> temps;
-    for (const char* dir : {"a", "b"}) {
-      for (const std::string& name :
-           testing::ListDirectory(root_ + "/" + dir)) {
-        if (IsTempFileName(name)) temps.push_back(name);
-      }
+    for (const std::string& name : NamesInBoth(/*with_directory=*/false)) {
+      if (IsTempFileName(name)) temps.push_back(name);
     }
     return temps;
   }
 
-  std::string root_;
-  UniqueFd a_;
-  UniqueFd b_;
   uint64_t device_a_ = 0;
-  PosixFileSystem posix_;
-  FaultInjectionFileSystem faults_{&posix_};
   std::unique_ptr<TwoDevices> fs_;
   std::unique_ptr<FileReplacer> writer_;
 };
@@ -134,7 +115,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
   for (int i = 0; i < 20; ++i) {
     faults_.FailNext(Operation::kSyncDirectory, Unsupported());
   }
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   // Filesystem of a/: create, overwrite, create-only, remove.
   absl::StatusOr<CommitResult> created =
       writer_->Write(a_.get(), "f", kOldContent, {});
@@ -145,8 +126,8 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
   absl::StatusOr<CommitResult> created_only =
       writer_->Write(a_.get(), "g", kNewContent, if_absent);
   absl::StatusOr<std::string> removed = writer_->Remove(a_.get(), "g", "");
-  const std::string log_a = ::testing::internal::GetCapturedStderr();
-  ::testing::internal::CaptureStderr();
+  const std::string log_a = testing::internal::GetCapturedStderr();
+  testing::internal::CaptureStderr();
   // Another filesystem (b/): logged again, once.
   absl::StatusOr<CommitResult> created_b =
       writer_->Write(b_.get(), "f", kOldContent, {});
@@ -154,13 +135,13 @@ TEST_F(DirectorySyncTest, UnsupportedIsToleratedAndLoggedOncePerFilesystem) {
       writer_->Write(b_.get(), "f", kNewContent, {});
   absl::StatusOr<CommitResult> again_a =
       writer_->Write(a_.get(), "h", kNewContent, {});
-  const std::string log_b = ::testing::internal::GetCapturedStderr();
+  const std::string log_b = testing::internal::GetCapturedStderr();
 
   for (const absl::Status& status :
        {created.status(), replaced.status(), created_only.status(),
         removed.status(), created_b.status(), replaced_b.status(),
         again_a.status()}) {
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, IsOk());
   }
   EXPECT_EQ(faults_.PendingFaults(), 20 - 7) << "every operation synced once";
   EXPECT_EQ(Read("a/f"), kNewContent);
@@ -185,7 +166,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsLoggedOnceUnderConcurrentWriters) {
   for (int i = 0; i < kThreads * kWritesPerThread; ++i) {
     faults_.FailNext(Operation::kSyncDirectory, Unsupported());
   }
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -199,7 +180,7 @@ TEST_F(DirectorySyncTest, UnsupportedIsLoggedOnceUnderConcurrentWriters) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Count(log, kWarning), 1u) << log;
   EXPECT_THAT(TempFiles(), IsEmpty());
@@ -212,54 +193,54 @@ struct OtherError {
   absl::Status error;
 };
 
-class DirectorySyncErrorTest
-    : public DirectorySyncTest,
-      public ::testing::WithParamInterface<OtherError> {};
+class DirectorySyncErrorTest : public DirectorySyncTest,
+                               public testing::WithParamInterface<OtherError> {
+};
 
 TEST_P(DirectorySyncErrorTest, FailsCreateOverwriteAndRemove) {
   const absl::Status& error = GetParam().error;
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
 
   // Create: the target stays absent.
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<CommitResult> created =
       writer_->Write(a_.get(), "created", kNewContent, {});
-  EXPECT_EQ(created.status().code(), error.code()) << created.status();
+  EXPECT_THAT(created, StatusIs(error.code())) << created.status();
   EXPECT_THAT(created.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/created"), "<absent>");
 
   // Overwrite: the old content stays.
-  testing::WriteFileOrDie(root_ + "/a/target", kOldContent);
+  test::WriteFileOrDie(root_ + "/a/target", kOldContent);
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<CommitResult> replaced =
       writer_->Write(a_.get(), "target", kNewContent, {});
-  EXPECT_EQ(replaced.status().code(), error.code()) << replaced.status();
+  EXPECT_THAT(replaced, StatusIs(error.code())) << replaced.status();
   EXPECT_THAT(replaced.status().message(), HasSubstr("rolled back"));
   EXPECT_EQ(Read("a/target"), kOldContent);
 
   // Remove: the file is put back.
   faults_.FailNext(Operation::kSyncDirectory, error);
   absl::StatusOr<std::string> removed = writer_->Remove(a_.get(), "target", "");
-  EXPECT_EQ(removed.status().code(), error.code()) << removed.status();
+  EXPECT_THAT(removed, StatusIs(error.code())) << removed.status();
   EXPECT_THAT(removed.status().message(), HasSubstr("put back"));
   EXPECT_EQ(Read("a/target"), kOldContent);
 
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_EQ(faults_.PendingFaults(), 0);
   EXPECT_THAT(TempFiles(), IsEmpty());
-  EXPECT_THAT(testing::ListDirectory(root_ + "/a"), ElementsAre("target"));
+  EXPECT_THAT(test::ListDirectory(root_ + "/a"), ElementsAre("target"));
   EXPECT_THAT(log, Not(HasSubstr(kWarning)));
 
   // Without the fault, the same operations go through.
-  EXPECT_TRUE(writer_->Write(a_.get(), "target", kNewContent, {}).ok());
+  EXPECT_THAT(writer_->Write(a_.get(), "target", kNewContent, {}), IsOk());
   EXPECT_EQ(Read("a/target"), kNewContent);
-  EXPECT_TRUE(writer_->Remove(a_.get(), "target", "").ok());
-  EXPECT_THAT(testing::ListDirectory(root_ + "/a"), IsEmpty());
+  EXPECT_THAT(writer_->Remove(a_.get(), "target", ""), IsOk());
+  EXPECT_THAT(test::ListDirectory(root_ + "/a"), IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, DirectorySyncErrorTest,
-    ::testing::Values(
+    testing::Values(
         OtherError{"EIO", SyscallError(EIO, "fsync(directory)")},
         OtherError{"ENOSPC", SyscallError(ENOSPC, "fsync(directory)")},
         OtherError{"EDQUOT", SyscallError(EDQUOT, "fsync(directory)")},
@@ -267,24 +248,24 @@ INSTANTIATE_TEST_SUITE_P(
         OtherError{"EBADF", SyscallError(EBADF, "fsync(directory)")},
         OtherError{"EINTR", SyscallError(EINTR, "fsync(directory)")},
         OtherError{"UnknownWithoutErrno", absl::UnknownError("something")}),
-    [](const ::testing::TestParamInfo<OtherError>& info) {
+    [](const testing::TestParamInfo<OtherError>& info) {
       return std::string(info.param.name);
     });
 
 // Only the directory fsync may be "unsupported": the same answer from the
 // fsync of the new content fails the write.
 TEST_F(DirectorySyncTest, UnsupportedFileSyncFailsTheWrite) {
-  testing::WriteFileOrDie(root_ + "/a/target", kOldContent);
+  test::WriteFileOrDie(root_ + "/a/target", kOldContent);
   faults_.FailNext(Operation::kSyncFile,
                    absl::UnimplementedError("fsync not supported"));
-  ::testing::internal::CaptureStderr();
+  testing::internal::CaptureStderr();
   absl::StatusOr<CommitResult> result =
       writer_->Write(a_.get(), "target", kNewContent, {});
-  ::testing::internal::GetCapturedStderr();
+  testing::internal::GetCapturedStderr();
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(Read("a/target"), kOldContent);
   EXPECT_THAT(TempFiles(), IsEmpty());
 }
 
 }  // namespace
-}  // namespace durable
+}  // namespace durable::test

@@ -15,13 +15,17 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
-#include "server/engine/etag.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/etag.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/forwarding_file_system.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+
 namespace {
 
 constexpr int kWrites = 1000;
@@ -80,16 +84,16 @@ void ExpectAlternatingWritesChangeTheEtag(FileReplacer& writer, int dir_fd) {
   for (int i = 0; i < kWrites; ++i) {
     absl::StatusOr<CommitResult> result = writer.Write(
         dir_fd, "target", i % 2 ? "bbbb" : "aaaa", CommitOptions());
-    ASSERT_TRUE(result.ok()) << "write " << i << ": " << result.status();
+    ASSERT_THAT(result, IsOk()) << "write " << i << ": " << result.status();
     ASSERT_NE(result->etag, previous) << "write " << i << " repeated the etag";
     absl::StatusOr<FileInfo> seen = writer.InspectTarget(dir_fd, "target");
-    ASSERT_TRUE(seen.ok()) << seen.status();
+    ASSERT_THAT(seen, IsOk());
     ASSERT_EQ(EtagOf(*seen), result->etag) << "write " << i;
     previous = result->etag;
   }
 }
 
-class EtagVersionsTest : public ::testing::Test {
+class EtagVersionsTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-etag-versions.XXXXXX";

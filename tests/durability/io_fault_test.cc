@@ -46,24 +46,29 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/errno_status.h"
-#include "server/engine/posix_file_system.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/posix_file_system.h"
 #include "tests/support/fault_injection_file_system.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
+
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
-using testing::StraceInjector;
-using testing::TestDaemon;
+using test::StraceInjector;
+using test::TestDaemon;
+using testing::AllOf;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::SizeIs;
 
 constexpr char kOldContent[] = "old content that must survive every fault\n";
 
@@ -78,7 +83,7 @@ std::string NewContent(size_t size) {
 
 std::vector<std::string> TempFilesIn(const std::string& dir) {
   std::vector<std::string> temps;
-  for (const std::string& name : testing::ListDirectory(dir)) {
+  for (const std::string& name : test::ListDirectory(dir)) {
     if (IsTempFileName(name)) temps.push_back(name);
   }
   return temps;
@@ -89,25 +94,26 @@ std::string Describe(const absl::Status& status) { return status.ToString(); }
 // True while `pid` runs (exists and is not a zombie).
 bool IsRunning(pid_t pid) {
   absl::StatusOr<std::string> stat =
-      testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+      test::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (!stat.ok()) return false;
   const size_t paren = stat->rfind(')');
   return paren != std::string::npos && paren + 2 < stat->size() &&
          (*stat)[paren + 2] != 'Z';
 }
 
-class IoFaultTest : public ::testing::Test {
+class IoFaultTest : public testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<TestDaemon>> daemon = TestDaemon::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_THAT(daemon, IsOk());
     daemon_ = *std::move(daemon);
     client_ = daemon_->NewClient();
     // Can strace attach at all? A harmless attach tells.
     absl::StatusOr<std::unique_ptr<StraceInjector>> probe =
         StraceInjector::Attach(daemon_->pid(), {"-e", "trace=none"});
     if (!probe.ok()) {
-      ASSERT_TRUE(absl::IsUnavailable(probe.status())) << probe.status();
+      ASSERT_THAT(probe.status(), StatusIs(absl::StatusCode::kUnavailable))
+          << probe.status();
       skip_reason_ = std::string(probe.status().message());
       return;
     }
@@ -121,7 +127,7 @@ class IoFaultTest : public ::testing::Test {
   void PlantOld(const std::string& name) {
     absl::StatusOr<WriteResult> planted =
         client_->Write(Path(name), kOldContent);
-    ASSERT_TRUE(planted.ok()) << planted.status();
+    ASSERT_THAT(planted, IsOk());
   }
 
   // Attaches strace to the daemon; nullptr (and a failure) if that fails.
@@ -129,7 +135,7 @@ class IoFaultTest : public ::testing::Test {
       const std::vector<std::string>& arguments) {
     absl::StatusOr<std::unique_ptr<StraceInjector>> injector =
         StraceInjector::Attach(daemon_->pid(), arguments);
-    EXPECT_TRUE(injector.ok()) << injector.status();
+    EXPECT_THAT(injector, IsOk());
     return injector.ok() ? *std::move(injector) : nullptr;
   }
 
@@ -182,7 +188,7 @@ class IoFaultTest : public ::testing::Test {
   // daemon writes the next request durably.
   void ExpectOldStateAndDaemonServes(const std::string& name,
                                      std::optional<std::string> old_content) {
-    absl::StatusOr<std::string> now = testing::ReadFile(Path(name));
+    absl::StatusOr<std::string> now = test::ReadFile(Path(name));
     if (old_content.has_value()) {
       EXPECT_EQ(now.value_or("<absent>"), *old_content);
     } else {
@@ -191,8 +197,8 @@ class IoFaultTest : public ::testing::Test {
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
     const std::string next = "the next write after the fault\n";
     absl::StatusOr<WriteResult> written = client_->Write(Path(name), next);
-    ASSERT_TRUE(written.ok()) << written.status();
-    EXPECT_EQ(testing::ReadFile(Path(name)).value_or(""), next);
+    ASSERT_THAT(written, IsOk());
+    EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), next);
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
   }
 
@@ -225,7 +231,7 @@ TEST_F(IoFaultTest, EioOnFsyncOfNewContentFailsTheWriteAndIsNeverRetried) {
     ASSERT_NE(strace, nullptr);
     strace->Detach();
 
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << Describe(result.status());
     EXPECT_THAT(result.status().message(),
                 AllOf(HasSubstr(Path(name)), HasSubstr("fsync"),
@@ -251,7 +257,7 @@ TEST_F(IoFaultTest, EioOnEveryFsyncFailsAUnaryWrite) {
       client_->Write(Path("target"), NewContent(5000));
   strace->Detach();
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
       << Describe(result.status());
   EXPECT_THAT(
       result.status().message(),
@@ -278,7 +284,7 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncRollsTheWriteBack) {
         client_->Write(Path(name), NewContent(2000));
     strace->Detach();
 
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << Describe(result.status());
     EXPECT_THAT(
         result.status().message(),
@@ -307,7 +313,7 @@ TEST_F(IoFaultTest, NoSpaceOnDirectoryFsyncFailsTheWrite) {
   absl::StatusOr<WriteResult> result =
       client_->Write(Path("target"), NewContent(2000));
   strace->Detach();
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
       << Describe(result.status());
   EXPECT_THAT(
       result.status().message(),
@@ -324,14 +330,14 @@ TEST_F(IoFaultTest, EioOnDirectoryFsyncOfARemovePutsTheFileBack) {
   ASSERT_NE(strace, nullptr);
   absl::StatusOr<std::string> removed = client_->Remove(Path("target"));
   strace->Detach();
-  EXPECT_EQ(removed.status().code(), absl::StatusCode::kInternal)
+  EXPECT_THAT(removed, StatusIs(absl::StatusCode::kInternal))
       << Describe(removed.status());
   EXPECT_THAT(removed.status().message(),
               AllOf(HasSubstr(Path("target")), HasSubstr("put back")));
   EXPECT_THAT(strace->LinesWith("(INJECTED)"), SizeIs(1));
   ExpectOldStateAndDaemonServes("target", kOldContent);
-  EXPECT_TRUE(client_->Remove(Path("target")).ok());
-  EXPECT_FALSE(testing::PathExists(Path("target")));
+  EXPECT_THAT(client_->Remove(Path("target")), IsOk());
+  EXPECT_FALSE(test::PathExists(Path("target")));
 }
 
 // The documented "not supported by this filesystem" codes are tolerated
@@ -340,7 +346,7 @@ TEST_F(IoFaultTest, UnsupportedDirectoryFsyncIsToleratedAndLoggedOnce) {
   SKIP_WITHOUT_STRACE();
   PlantOld("target");
   const std::string warning = "does not support fsync of a directory";
-  ASSERT_THAT(daemon_->Log(), ::testing::Not(HasSubstr(warning)));
+  ASSERT_THAT(daemon_->Log(), testing::Not(HasSubstr(warning)));
   int writes = 0;
   for (const char* error : {"EINVAL", "EOPNOTSUPP"}) {
     SCOPED_TRACE(error);
@@ -351,10 +357,10 @@ TEST_F(IoFaultTest, UnsupportedDirectoryFsyncIsToleratedAndLoggedOnce) {
     for (const std::string name : {"target", "created"}) {
       const std::string content = NewContent(100 + writes++);
       absl::StatusOr<WriteResult> result = client_->Write(Path(name), content);
-      EXPECT_TRUE(result.ok()) << Describe(result.status());
-      EXPECT_EQ(testing::ReadFile(Path(name)).value_or(""), content);
+      EXPECT_THAT(result, IsOk()) << Describe(result.status());
+      EXPECT_EQ(test::ReadFile(Path(name)).value_or(""), content);
     }
-    EXPECT_TRUE(client_->Remove(Path("created")).ok());
+    EXPECT_THAT(client_->Remove(Path("created")), IsOk());
     strace->Detach();
     EXPECT_THAT(strace->LinesWith("(INJECTED)"), SizeIs(3));
     EXPECT_THAT(TempFilesIn(daemon_->data()), IsEmpty());
@@ -397,7 +403,7 @@ TEST_F(IoFaultTest, WriteErrorsFailTheWriteWithAClearError) {
         });
     ASSERT_NE(strace, nullptr);
     strace->Detach();
-    EXPECT_EQ(result.status().code(), fault.code) << Describe(result.status());
+    EXPECT_THAT(result, StatusIs(fault.code)) << Describe(result.status());
     EXPECT_THAT(result.status().message(),
                 AllOf(HasSubstr(Path("target")), HasSubstr("write"),
                       HasSubstr(fault.message)));
@@ -420,9 +426,9 @@ TEST_F(IoFaultTest, EintrOnWriteIsRetriedAndTheWriteSucceeds) {
       });
   ASSERT_NE(strace, nullptr);
   strace->Detach();
-  ASSERT_TRUE(result.ok()) << Describe(result.status());
+  ASSERT_THAT(result, IsOk()) << Describe(result.status());
   EXPECT_EQ(result->size, first.size() + rest.size());
-  EXPECT_EQ(testing::ReadFile(Path("target")).value_or(""), first + rest);
+  EXPECT_EQ(test::ReadFile(Path("target")).value_or(""), first + rest);
   std::vector<std::string> interrupted = strace->LinesWith("(INJECTED)");
   EXPECT_THAT(interrupted, SizeIs(3)) << strace->Detach();
   for (const std::string& line : interrupted) {
@@ -468,7 +474,7 @@ TEST_F(IoFaultTest, FileSizeLimitShortWriteFailsOnlyThatWrite) {
          "default action kills); it must ignore SIGXFSZ so that the write "
          "fails with EFBIG and the daemon lives on. Log:\n"
       << daemon_->Log();
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kResourceExhausted))
       << Describe(result.status());
   EXPECT_THAT(result.status().message(),
               AllOf(HasSubstr(Path("target")), HasSubstr("File too large")));
@@ -482,7 +488,7 @@ void NoteSignal(int) {}
 // The number of write syscalls the calling thread has made, or -1.
 long WriteSyscallsOfThisThread() {
   absl::StatusOr<std::string> io =
-      testing::ReadFile(absl::StrCat("/proc/self/task/", gettid(), "/io"));
+      test::ReadFile(absl::StrCat("/proc/self/task/", gettid(), "/io"));
   if (!io.ok()) return -1;
   const size_t at = io->find("syscw: ");
   long count;
@@ -544,7 +550,7 @@ TEST(PosixAppendTest, CompletesAcrossRealShortWritesAndEintr) {
   writer.join();
   sigaction(SIGUSR1, &previous, nullptr);
 
-  ASSERT_TRUE(appended.ok()) << appended;
+  ASSERT_THAT(appended, IsOk());
   EXPECT_EQ(received.size(), data.size());
   EXPECT_TRUE(received == data) << "the data arrived out of order or torn";
   EXPECT_GT(signals, 0);
@@ -565,7 +571,7 @@ TEST(EngineShortWriteTest, FileSizeLimitShortWriteIsResourceExhausted) {
   char path[] = "/tmp/durabled-io-fault.XXXXXX";
   ASSERT_NE(mkdtemp(path), nullptr);
   const std::string dir = path;
-  testing::WriteFileOrDie(dir + "/target", kOldContent);
+  test::WriteFileOrDie(dir + "/target", kOldContent);
 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -596,21 +602,21 @@ TEST(EngineShortWriteTest, FileSizeLimitShortWriteIsResourceExhausted) {
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "10: reported OK, 11: not RESOURCE_EXHAUSTED, 12: errno not EFBIG, "
          "13: synced or published after the failed write";
-  EXPECT_EQ(testing::ReadFile(dir + "/target").value_or(""), kOldContent);
-  EXPECT_THAT(testing::ListDirectory(dir), ElementsAre("target"));
+  EXPECT_EQ(test::ReadFile(dir + "/target").value_or(""), kOldContent);
+  EXPECT_THAT(test::ListDirectory(dir), ElementsAre("target"));
   std::filesystem::remove_all(dir);
 }
 
 // --- Short writes through the FileSystem layer -------------------------------
 
-class FileSystemLayerFaultTest : public ::testing::Test {
+class FileSystemLayerFaultTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durabled-io-fault.XXXXXX";
     ASSERT_NE(mkdtemp(path), nullptr);
     dir_ = path;
     dir_fd_.reset(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    testing::WriteFileOrDie(dir_ + "/target", kOldContent);
+    test::WriteFileOrDie(dir_ + "/target", kOldContent);
   }
   void TearDown() override {
     dir_fd_.reset();
@@ -629,23 +635,23 @@ TEST_F(FileSystemLayerFaultTest, ShortWriteInTheMiddleOfAStreamFailsIt) {
     SCOPED_TRACE(strerror(errno_value));
     absl::StatusOr<std::unique_ptr<StagedFile>> staged =
         writer_.Stage(dir_fd_.get(), "target");
-    ASSERT_TRUE(staged.ok()) << staged.status();
-    ASSERT_TRUE((*staged)->Append(NewContent(1000)).ok());
+    ASSERT_THAT(staged, IsOk());
+    ASSERT_THAT((*staged)->Append(NewContent(1000)), IsOk());
     fs_.FailNextAppend(17, SyscallError(errno_value, "write"));
     absl::Status appended = (*staged)->Append(NewContent(5000));
     EXPECT_EQ(ErrnoOf(appended), errno_value) << appended;
     absl::StatusOr<CommitResult> committed = writer_.Commit(**staged, {});
-    EXPECT_EQ(committed.status().code(), absl::StatusCode::kFailedPrecondition)
+    EXPECT_THAT(committed, StatusIs(absl::StatusCode::kFailedPrecondition))
         << committed.status();
     staged->reset();
-    EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), kOldContent);
-    EXPECT_THAT(testing::ListDirectory(dir_), ElementsAre("target"));
+    EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), kOldContent);
+    EXPECT_THAT(test::ListDirectory(dir_), ElementsAre("target"));
   }
   // And the next write goes through.
   absl::StatusOr<CommitResult> next =
       writer_.Write(dir_fd_.get(), "target", "next", {});
-  ASSERT_TRUE(next.ok()) << next.status();
-  EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), "next");
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), "next");
 }
 
 TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
@@ -653,7 +659,7 @@ TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
                SyscallError(EIO, "fsync"));
   absl::StatusOr<CommitResult> result =
       writer_.Write(dir_fd_.get(), "target", NewContent(100), {});
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal));
   int syncs = 0;
   for (const auto& call : fs_.CallLog()) {
     syncs += call.operation == FaultInjectionFileSystem::Operation::kSyncFile;
@@ -661,8 +667,8 @@ TEST_F(FileSystemLayerFaultTest, FailedFileSyncIsNeverRetried) {
         << "published after a failed fsync";
   }
   EXPECT_EQ(syncs, 1);
-  EXPECT_EQ(testing::ReadFile(dir_ + "/target").value_or(""), kOldContent);
-  EXPECT_THAT(testing::ListDirectory(dir_), ElementsAre("target"));
+  EXPECT_EQ(test::ReadFile(dir_ + "/target").value_or(""), kOldContent);
+  EXPECT_THAT(test::ListDirectory(dir_), ElementsAre("target"));
 }
 
 }  // namespace

@@ -50,25 +50,29 @@
 #include "durable/v1/durable.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine/file_replacer.h"
 #include "server/base/peer_credentials.h"
-#include "server/policy/policy_store.h"
+#include "server/base/unique_fd.h"
+#include "server/engine/file_replacer.h"
 #include "server/engine/target_locks.h"
 #include "server/engine/temp_file_sweeper.h"
-#include "server/base/unique_fd.h"
+#include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"
 #include "server/service/write_operation.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/power_loss_file_system.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+
 namespace {
 
 using UnsyncedData = PowerLossFileSystem::UnsyncedData;
 using SyncKind = PowerLossFileSystem::SyncKind;
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::Contains;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr char kDir[] = "dir";
 constexpr mode_t kOldPermissions = 0640;
@@ -264,12 +268,12 @@ std::unique_ptr<PowerLossFileSystem> FreshMachine(
     const std::vector<TargetChange>& changes) {
   auto fs = std::make_unique<PowerLossFileSystem>();
   absl::Status planted = fs->PlantDirectory(kDir, 0755);
-  EXPECT_TRUE(planted.ok()) << planted;
+  EXPECT_THAT(planted, IsOk());
   for (const TargetChange& change : changes) {
     if (!change.old_content.has_value()) continue;
     planted = fs->PlantFile(absl::StrCat(kDir, "/", change.leaf),
                             *change.old_content, kOldPermissions);
-    EXPECT_TRUE(planted.ok()) << planted;
+    EXPECT_THAT(planted, IsOk());
   }
   return fs;
 }
@@ -470,7 +474,7 @@ CutReport CutEverywhere(
 }
 
 class PowerLossTest
-    : public ::testing::TestWithParam<std::tuple<Operation, UnsyncedData>> {
+    : public testing::TestWithParam<std::tuple<Operation, UnsyncedData>> {
  protected:
   const Operation& operation() const { return std::get<0>(GetParam()); }
   UnsyncedData unsynced() const { return std::get<1>(GetParam()); }
@@ -480,7 +484,7 @@ TEST_P(PowerLossTest, CutAfterEveryCall) {
   const Operation& op = operation();
   CutReport report = CutEverywhere(op, unsynced());
   EXPECT_EQ(report.uncut_status.code(), op.clean_code) << report.uncut_status;
-  EXPECT_THAT(report.protocol, ::testing::Not(IsEmpty()));
+  EXPECT_THAT(report.protocol, testing::Not(IsEmpty()));
   EXPECT_THAT(report.violations, IsEmpty()) << "calls of the operation:\n"
                                             << CallList(report.protocol);
   std::printf("[ power   ] %s: %zu calls, %d cut points\n%s", op.name.c_str(),
@@ -574,10 +578,10 @@ TEST_P(PowerLossTest, SweepInterruptedByAnotherPowerCut) {
 
 INSTANTIATE_TEST_SUITE_P(
     Operations, PowerLossTest,
-    ::testing::Combine(::testing::ValuesIn(Operations()),
-                       ::testing::Values(UnsyncedData::kLost,
-                                         UnsyncedData::kZeroFilled)),
-    [](const ::testing::TestParamInfo<PowerLossTest::ParamType>& info) {
+    testing::Combine(testing::ValuesIn(Operations()),
+                     testing::Values(UnsyncedData::kLost,
+                                     UnsyncedData::kZeroFilled)),
+    [](const testing::TestParamInfo<PowerLossTest::ParamType>& info) {
       return absl::StrCat(std::get<0>(info.param).name,
                           std::get<1>(info.param) == UnsyncedData::kLost
                               ? "_UnsyncedLost"
@@ -646,7 +650,7 @@ TEST(PowerLossNegativeControlTest, RetriedFsyncIsCaught) {
                     Wrap<RetriedFileSync>(), [](PowerLossFileSystem& fs) {
                       fs.FailNextSync(SyncKind::kFile, /*persisted=*/false);
                     });
-  EXPECT_TRUE(report.uncut_status.ok());
+  EXPECT_THAT(report.uncut_status, IsOk());
   EXPECT_THAT(report.violations, Contains(HasSubstr("holds \"\"")));
 }
 
@@ -745,7 +749,7 @@ std::vector<absl::Status> RunTwo(PowerLossFileSystem& fs, const TwoTargets& ops,
                                  std::vector<std::string>* calls) {
   UniqueFd root = fs.OpenRoot();
   absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(root.get(), kDir);
-  EXPECT_TRUE(dir.ok()) << dir.status();
+  EXPECT_THAT(dir, IsOk());
   fs.ClearCallLog();
   if (cut_after.has_value()) fs.CutPowerAfterCalls(*cut_after);
   Turnstile turnstile(schedule);
@@ -908,7 +912,7 @@ class DaemonOnModel {
   WriteDependencies deps_;
 };
 
-class CreateParentsPowerLossTest : public ::testing::Test {
+class CreateParentsPowerLossTest : public testing::Test {
  protected:
   void SetUp() override {
     char root[] = "/tmp/durabled-power-loss-root.XXXXXX";
@@ -921,7 +925,7 @@ class CreateParentsPowerLossTest : public ::testing::Test {
     rule->set_allow_create_parents(true);
     absl::StatusOr<std::shared_ptr<const ActivePolicy>> policy =
         BuildActivePolicy(config);
-    ASSERT_TRUE(policy.ok()) << policy.status();
+    ASSERT_THAT(policy, IsOk());
     policy_ = *std::move(policy);
   }
 
@@ -996,7 +1000,7 @@ TEST_F(CreateParentsPowerLossTest, CutAfterEveryCall) {
   {
     PowerLossFileSystem fs;
     absl::Status clean = run(fs, std::nullopt, &protocol);
-    ASSERT_TRUE(clean.ok()) << clean;
+    ASSERT_THAT(clean, IsOk());
     EXPECT_THAT(
         Violations(fs, UnsyncedData::kLost, {relative}, {content}, {clean}),
         IsEmpty());

@@ -15,26 +15,32 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/spawn.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
 namespace durable {
+
+using test::IsOk;
+
 namespace {
 
-using testing::Command;
-using testing::CommandResult;
-using ::testing::HasSubstr;
-using testing::HeldStream;
-using testing::ReadFile;
-using testing::RunCommand;
-using testing::TempFilesIn;
-using testing::TestDaemon;
-using testing::WriteFileOrDie;
+using test::Command;
+using test::CommandResult;
+using test::HeldStream;
+using test::ReadFile;
+using test::RunCommand;
+using test::TempFilesIn;
+using test::TestDaemon;
+using test::WriteFileOrDie;
+using testing::HasSubstr;
 
 // Runs a second daemon with one rule for `root` on its own socket under
 // `dir`; returns how it ended (it is killed by the timeout if it starts).
@@ -52,11 +58,11 @@ CommandResult RunSecondDaemon(const std::string& dir, const std::string& root) {
   return RunCommand(command);
 }
 
-class RootLockTest : public ::testing::Test {
+class RootLockTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(TestDaemon::kDefaultConfig, {"data/sub"});
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_THAT(daemon, IsOk());
     daemon_ = *std::move(daemon);
     ASSERT_EQ(mkdir((daemon_->base() + "/second").c_str(), 0755), 0);
   }
@@ -118,7 +124,7 @@ TEST_F(RootLockTest, SecondDaemonDoesNotSweepALiveTempFile) {
   EXPECT_FALSE(TempFilesIn(dir).empty()) << "the live temp file was swept";
   held.Release();
   writer.join();
-  ASSERT_TRUE(result.ok()) << result.status() << "\n" << daemon_->Log();
+  ASSERT_THAT(result, IsOk()) << result.status() << "\n" << daemon_->Log();
   EXPECT_EQ(*ReadFile(target), held.content());
 }
 
@@ -130,7 +136,7 @@ TEST_F(RootLockTest, ReloadOntoAnOverlappingRootIsRefused) {
       absl::StrCat("socket { path: \"{base}/durabled.sock\" mode: 0666 }\n"
                    "rule { root: \"",
                    daemon_->base(), "/other\" allow_uid: {uid} }\n"));
-  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_THAT(other, IsOk());
   WriteFileOrDie(daemon_->base() + "/durabled.conf",
                  absl::StrCat("socket { path: \"", daemon_->socket_path(),
                               "\" mode: 0666 }\n"
@@ -151,7 +157,7 @@ TEST_F(RootLockTest, ReloadOntoAnOverlappingRootIsRefused) {
   EXPECT_THAT(daemon_->Log(), HasSubstr("another running durabled"));
   // Still serving under the old policy.
   auto client = daemon_->NewClient();
-  EXPECT_TRUE(client->Write(daemon_->data() + "/after", "x").ok());
+  EXPECT_THAT(client->Write(daemon_->data() + "/after", "x"), IsOk());
   EXPECT_FALSE(client->Write(daemon_->base() + "/other/x/f", "x").ok());
 }
 

@@ -24,18 +24,18 @@
 #include "tests/support/strace_injector.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::AnyOf;
-using ::testing::IsEmpty;
+using testing::AnyOf;
+using testing::IsEmpty;
 
 constexpr char kOldContent[] = "old content\n";
 constexpr absl::Duration kClientTimeout = absl::Milliseconds(400);
 // Each fsync of the daemon takes this much longer than it would.
 constexpr int kFsyncDelayUs = 1500000;
 
-class CallDeadlineTest : public ::testing::TestWithParam<bool> {
+class CallDeadlineTest : public testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start();
@@ -114,10 +114,10 @@ TEST_P(CallDeadlineTest, WriteWhoseDeadlinePassedBeforePublishingKeepsOld) {
   EXPECT_EQ(*ReadFile(path), "later\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(UnaryAndStreamed, CallDeadlineTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
+INSTANTIATE_TEST_SUITE_P(UnaryAndStreamed, CallDeadlineTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
                            return info.param ? "WriteStream" : "Write";
                          });
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -11,16 +11,16 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr uid_t kNobody = 65534;
 constexpr uid_t kUnlistedUid = 65533;
 
-class DurablectlTest : public ::testing::Test {
+class DurablectlTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(
@@ -213,7 +213,7 @@ TEST_F(DurablectlTest, WhoAmIListsWhereICanWrite) {
   EXPECT_THAT(result.out, HasSubstr(absl::StrCat("uid ", getuid())));
   EXPECT_THAT(result.out, HasSubstr("may write under " + daemon_->data()));
   EXPECT_THAT(result.out, HasSubstr("directory mode 0755)"));
-  EXPECT_THAT(result.out, ::testing::Not(HasSubstr("/nobody")));
+  EXPECT_THAT(result.out, testing::Not(HasSubstr("/nobody")));
 }
 
 TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
@@ -228,7 +228,7 @@ TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
               HasSubstr(absl::StrCat("connection refused: no rule allows uid ",
                                      kUnlistedUid)));
   EXPECT_THAT(daemon_->Log(),
-              ::testing::Not(HasSubstr("audit op=write uid=65533")));
+              testing::Not(HasSubstr("audit op=write uid=65533")));
 }
 
 TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
@@ -258,4 +258,4 @@ TEST_F(DurablectlTest, OtherUidWritesOnlyItsOwnRoot) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

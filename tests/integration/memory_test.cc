@@ -21,7 +21,7 @@
 #include "tests/support/pattern_content.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
@@ -104,4 +104,4 @@ TEST(MemoryTest, StreamingOneGiBKeepsPeakRssWithin32MiBOfIdle) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

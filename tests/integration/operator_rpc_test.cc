@@ -15,12 +15,12 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
-class OperatorRpcTest : public ::testing::Test {
+class OperatorRpcTest : public testing::Test {
  protected:
   void SetUp() override {
     auto daemon = TestDaemon::Start(
@@ -33,15 +33,24 @@ class OperatorRpcTest : public ::testing::Test {
     daemon_ = *std::move(daemon);
   }
 
+  // A stub for calls by method name with raw bytes, as generic tools make
+  // them, on this daemon's socket.
+  grpc::GenericStub NewGenericStub() const {
+    return grpc::GenericStub(grpc::CreateChannel(
+        "unix:" + daemon_->socket_path(), grpc::InsecureChannelCredentials()));
+  }
+
+  static void SetDeadline(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+  }
+
   // A unary call by method name with raw bytes, as generic tools make it.
   grpc::Status RawCall(const std::string& method, const std::string& request,
                        std::string* response) {
-    auto channel = grpc::CreateChannel("unix:" + daemon_->socket_path(),
-                                       grpc::InsecureChannelCredentials());
-    grpc::GenericStub stub(channel);
+    grpc::GenericStub stub = NewGenericStub();
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
+    SetDeadline(&context);
     grpc::Slice slice(request);
     grpc::ByteBuffer request_buffer(&slice, 1);
     grpc::ByteBuffer response_buffer;
@@ -155,12 +164,9 @@ TEST_F(OperatorRpcTest, HealthServiceAnswersServing) {
 }
 
 TEST_F(OperatorRpcTest, ServerReflectionListsTheService) {
-  auto channel = grpc::CreateChannel("unix:" + daemon_->socket_path(),
-                                     grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
+  grpc::GenericStub stub = NewGenericStub();
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(10));
+  SetDeadline(&context);
   grpc::CompletionQueue queue;
   auto next = [&queue]() {
     void* tag;
@@ -229,4 +235,4 @@ TEST_F(OperatorRpcTest, UnknownMethodIsUnimplemented) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -18,12 +18,12 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr uid_t kNobody = 65534;
 constexpr char kSocketLine[] =
@@ -45,7 +45,7 @@ struct stat LstatOf(const std::string& path) {
 
 mode_t ModeOf(const std::string& path) { return LstatOf(path).st_mode & 07777; }
 
-class VersionsTest : public ::testing::Test {
+class VersionsTest : public testing::Test {
  protected:
   void StartDaemon(const std::string& config = TestDaemon::kDefaultConfig,
                    const std::vector<std::string>& extra_dirs = {}) {
@@ -674,4 +674,4 @@ TEST_F(VersionsTest, WhoAmIListsOnlyDeniedRootsNestedInAGrant) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

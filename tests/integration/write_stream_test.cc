@@ -29,11 +29,11 @@
 #include "tests/support/pattern_content.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 constexpr char kTempPrefix[] = ".durabled-tmp.";
 constexpr uint64_t kMiB = uint64_t{1} << 20;
@@ -140,7 +140,7 @@ struct RawStream {
   std::unique_ptr<grpc::ClientWriter<WriteChunk>> writer;
 };
 
-class WriteStreamTest : public ::testing::Test {
+class WriteStreamTest : public testing::Test {
  protected:
   void StartDaemon(const std::string& config = TestDaemon::kDefaultConfig) {
     stub_.reset();
@@ -236,7 +236,7 @@ TEST_F(WriteStreamTest, CancelledStreamPublishesNothingAndLeavesNoTemp) {
   // ...and removes it once it notices the cancellation.
   EXPECT_TRUE(NoTempFilesIn(daemon_->data()))
       << "left behind: "
-      << ::testing::PrintToString(TempFilesIn(daemon_->data()));
+      << testing::PrintToString(TempFilesIn(daemon_->data()));
   EXPECT_EQ(*ReadFile(path), "old content");
   EXPECT_EQ(ListDirectory(daemon_->data()), std::vector<std::string>{"state"});
   EXPECT_TRUE(WaitFor([&] {
@@ -564,4 +564,4 @@ TEST_F(WriteStreamTest, ClientWriteAboveThresholdStreamsWithProgress) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -16,11 +16,11 @@
 #include "server/engine/sha256.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
+using testing::HasSubstr;
+using testing::IsEmpty;
 
 mode_t ModeOf(const std::string& path) {
   struct stat st;
@@ -28,7 +28,7 @@ mode_t ModeOf(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-class WriteTest : public ::testing::Test {
+class WriteTest : public testing::Test {
  protected:
   void StartDaemon(const std::string& config = TestDaemon::kDefaultConfig) {
     auto daemon = TestDaemon::Start(config);
@@ -360,9 +360,9 @@ TEST_F(WriteTest, SocketHasConfiguredMode) {
   EXPECT_EQ(st.st_mode & 0777, 0666u);
   // No staging name is left beside it.
   for (const std::string& name : ListDirectory(daemon_->base())) {
-    EXPECT_THAT(name, ::testing::Not(HasSubstr(".binding")));
+    EXPECT_THAT(name, testing::Not(HasSubstr(".binding")));
   }
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -14,13 +14,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/lifecycle/lifecycle_util.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 constexpr uid_t kOwner = 4242;        // create_owner: OWNER_FIXED
@@ -63,7 +68,7 @@ bool HaveCapabilities() {
   return false;
 }
 
-class CapabilitiesTest : public ::testing::Test {
+class CapabilitiesTest : public testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0 || !HaveCapabilities()) {
@@ -88,14 +93,14 @@ class CapabilitiesTest : public ::testing::Test {
     for (const std::string& c : capabilities) {
       bounding += ",+" + SetprivName(c);
     }
-    DaemonProcessOptions options;
+    TestDaemonOptions options;
     options.config =
         "socket { path: \"{base}/durabled.sock\" mode: 0600 }\n"
         "rule { root: \"{base}/data\" allow_uid: {uid}\n"
         "       create_owner: OWNER_FIXED owner_uid: 4242 owner_gid: 4242 }\n";
     options.wrapper = {setpriv_, "--bounding-set=" + bounding,
                        "--inh-caps=-all", "--no-new-privs", "--"};
-    auto daemon = DaemonProcess::Start(options);
+    auto daemon = TestDaemon::Start(options);
     EXPECT_TRUE(daemon.ok()) << daemon.status();
     if (!daemon.ok()) return {"start"};
     const std::string data = (*daemon)->data();
@@ -165,4 +170,4 @@ TEST_F(CapabilitiesTest, EachOfTheUnitsCapabilitiesIsNeeded) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

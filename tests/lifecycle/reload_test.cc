@@ -9,11 +9,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/lifecycle/lifecycle_util.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 constexpr char kDataConfig[] =
@@ -23,13 +28,13 @@ constexpr char kOtherConfig[] =
     "socket { path: \"{base}/durabled.sock\" mode: 0600 }\n"
     "rule { root: \"{base}/other\" allow_uid: {uid} }\n";
 
-class ReloadTest : public ::testing::Test {
+class ReloadTest : public testing::Test {
  protected:
   void SetUp() override {
-    DaemonProcessOptions options;
+    TestDaemonOptions options;
     options.config = kDataConfig;
     options.extra_dirs = {"other"};
-    auto daemon = DaemonProcess::Start(options);
+    auto daemon = TestDaemon::Start(options);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     client_ = daemon_->NewClient();
@@ -63,7 +68,7 @@ class ReloadTest : public ::testing::Test {
         << WriteStatus("data/" + tag);
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<TestDaemon> daemon_;
   std::unique_ptr<Client> client_;
 };
 
@@ -157,4 +162,4 @@ TEST_F(ReloadTest, BrokenConfigIsRefusedWithFileAndLineAndOldPolicyStays) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -13,11 +13,16 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/lifecycle/lifecycle_util.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 struct Notification {
@@ -116,10 +121,10 @@ class NotifySocket {
 
 TEST(SdNotifyTest, ReadyOnlyOnceListeningThenReloadingAndStopping) {
   NotifySocket notify;
-  DaemonProcessOptions options;
+  TestDaemonOptions options;
   options.environment = {notify.environment()};
   options.wait_for_socket = "";  // READY=1 is what we wait for
-  auto daemon = DaemonProcess::Start(options);
+  auto daemon = TestDaemon::Start(options);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
 
   std::vector<std::string> before_ready;
@@ -168,14 +173,14 @@ TEST(SdNotifyTest, ReadyOnlyOnceListeningThenReloadingAndStopping) {
 
 TEST(SdNotifyTest, FailedStartSendsNoReadyAndExitsNonZero) {
   NotifySocket notify;
-  DaemonProcessOptions options;
+  TestDaemonOptions options;
   options.environment = {notify.environment()};
   options.wait_for_socket = "";
   // A rule whose root does not exist: the start is refused.
   options.config =
       "socket { path: \"{base}/durabled.sock\" mode: 0600 }\n"
       "rule { root: \"{base}/missing\" allow_uid: {uid} }\n";
-  auto daemon = DaemonProcess::Start(options);
+  auto daemon = TestDaemon::Start(options);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
 
   std::optional<int> status = (*daemon)->WaitForExit(absl::Seconds(30));
@@ -191,4 +196,4 @@ TEST(SdNotifyTest, FailedStartSendsNoReadyAndExitsNonZero) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

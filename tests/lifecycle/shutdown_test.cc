@@ -12,12 +12,17 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/lifecycle/lifecycle_util.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 // Content that differs per writer, per write, and in size (some of it large
@@ -33,7 +38,7 @@ std::string ContentFor(int writer, int index) {
   return content;
 }
 
-void ExpectExitedZero(DaemonProcess& daemon) {
+void ExpectExitedZero(TestDaemon& daemon) {
   std::optional<int> status = daemon.WaitForExit(absl::Seconds(90));
   ASSERT_TRUE(status.has_value()) << "durabled still running 90s after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
@@ -42,9 +47,9 @@ void ExpectExitedZero(DaemonProcess& daemon) {
 }
 
 TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
-  auto started = DaemonProcess::Start();
+  auto started = TestDaemon::Start();
   ASSERT_TRUE(started.ok()) << started.status();
-  DaemonProcess& daemon = **started;
+  TestDaemon& daemon = **started;
 
   constexpr int kWriters = 4;
   constexpr int kMaxWritesPerWriter =
@@ -113,9 +118,9 @@ TEST(ShutdownTest, SigtermDuringABurstLosesNoAcknowledgedWriteAndExitsZero) {
 }
 
 TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
-  auto started = DaemonProcess::Start();
+  auto started = TestDaemon::Start();
   ASSERT_TRUE(started.ok()) << started.status();
-  DaemonProcess& daemon = **started;
+  TestDaemon& daemon = **started;
 
   HeldStream held(std::string(128 << 10, 'x'), std::string(128 << 10, 'y'));
   ClientOptions options;
@@ -152,4 +157,4 @@ TEST(ShutdownTest, SigtermLetsAStreamInFlightFinishButRefusesNewCallers) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -9,10 +9,15 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/lifecycle/lifecycle_daemon.h"
+#include "tests/lifecycle/lifecycle_util.h"
+#include "tests/support/held_stream.h"
+#include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 std::string SocketActivateTool() {
@@ -28,14 +33,14 @@ TEST(SocketActivationTest, WriteSucceedsThroughThePassedSocket) {
     GTEST_SKIP() << "systemd-socket-activate not found (Debian package "
                     "systemd); cannot test socket activation";
   }
-  DaemonProcessOptions options;
+  TestDaemonOptions options;
   // The config's own socket must stay unused: the passed one wins.
   options.config =
       "socket { path: \"{base}/configured.sock\" mode: 0600 }\n"
       "rule { root: \"{base}/data\" allow_uid: {uid} }\n";
   options.wrapper = {tool, "--listen={base}/activated.sock"};
   options.wait_for_socket = "{base}/activated.sock";
-  auto daemon = DaemonProcess::Start(options);
+  auto daemon = TestDaemon::Start(options);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   const std::string activated = (*daemon)->Path("activated.sock");
 
@@ -73,4 +78,4 @@ TEST(SocketActivationTest, WriteSucceedsThroughThePassedSocket) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

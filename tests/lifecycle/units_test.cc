@@ -26,7 +26,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 CommandResult RunTool(std::vector<std::string> argv) {
@@ -248,4 +248,4 @@ TEST(UnitsTest, TmpfilesEntryCreatesTheSocketDirectoryInAScratchRoot) {
 }
 
 }  // namespace
-}  // namespace durable::testing
+}  // namespace durable::test

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/file_system.h"
+#include "tests/support/file_system_overrides.h"
 
 namespace durable {
 
@@ -100,25 +101,7 @@ class FaultInjectionFileSystem : public FileSystem {
   void SetHook(Hook hook);
 
   // FileSystem:
-  absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
-      int root_fd, const std::string& relative_path) override;
-  absl::StatusOr<UniqueFd> CreateExclusive(int dir_fd,
-                                           const std::string& name) override;
-  absl::Status Append(int fd, absl::string_view data) override;
-  absl::Status SetPermissions(int fd, mode_t permissions) override;
-  absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;
-  absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
-  absl::Status SyncFile(int fd) override;
-  absl::StatusOr<FileInfo> Stat(int fd) override;
-  absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
-  absl::Status Rename(int dir_fd, const std::string& from,
-                      const std::string& to, RenameMode mode) override;
-  absl::Status SyncDirectory(int dir_fd) override;
-  absl::Status Unlink(int dir_fd, const std::string& name) override;
-  absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
-  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
-  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
-      int dir_fd) override;
+  DURABLE_FILE_SYSTEM_OVERRIDES;
 
  private:
   struct Fault {

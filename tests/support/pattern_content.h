@@ -11,7 +11,7 @@
 #include "client/client.h"
 #include "server/engine/sha256.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 // Deterministic pseudo-random content of a given size, produced chunk by
 // chunk (byte i depends only on i and the seed) and digested on the way, so
@@ -62,6 +62,6 @@ class PatternContent {
   Sha256 hasher_;
 };
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_SUPPORT_PATTERN_CONTENT_H_

@@ -215,25 +215,19 @@ void PowerLossFileSystem::MapRealDirectoryToRoot(int real_fd) {
 
 absl::Status PowerLossFileSystem::PlantDirectory(const std::string& path,
                                                  mode_t permissions) {
-  absl::MutexLock lock(&mu_);
-  auto [parent_path, name] = SplitParent(path);
-  std::optional<uint64_t> parent = Lookup(parent_path);
-  if (!parent.has_value() || !inodes_.at(*parent).is_directory) {
-    return absl::NotFoundError(absl::StrCat("no directory ", parent_path));
-  }
-  if (inodes_.at(*parent).live.entries.count(name) > 0) {
-    return absl::AlreadyExistsError(path);
-  }
-  const uint64_t id = NewInode(true, permissions);
-  Inode& dir = inodes_.at(*parent);
-  dir.live.entries[name] = id;
-  dir.durable.entries[name] = id;
-  return absl::OkStatus();
+  return Plant(path, /*is_directory=*/true, "", permissions);
 }
 
 absl::Status PowerLossFileSystem::PlantFile(const std::string& path,
                                             absl::string_view content,
                                             mode_t permissions) {
+  return Plant(path, /*is_directory=*/false, content, permissions);
+}
+
+absl::Status PowerLossFileSystem::Plant(const std::string& path,
+                                        bool is_directory,
+                                        absl::string_view content,
+                                        mode_t permissions) {
   absl::MutexLock lock(&mu_);
   auto [parent_path, name] = SplitParent(path);
   std::optional<uint64_t> parent = Lookup(parent_path);
@@ -243,10 +237,12 @@ absl::Status PowerLossFileSystem::PlantFile(const std::string& path,
   if (inodes_.at(*parent).live.entries.count(name) > 0) {
     return absl::AlreadyExistsError(path);
   }
-  const uint64_t id = NewInode(false, permissions);
-  Inode& file = inodes_.at(id);
-  file.live.content = std::string(content);
-  file.durable = file.live;
+  const uint64_t id = NewInode(is_directory, permissions);
+  if (!is_directory) {
+    Inode& file = inodes_.at(id);
+    file.live.content = std::string(content);
+    file.durable = file.live;
+  }
   Inode& dir = inodes_.at(*parent);
   dir.live.entries[name] = id;
   dir.durable.entries[name] = id;

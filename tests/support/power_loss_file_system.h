@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/file_system.h"
+#include "tests/support/file_system_overrides.h"
 
 namespace durable {
 
@@ -152,25 +153,7 @@ class PowerLossFileSystem : public FileSystem {
   void SetHooks(Hook before, Hook after);
 
   // --- FileSystem -----------------------------------------------------------
-  absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
-      int root_fd, const std::string& relative_path) override;
-  absl::StatusOr<UniqueFd> CreateExclusive(int dir_fd,
-                                           const std::string& name) override;
-  absl::Status Append(int fd, absl::string_view data) override;
-  absl::Status SetPermissions(int fd, mode_t permissions) override;
-  absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;
-  absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
-  absl::Status SyncFile(int fd) override;
-  absl::StatusOr<FileInfo> Stat(int fd) override;
-  absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
-  absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
-  absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
-      int dir_fd) override;
-  absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
-  absl::Status Rename(int dir_fd, const std::string& from,
-                      const std::string& to, RenameMode mode) override;
-  absl::Status SyncDirectory(int dir_fd) override;
-  absl::Status Unlink(int dir_fd, const std::string& name) override;
+  DURABLE_FILE_SYSTEM_OVERRIDES;
 
  private:
   struct InodeState {
@@ -217,6 +200,10 @@ class PowerLossFileSystem : public FileSystem {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NewInode(bool is_directory, mode_t permissions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PlantDirectory and PlantFile (`content` only for a file).
+  absl::Status Plant(const std::string& path, bool is_directory,
+                     absl::string_view content, mode_t permissions)
+      ABSL_LOCKS_EXCLUDED(mu_);
   FileInfo InfoOf(uint64_t inode) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t LinkCount(uint64_t inode) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The inode at `path` in the live tree, if any.

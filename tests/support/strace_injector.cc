@@ -20,8 +20,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/support/spawn.h"
 
-namespace durable::testing {
+namespace durable::test {
 namespace {
 
 std::string ReadWhole(const std::string& path) {
@@ -89,29 +90,19 @@ absl::StatusOr<std::unique_ptr<StraceInjector>> StraceInjector::Attach(
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   argv.push_back("-p");
   argv.push_back(std::to_string(pid));
-  std::vector<char*> c_argv;
-  for (std::string& argument : argv) c_argv.push_back(argument.data());
-  c_argv.push_back(nullptr);
 
   const int stderr_fd =
       open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (stderr_fd < 0) {
     return absl::InternalError(absl::StrCat("open: ", strerror(errno)));
   }
-  const pid_t child = fork();
-  if (child < 0) {
-    close(stderr_fd);
-    return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
-  }
-  if (child == 0) {
-    dup2(stderr_fd, STDERR_FILENO);
-    const int null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, STDIN_FILENO);
-    dup2(null_fd, STDOUT_FILENO);
-    execv(c_argv[0], c_argv.data());
-    _exit(127);
-  }
+  SpawnOptions spawn;
+  spawn.argv = argv;
+  spawn.stderr_fd = stderr_fd;
+  absl::StatusOr<pid_t> spawned = Spawn(spawn);
   close(stderr_fd);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t child = *spawned;
   injector->strace_pid_ = child;
 
   // Ready once every thread has strace as its tracer.
@@ -177,4 +168,4 @@ StraceInjector::~StraceInjector() {
   }
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test

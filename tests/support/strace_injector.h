@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 // Injects syscall faults into a running process with strace(1)
 // (`-e inject=`), for as long as the object lives.
@@ -54,6 +54,6 @@ class StraceInjector {
   std::string trace_;
 };
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_SUPPORT_STRACE_INJECTOR_H_

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,23 +9,19 @@
 
 #include <cstdlib>
 
-extern char** environ;
+#include "tests/support/spawn.h"
 
-namespace durable::testing {
+namespace durable::test {
 
 CommandResult RunCommand(const Command& command) {
-  // Everything the child needs is prepared before fork.
-  std::vector<char*> argv;
-  for (const std::string& arg : command.argv) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
+  SpawnOptions spawn;
+  spawn.argv = command.argv;
+  spawn.environment = command.environment;
+  if (command.uid.has_value() || command.gid.has_value()) {
+    spawn.credentials.drop = true;
+    spawn.credentials.uid = command.uid.value_or(getuid());
+    spawn.credentials.gid = command.gid.value_or(getgid());
   }
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.push_back(*e);
-  for (const std::string& e : command.environment) env_strings.push_back(e);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
 
   // A child that exits before reading all of stdin must not kill us.
   signal(SIGPIPE, SIG_IGN);
@@ -35,19 +30,12 @@ CommandResult RunCommand(const Command& command) {
       pipe2(err, O_CLOEXEC) != 0) {
     std::abort();
   }
-  pid_t pid = fork();
-  if (pid < 0) std::abort();
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (command.gid.has_value()) {
-      if (setgroups(0, nullptr) != 0 || setgid(*command.gid) != 0) _exit(126);
-    }
-    if (command.uid.has_value() && setuid(*command.uid) != 0) _exit(126);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
+  spawn.stdin_fd = in[0];
+  spawn.stdout_fd = out[1];
+  spawn.stderr_fd = err[1];
+  absl::StatusOr<pid_t> spawned = Spawn(spawn);
+  if (!spawned.ok()) std::abort();
+  const pid_t pid = *spawned;
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -100,4 +88,4 @@ CommandResult RunCommand(const Command& command) {
   return result;
 }
 
-}  // namespace durable::testing
+}  // namespace durable::test

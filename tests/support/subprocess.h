@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace durable::testing {
+namespace durable::test {
 
 struct Command {
   std::vector<std::string> argv;  // argv[0] is the executable's path
@@ -30,6 +30,6 @@ struct CommandResult {
 // stderr. Only async-signal-safe calls happen between fork and exec.
 CommandResult RunCommand(const Command& command);
 
-}  // namespace durable::testing
+}  // namespace durable::test
 
 #endif  // DURABLED_TESTS_SUPPORT_SUBPROCESS_H_

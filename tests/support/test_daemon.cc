@@ -6,9 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,127 +15,111 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/support/spawn.h"
 
-namespace durable::testing {
-namespace {
-
-bool CanConnect(const std::string& socket_path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
-  bool ok =
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return ok;
-}
-
-}  // namespace
+namespace durable::test {
 
 absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
     const std::string& config_body,
     const std::vector<std::string>& extra_dirs) {
+  TestDaemonOptions options;
+  options.config = config_body;
+  options.extra_dirs = extra_dirs;
+  return Start(options);
+}
+
+absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(
+    const TestDaemonOptions& options) {
   std::unique_ptr<TestDaemon> daemon(new TestDaemon());
+  daemon->options_ = options;
   char base_template[] = "/tmp/durabled-test.XXXXXX";
   if (mkdtemp(base_template) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
   }
   daemon->base_ = base_template;
+  std::vector<std::string> dirs = {"data", "outside"};
+  dirs.insert(dirs.end(), options.extra_dirs.begin(), options.extra_dirs.end());
   chmod(daemon->base_.c_str(), 0755);
-  mkdir(daemon->data().c_str(), 0755);
-  mkdir(daemon->outside().c_str(), 0755);
-  chmod(daemon->data().c_str(), 0755);
-  for (const std::string& dir : extra_dirs) {
-    const std::string path = daemon->base_ + "/" + dir;
+  for (const std::string& dir : dirs) {
+    const std::string path = daemon->Path(dir);
     mkdir(path.c_str(), 0755);
     chmod(path.c_str(), 0755);
   }
-
-  const std::string config_path = daemon->base_ + "/durabled.conf";
-  WriteFileOrDie(
-      config_path,
-      absl::StrReplaceAll(config_body, {{"{base}", daemon->base_},
-                                        {"{uid}", std::to_string(getuid())}}));
+  daemon->WriteConfig(options.config);
   absl::Status launched = daemon->Launch(/*append_log=*/false);
   if (!launched.ok()) return launched;
   return daemon;
 }
 
 absl::Status TestDaemon::Restart() {
-  if (pid_ > 0) return absl::FailedPreconditionError("durabled still runs");
+  if (pid_ > 0 && !Exited()) {
+    return absl::FailedPreconditionError("durabled still runs");
+  }
   return Launch(/*append_log=*/true);
 }
 
 absl::Status TestDaemon::Launch(bool append_log) {
-  const std::string config_path = base_ + "/durabled.conf";
-  const std::string log_path = base_ + "/durabled.log";
-  const std::string binary = DURABLED_BINARY;
-  const std::string config_flag = "--config=" + config_path;
-
-  int log_fd = open(
-      log_path.c_str(),
+  SpawnOptions spawn;
+  for (const std::string& arg : options_.wrapper) {
+    spawn.argv.push_back(Expand(arg));
+  }
+  spawn.argv.push_back(DURABLED_BINARY);
+  spawn.argv.push_back("--config=" + config_path());
+  for (const std::string& flag : options_.flags) {
+    spawn.argv.push_back(Expand(flag));
+  }
+  for (const std::string& e : options_.environment) {
+    spawn.environment.push_back(Expand(e));
+  }
+  const int log_fd = open(
+      log_path().c_str(),
       O_WRONLY | O_CREAT | O_CLOEXEC | (append_log ? O_APPEND : O_TRUNC), 0644);
   if (log_fd < 0) return absl::InternalError("cannot create the daemon log");
-  pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    dup2(log_fd, 2);
-    int null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    execl(binary.c_str(), binary.c_str(), config_flag.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  spawn.stderr_fd = log_fd;
+  absl::StatusOr<pid_t> pid = Spawn(spawn);
   close(log_fd);
-  pid_ = pid;
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
+  status_.reset();
 
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!CanConnect(socket_path())) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("durabled exited during start-up: ", Log()));
-    }
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("durabled did not listen within 20s: ", Log()));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  if (options_.wait_for_socket.empty()) return absl::OkStatus();
+  int exit_status = 0;
+  absl::Status up = WaitUntilListening(pid_, Expand(options_.wait_for_socket),
+                                       options_.start_timeout, &exit_status);
+  if (absl::IsInternal(up)) status_ = exit_status;  // reaped
+  if (!up.ok()) {
+    return absl::Status(up.code(),
+                        absl::StrCat("durabled ", up.message(), ": ", Log()));
   }
   return absl::OkStatus();
 }
 
-int TestDaemon::StopWith(int signal_number) {
-  if (pid_ <= 0) return -1;
-  kill(pid_, signal_number);
-  int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-  return status;
-}
-
 TestDaemon::~TestDaemon() {
-  if (pid_ > 0) {
+  if (pid_ > 0 && !Exited()) {
     // A clean stop is part of every test: SIGTERM must exit 0, and a
     // sanitizer build must have found nothing in the daemon.
-    int status = StopWith(SIGTERM);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "durabled did not exit 0 on SIGTERM (status " << status
-        << "); log:\n"
-        << Log();
+    kill(pid_, SIGTERM);
+    std::optional<int> status = WaitForExit(absl::Seconds(30));
+    if (!status.has_value()) {
+      ADD_FAILURE() << "durabled ignored SIGTERM for 30s; killing it. Log:\n"
+                    << Log();
+      kill(pid_, SIGKILL);
+      WaitForExit(absl::Seconds(30));
+    } else {
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << "durabled did not exit 0 on SIGTERM ("
+          << DescribeWaitStatus(*status) << "); log:\n"
+          << Log();
+    }
   }
   const std::string log = Log();
-  EXPECT_EQ(log.find("Sanitizer"), std::string::npos) << log;
-  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
+  EXPECT_FALSE(absl::StrContains(log, "Sanitizer")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "runtime error:")) << log;
   if (!base_.empty()) {
     std::string command = absl::StrCat("rm -rf '", base_, "'");
     if (std::system(command.c_str()) != 0) {
@@ -146,16 +128,74 @@ TestDaemon::~TestDaemon() {
   }
 }
 
+std::string TestDaemon::Expand(const std::string& text) const {
+  return absl::StrReplaceAll(
+      text, {{"{base}", base_}, {"{uid}", std::to_string(getuid())}});
+}
+
+void TestDaemon::WriteConfig(const std::string& body) const {
+  const std::string staging = config_path() + ".new";
+  WriteFileOrDie(staging, Expand(body));
+  if (rename(staging.c_str(), config_path().c_str()) != 0) std::abort();
+}
+
 std::string TestDaemon::Log() const {
-  absl::StatusOr<std::string> log = ReadFile(base_ + "/durabled.log");
+  absl::StatusOr<std::string> log = ReadFile(log_path());
   return log.ok() ? *log : "";
 }
 
-std::unique_ptr<Client> TestDaemon::NewClient() const {
-  ClientOptions options;
-  options.socket_path = socket_path();
+int TestDaemon::CountInLog(const std::string& needle) const {
+  const std::string log = Log();
+  int count = 0;
+  for (size_t at = log.find(needle); at != std::string::npos;
+       at = log.find(needle, at + needle.size())) {
+    ++count;
+  }
+  return count;
+}
+
+bool TestDaemon::WaitForLog(const std::string& needle, int count,
+                            absl::Duration timeout) const {
+  return WaitFor([&] { return CountInLog(needle) >= count; }, timeout);
+}
+
+std::unique_ptr<Client> TestDaemon::NewClient(ClientOptions options) const {
+  if (options.socket_path == DefaultSocketPath()) {
+    options.socket_path = socket_path();
+  }
   options.timeout = absl::Seconds(60);
   return std::make_unique<Client>(options);
+}
+
+void TestDaemon::Signal(int signal_number) const {
+  if (pid_ > 0 && !status_.has_value()) kill(pid_, signal_number);
+}
+
+bool TestDaemon::Exited() {
+  if (status_.has_value()) return true;
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
+  return status_.has_value();
+}
+
+std::optional<int> TestDaemon::WaitForExit(absl::Duration timeout) {
+  WaitFor([&] { return Exited(); }, timeout);
+  return status_;
+}
+
+int TestDaemon::StopWith(int signal_number) {
+  if (pid_ <= 0) return -1;
+  Signal(signal_number);
+  std::optional<int> status = WaitForExit(absl::Seconds(60));
+  if (!status.has_value()) {
+    ADD_FAILURE() << "durabled still runs 60s after signal " << signal_number
+                  << "; killing it. Log:\n"
+                  << Log();
+    kill(pid_, SIGKILL);
+    status = WaitForExit(absl::Seconds(30));
+  }
+  return status.value_or(-1);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -190,4 +230,12 @@ std::vector<std::string> ListDirectory(const std::string& dir) {
   return names;
 }
 
-}  // namespace durable::testing
+std::vector<std::string> TempFilesIn(const std::string& dir) {
+  std::vector<std::string> temps;
+  for (const std::string& name : ListDirectory(dir)) {
+    if (absl::StartsWith(name, ".durabled-tmp.")) temps.push_back(name);
+  }
+  return temps;
+}
+
+}  // namespace durable::test

@@ -12,10 +12,10 @@
 namespace durable {
 namespace {
 
-using ::testing::EndsWith;
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::StartsWith;
+using testing::EndsWith;
+using testing::HasSubstr;
+using testing::Not;
+using testing::StartsWith;
 
 AuditRecord Record(absl::string_view path, absl::Status result) {
   AuditRecord record;

@@ -12,13 +12,18 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
+
 namespace {
 
 using ::durable::v1::DaemonConfig;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
+using testing::HasSubstr;
+using testing::StartsWith;
 
 constexpr char kFile[] = "test.conf";
 
@@ -32,7 +37,7 @@ std::string Lines(const std::vector<std::string>& lines) {
 void ExpectErrorAt(const absl::StatusOr<DaemonConfig>& config, int line,
                    int column, const std::string& reason) {
   ASSERT_FALSE(config.ok()) << "parsed: " << config->ShortDebugString();
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(config, StatusIs(absl::StatusCode::kInvalidArgument))
       << config.status();
   const std::string message(config.status().message());
   if (column > 0) {
@@ -66,7 +71,7 @@ TEST(ParseConfigTest, FullValidConfig) {
       "limits { max_message_bytes: 1048576 }",
   });
   absl::StatusOr<DaemonConfig> config = ParseConfig(text, kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
 
   EXPECT_EQ(config->socket().path(), "/run/test/durabled.sock");
   // Text format reads a leading 0 as octal.
@@ -77,8 +82,8 @@ TEST(ParseConfigTest, FullValidConfig) {
   ASSERT_EQ(config->rule_size(), 2);
   const durable::v1::Rule& rule = config->rule(0);
   EXPECT_EQ(rule.root(), "/var/lib/agents");
-  EXPECT_THAT(rule.allow_uid(), ::testing::ElementsAre(1000u, 1001u));
-  EXPECT_THAT(rule.allow_gid(), ::testing::ElementsAre(2000u));
+  EXPECT_THAT(rule.allow_uid(), testing::ElementsAre(1000u, 1001u));
+  EXPECT_THAT(rule.allow_gid(), testing::ElementsAre(2000u));
   EXPECT_EQ(rule.max_file_size(), 16777216u);
   EXPECT_EQ(rule.create_mode(), 0640u);
   EXPECT_EQ(rule.create_mode(), 416u);
@@ -87,8 +92,7 @@ TEST(ParseConfigTest, FullValidConfig) {
   EXPECT_FALSE(rule.allow_overwrite());
 
   EXPECT_EQ(config->rule(1).root(), "/");
-  EXPECT_THAT(config->rule(1).allow_gid(),
-              ::testing::ElementsAre(3000u, 3001u));
+  EXPECT_THAT(config->rule(1).allow_gid(), testing::ElementsAre(3000u, 3001u));
   EXPECT_FALSE(config->rule(1).has_allow_overwrite());
 
   EXPECT_EQ(MaxMessageBytes(*config), 1048576u);
@@ -97,7 +101,7 @@ TEST(ParseConfigTest, FullValidConfig) {
 TEST(ParseConfigTest, SocketDefaults) {
   absl::StatusOr<DaemonConfig> config =
       ParseConfig("rule { root: \"/srv\" allow_uid: 1 }\n", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(config->socket().path(), "/run/durabled/durabled.sock");
   EXPECT_EQ(config->socket().mode(), 0660u);
@@ -108,20 +112,20 @@ TEST(ParseConfigTest, SocketDefaults) {
 TEST(ParseConfigTest, SocketDefaultsFillOnlyMissingFields) {
   absl::StatusOr<DaemonConfig> mode_only =
       ParseConfig("socket { mode: 0600 }\n", kFile);
-  ASSERT_TRUE(mode_only.ok()) << mode_only.status();
+  ASSERT_THAT(mode_only, IsOk());
   EXPECT_EQ(mode_only->socket().path(), kDefaultListenSocketPath);
   EXPECT_EQ(mode_only->socket().mode(), 0600u);
 
   absl::StatusOr<DaemonConfig> path_only =
       ParseConfig("socket { path: \"/tmp/x.sock\" }\n", kFile);
-  ASSERT_TRUE(path_only.ok()) << path_only.status();
+  ASSERT_THAT(path_only, IsOk());
   EXPECT_EQ(path_only->socket().path(), "/tmp/x.sock");
   EXPECT_EQ(path_only->socket().mode(), 0660u);
 }
 
 TEST(ParseConfigTest, GrpcLimitsDefaultWhenUnset) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(config->enable_reflection());
   const durable::v1::Limits limits = EffectiveLimits(*config);
   EXPECT_EQ(limits.max_streams_per_connection(), 16u);
@@ -138,7 +142,7 @@ TEST(ParseConfigTest, GrpcLimitsAreRead) {
              "2048 request_arrival_timeout_ms: 500 grpc_memory_bytes: "
              "33554432 max_grpc_threads: 8 }"}),
       kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->enable_reflection());
   const durable::v1::Limits limits = EffectiveLimits(*config);
   EXPECT_EQ(limits.max_streams_per_connection(), 4u);
@@ -150,7 +154,7 @@ TEST(ParseConfigTest, GrpcLimitsAreRead) {
 
 TEST(ParseConfigTest, EmptyConfigIsValid) {
   absl::StatusOr<DaemonConfig> config = ParseConfig("", kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->rule_size(), 0);
   EXPECT_EQ(config->socket().path(), kDefaultListenSocketPath);
 }
@@ -173,7 +177,7 @@ TEST(ParseConfigTest, UnterminatedBlock) {
   });
   absl::StatusOr<DaemonConfig> config = ParseConfig(text, kFile);
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(config.status().message()),
               StartsWith(absl::StrCat(kFile, ":")));
 }
@@ -279,7 +283,7 @@ TEST(ParseConfigTest, ModesAtLimitAreAccepted) {
       "rule { root: \"/srv\" allow_uid: 1 create_mode: 0777 "
       "max_mode: 0777 directory_mode: 0777 }\n",
       kFile);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->rule(0).create_mode(), 0777u);
   EXPECT_EQ(config->rule(0).max_mode(), 0777u);
   EXPECT_EQ(config->rule(0).directory_mode(), 0777u);
@@ -364,16 +368,16 @@ TEST(ParseConfigTest, ErrorLabelUsesFileName) {
 
 TEST(LoadConfigFileTest, MissingFileNamesThePath) {
   const std::string path =
-      ::testing::TempDir() + "/durabled-no-such-dir/missing.conf";
+      testing::TempDir() + "/durabled-no-such-dir/missing.conf";
   absl::StatusOr<DaemonConfig> config = LoadConfigFile(path);
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()), HasSubstr(path));
 }
 
-class LoadConfigFileOnDiskTest : public ::testing::Test {
+class LoadConfigFileOnDiskTest : public testing::Test {
  protected:
   void SetUp() override {
-    path_ = absl::StrCat(::testing::TempDir(), "/config_loader_test.", getpid(),
+    path_ = absl::StrCat(testing::TempDir(), "/config_loader_test.", getpid(),
                          ".conf");
   }
   void TearDown() override { unlink(path_.c_str()); }
@@ -391,7 +395,7 @@ TEST_F(LoadConfigFileOnDiskTest, ReadsAndParses) {
   ASSERT_NO_FATAL_FAILURE(
       Write("rule {\n  root: \"/srv\"\n  allow_uid: 7\n}\n"));
   absl::StatusOr<DaemonConfig> config = LoadConfigFile(path_);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   ASSERT_EQ(config->rule_size(), 1);
   EXPECT_EQ(config->rule(0).root(), "/srv");
 }
@@ -408,7 +412,7 @@ TEST_F(LoadConfigFileOnDiskTest, ErrorsAreLabelledWithThePath) {
 TEST(LoadConfigFileTest, DirectoryIsNotAConfig) {
   // A directory opens as an ifstream on Linux but reads as nothing; it must
   // not pass for an empty (rule-less) config.
-  absl::StatusOr<DaemonConfig> config = LoadConfigFile(::testing::TempDir());
+  absl::StatusOr<DaemonConfig> config = LoadConfigFile(testing::TempDir());
   EXPECT_FALSE(config.ok()) << "parsed: " << config->ShortDebugString();
 }
 

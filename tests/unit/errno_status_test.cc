@@ -12,7 +12,7 @@
 namespace durable {
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
 struct Case {
   const char* name;
@@ -23,7 +23,7 @@ struct Case {
 #define ERRNO_CASE(e, status_code) \
   Case { #e, e, absl::StatusCode::status_code }
 
-class SyscallErrorTest : public ::testing::TestWithParam<Case> {};
+class SyscallErrorTest : public testing::TestWithParam<Case> {};
 
 TEST_P(SyscallErrorTest, CodeMessageAndErrno) {
   const Case& c = GetParam();
@@ -37,23 +37,23 @@ TEST_P(SyscallErrorTest, CodeMessageAndErrno) {
 
 INSTANTIATE_TEST_SUITE_P(
     Errnos, SyscallErrorTest,
-    ::testing::Values(ERRNO_CASE(ENOENT, kNotFound),
-                      ERRNO_CASE(ENOTDIR, kNotFound),
-                      ERRNO_CASE(EACCES, kPermissionDenied),
-                      ERRNO_CASE(EPERM, kPermissionDenied),
-                      ERRNO_CASE(EROFS, kPermissionDenied),
-                      ERRNO_CASE(ELOOP, kPermissionDenied),
-                      ERRNO_CASE(EXDEV, kPermissionDenied),
-                      ERRNO_CASE(EEXIST, kAlreadyExists),
-                      ERRNO_CASE(ENOSPC, kResourceExhausted),
-                      ERRNO_CASE(EDQUOT, kResourceExhausted),
-                      ERRNO_CASE(EFBIG, kResourceExhausted),
-                      ERRNO_CASE(EAGAIN, kUnavailable),
-                      ERRNO_CASE(EINVAL, kInvalidArgument),
-                      ERRNO_CASE(ENAMETOOLONG, kInvalidArgument),
-                      ERRNO_CASE(EISDIR, kFailedPrecondition),
-                      ERRNO_CASE(EIO, kInternal), ERRNO_CASE(EBADF, kInternal)),
-    [](const ::testing::TestParamInfo<Case>& info) {
+    testing::Values(ERRNO_CASE(ENOENT, kNotFound),
+                    ERRNO_CASE(ENOTDIR, kNotFound),
+                    ERRNO_CASE(EACCES, kPermissionDenied),
+                    ERRNO_CASE(EPERM, kPermissionDenied),
+                    ERRNO_CASE(EROFS, kPermissionDenied),
+                    ERRNO_CASE(ELOOP, kPermissionDenied),
+                    ERRNO_CASE(EXDEV, kPermissionDenied),
+                    ERRNO_CASE(EEXIST, kAlreadyExists),
+                    ERRNO_CASE(ENOSPC, kResourceExhausted),
+                    ERRNO_CASE(EDQUOT, kResourceExhausted),
+                    ERRNO_CASE(EFBIG, kResourceExhausted),
+                    ERRNO_CASE(EAGAIN, kUnavailable),
+                    ERRNO_CASE(EINVAL, kInvalidArgument),
+                    ERRNO_CASE(ENAMETOOLONG, kInvalidArgument),
+                    ERRNO_CASE(EISDIR, kFailedPrecondition),
+                    ERRNO_CASE(EIO, kInternal), ERRNO_CASE(EBADF, kInternal)),
+    [](const testing::TestParamInfo<Case>& info) {
       return std::string(info.param.name);
     });
 

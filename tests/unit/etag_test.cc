@@ -9,7 +9,7 @@
 namespace durable {
 namespace {
 
-using ::testing::MatchesRegex;
+using testing::MatchesRegex;
 
 FileInfo Base() {
   FileInfo info;

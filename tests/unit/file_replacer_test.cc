@@ -25,22 +25,27 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/base/errno_status.h"
+#include "server/base/unique_fd.h"
 #include "server/engine/etag.h"
 #include "server/engine/file_system.h"
 #include "server/engine/posix_file_system.h"
 #include "server/engine/sha256.h"
-#include "server/base/unique_fd.h"
 #include "tests/support/fault_injection_file_system.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
+
 namespace {
 
 using Operation = FaultInjectionFileSystem::Operation;
 using Call = FaultInjectionFileSystem::Call;
-using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
+using testing::ElementsAre;
+using testing::ElementsAreArray;
+using testing::IsEmpty;
+using testing::SizeIs;
 
 constexpr char kTarget[] = "target.txt";
 constexpr char kOldContent[] = "the old content\n";
@@ -53,7 +58,7 @@ absl::Status InjectedEio() { return SyscallError(EIO, "injected fault"); }
 
 // A fresh directory under /tmp, open as the writer's dir fd; the fixture
 // removes it with everything in it.
-class FileReplacerTest : public ::testing::Test {
+class FileReplacerTest : public testing::Test {
  protected:
   void SetUp() override {
     char path[] = "/tmp/durable_writer_test.XXXXXX";
@@ -160,12 +165,21 @@ class FileReplacerTest : public ::testing::Test {
     return snapshot;
   }
 
+  // Writes kNewContent with `options`; expects the refusal `code` and the
+  // directory exactly as it was before.
+  void ExpectRefusedUnchanged(absl::StatusCode code,
+                              const CommitOptions& options = {}) {
+    const auto before = Snapshot();
+    EXPECT_THAT(Write(kNewContent, options), StatusIs(code));
+    EXPECT_EQ(Snapshot(), before);
+  }
+
   // The etag of the file now at `name`, computed from the disk.
   std::string EtagOnDisk(const std::string& name) {
     UniqueFd fd(open(PathOf(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     EXPECT_TRUE(fd.valid()) << strerror(errno);
     absl::StatusOr<FileInfo> info = posix_.Stat(fd.get());
-    EXPECT_TRUE(info.ok()) << info.status();
+    EXPECT_THAT(info, IsOk());
     return info.ok() ? EtagOf(*info) : "";
   }
 
@@ -180,6 +194,28 @@ class FileReplacerTest : public ::testing::Test {
           << "after " << call.operation << "(" << call.name
           << "): target holds " << (now ? absl::CEscape(*now) : "<absent>");
     });
+  }
+
+  // Writes kNewContent while CheckTargetAfterEveryCall(old_content, ...)
+  // watches; `*log` is the call log of the successful write.
+  void WriteCheckingEveryCall(std::optional<std::string> old_content,
+                              std::vector<Call>* log) {
+    CheckTargetAfterEveryCall(old_content, kNewContent);
+    ASSERT_THAT(Write(kNewContent), IsOk());
+    *log = fs_.CallLog();
+  }
+
+  // A filesystem without directory fsync: the write still succeeds.
+  void ExpectUnsupportedDirectorySyncTolerated() {
+    fs_.FailNext(Operation::kSyncDirectory,
+                 absl::UnimplementedError("no directory fsync here"));
+
+    absl::StatusOr<CommitResult> result = Write(kNewContent);
+
+    ASSERT_THAT(result, IsOk());
+    EXPECT_EQ(fs_.PendingFaults(), 0);
+    EXPECT_EQ(ReadFile(kTarget), kNewContent);
+    EXPECT_THAT(Entries(), ElementsAre(kTarget));
   }
 
   PosixFileSystem posix_;
@@ -228,7 +264,7 @@ TEST_F(FileReplacerTest, CreateWritesContentPermissionsAndResult) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   struct stat st = LstatOf(kTarget);
   EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -246,7 +282,7 @@ TEST_F(FileReplacerTest, CreateWritesContentPermissionsAndResult) {
 TEST_F(FileReplacerTest, CreateOfEmptyContent) {
   absl::StatusOr<CommitResult> result = Write("");
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), "");
   EXPECT_EQ(result->size, 0u);
   EXPECT_EQ(result->sha256, Sha256::Of(""));
@@ -260,7 +296,7 @@ TEST_F(FileReplacerTest, CreateSetsCreateOwner) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_uid, kOtherOwner.uid);
   EXPECT_EQ(st.st_gid, kOtherOwner.gid);
@@ -269,7 +305,7 @@ TEST_F(FileReplacerTest, CreateSetsCreateOwner) {
 
 TEST_F(FileReplacerTest, ReplaceSwapsContentAndKeepsExistingPermissions) {
   absl::StatusOr<CommitResult> first = Write(kOldContent);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   ASSERT_EQ(chmod(PathOf(kTarget).c_str(), 0600), 0) << strerror(errno);
   const ino_t old_inode = LstatOf(kTarget).st_ino;
   CommitOptions options;
@@ -277,7 +313,7 @@ TEST_F(FileReplacerTest, ReplaceSwapsContentAndKeepsExistingPermissions) {
 
   absl::StatusOr<CommitResult> second = Write(kNewContent, options);
 
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -298,7 +334,7 @@ TEST_F(FileReplacerTest, ReplaceKeepsExistingOwner) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   struct stat st = LstatOf(kTarget);
   EXPECT_EQ(st.st_uid, kOtherOwner.uid);
   EXPECT_EQ(st.st_gid, kOtherOwner.gid);
@@ -310,7 +346,7 @@ TEST_F(FileReplacerTest, QuickSuccessiveReplacementsGetDistinctEtags) {
   std::vector<std::string> etags;
   for (const char* content : {"aaaa", "bbbb", "cccc", "dddd"}) {
     absl::StatusOr<CommitResult> result = Write(content);
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_THAT(result, IsOk());
     EXPECT_EQ(result->etag, EtagOnDisk(kTarget));
     etags.push_back(result->etag);
   }
@@ -323,16 +359,16 @@ TEST_F(FileReplacerTest, StreamedAppendsAreCommittedAsOneContent) {
   PlantFile(kTarget, kOldContent);
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append("first ").ok());
-  ASSERT_TRUE((*staged)->Append("").ok());
-  ASSERT_TRUE((*staged)->Append("second").ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append("first "), IsOk());
+  ASSERT_THAT((*staged)->Append(""), IsOk());
+  ASSERT_THAT((*staged)->Append("second"), IsOk());
   EXPECT_EQ((*staged)->size(), 12u);
   EXPECT_EQ(ReadFile(kTarget), kOldContent) << "visible before the commit";
 
   absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), "first second");
   EXPECT_EQ(result->size, 12u);
   EXPECT_EQ(result->sha256, Sha256::Of("first second"));
@@ -342,15 +378,10 @@ TEST_F(FileReplacerTest, StreamedAppendsAreCommittedAsOneContent) {
 
 TEST_F(FileReplacerTest, IfAbsentOnExistingTargetIsAlreadyExists) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   CommitOptions options;
   options.if_absent = true;
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kAlreadyExists, options);
 }
 
 TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
@@ -359,7 +390,7 @@ TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   bool published_no_replace = false;
@@ -373,15 +404,10 @@ TEST_F(FileReplacerTest, IfAbsentOnMissingTargetCreatesWithoutReplacing) {
 
 TEST_F(FileReplacerTest, OverwriteNotAllowedIsPermissionDenied) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   CommitOptions options;
   options.allow_overwrite = false;
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent, options);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kPermissionDenied, options);
 }
 
 TEST_F(FileReplacerTest, OverwriteNotAllowedStillCreates) {
@@ -390,56 +416,33 @@ TEST_F(FileReplacerTest, OverwriteNotAllowedStillCreates) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, options);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
 }
 
 TEST_F(FileReplacerTest, TargetIsDirectoryIsFailedPrecondition) {
   ASSERT_EQ(mkdir(PathOf(kTarget).c_str(), 0755), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(std::filesystem::is_empty(PathOf(kTarget)));
 }
 
 TEST_F(FileReplacerTest, TargetIsFifoIsFailedPrecondition) {
   ASSERT_EQ(mkfifo(PathOf(kTarget).c_str(), 0644), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(FileReplacerTest, TargetIsSymlinkIsFailedPreconditionAndNotFollowed) {
   PlantFile("pointee", kOldContent);
   ASSERT_EQ(symlink("pointee", PathOf(kTarget).c_str()), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);  // link, its target and its content
+  // Unchanged: the link, its target and its content.
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadFile("pointee"), kOldContent);
 }
 
 TEST_F(FileReplacerTest,
        TargetIsDanglingSymlinkIsFailedPreconditionAndNotFollowed) {
   ASSERT_EQ(symlink("missing", PathOf(kTarget).c_str()), 0) << strerror(errno);
-  const auto before = Snapshot();
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadFile("missing"), std::nullopt);
 }
 
@@ -450,7 +453,7 @@ TEST_F(FileReplacerTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_EQ(ReadFile("elsewhere"), kOldContent);
@@ -459,12 +462,8 @@ TEST_F(FileReplacerTest, HardLinkPlantedAtTargetKeepsItsContentElsewhere) {
 }
 
 TEST_F(FileReplacerTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
-  CheckTargetAfterEveryCall(std::nullopt, kNewContent);
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_TRUE(result.ok()) << result.status();
-  std::vector<Call> log = fs_.CallLog();
+  std::vector<Call> log;
+  ASSERT_NO_FATAL_FAILURE(WriteCheckingEveryCall(std::nullopt, &log));
   ASSERT_THAT(
       fs_.Operations(),
       ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
@@ -481,12 +480,8 @@ TEST_F(FileReplacerTest, CreateFollowsTheProtocolAndNeverExposesTheTempFile) {
 
 TEST_F(FileReplacerTest, ReplaceFollowsTheProtocolAndNeverExposesTheTempFile) {
   PlantFile(kTarget, kOldContent);
-  CheckTargetAfterEveryCall(kOldContent, kNewContent);
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_TRUE(result.ok()) << result.status();
-  std::vector<Call> log = fs_.CallLog();
+  std::vector<Call> log;
+  ASSERT_NO_FATAL_FAILURE(WriteCheckingEveryCall(kOldContent, &log));
   ASSERT_THAT(
       fs_.Operations(),
       ElementsAre(Operation::kCreateExclusive, Operation::kAppend,
@@ -520,8 +515,7 @@ TEST_F(FileReplacerTest, ShortWriteThenEioFailsAndLeavesNothingBehind) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
-      << result.status();
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal)) << result.status();
   EXPECT_TRUE(saw_short_write);
   EXPECT_EQ(fs_.PendingFaults(), 0);
   EXPECT_EQ(Snapshot(), before);
@@ -529,14 +523,9 @@ TEST_F(FileReplacerTest, ShortWriteThenEioFailsAndLeavesNothingBehind) {
 
 TEST_F(FileReplacerTest, NoSpaceOnAppendIsResourceExhausted) {
   PlantFile(kTarget, kOldContent);
-  const auto before = Snapshot();
   fs_.FailNext(Operation::kAppend, SyscallError(ENOSPC, "injected write"));
 
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
-      << result.status();
-  EXPECT_EQ(Snapshot(), before);
+  ExpectRefusedUnchanged(absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(FileReplacerTest, CommitAfterFailedAppendIsRefused) {
@@ -544,43 +533,27 @@ TEST_F(FileReplacerTest, CommitAfterFailedAppendIsRefused) {
   const auto before = Snapshot();
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append("first ").ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append("first "), IsOk());
   fs_.FailNextAppend(3, InjectedEio());
   EXPECT_FALSE((*staged)->Append("second").ok());
   EXPECT_FALSE((*staged)->Append("third").ok()) << "append after a failure";
 
   absl::StatusOr<CommitResult> result = writer_.Commit(**staged, {});
 
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition))
       << result.status();
   staged->reset();
   EXPECT_EQ(Snapshot(), before);
 }
 
 TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnCreate) {
-  fs_.FailNext(Operation::kSyncDirectory,
-               absl::UnimplementedError("no directory fsync here"));
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(fs_.PendingFaults(), 0);
-  EXPECT_EQ(ReadFile(kTarget), kNewContent);
-  EXPECT_THAT(Entries(), ElementsAre(kTarget));
+  ExpectUnsupportedDirectorySyncTolerated();
 }
 
 TEST_F(FileReplacerTest, UnsupportedDirectorySyncIsToleratedOnReplace) {
   PlantFile(kTarget, kOldContent);
-  fs_.FailNext(Operation::kSyncDirectory,
-               absl::UnimplementedError("no directory fsync here"));
-
-  absl::StatusOr<CommitResult> result = Write(kNewContent);
-
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(fs_.PendingFaults(), 0);
-  EXPECT_EQ(ReadFile(kTarget), kNewContent);
-  EXPECT_THAT(Entries(), ElementsAre(kTarget));
+  ExpectUnsupportedDirectorySyncTolerated();
 }
 
 TEST_F(FileReplacerTest, MissingRenameExchangeFallsBackToPlainReplace) {
@@ -589,7 +562,7 @@ TEST_F(FileReplacerTest, MissingRenameExchangeFallsBackToPlainReplace) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent);
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(result->created);
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
   EXPECT_THAT(Entries(), ElementsAre(kTarget));
@@ -608,8 +581,8 @@ TEST_F(FileReplacerTest, StagedFileDestroyedWithoutCommitLeavesNoTempFile) {
   const auto before = Snapshot();
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
-  ASSERT_TRUE((*staged)->Append(kNewContent).ok());
+  ASSERT_THAT(staged, IsOk());
+  ASSERT_THAT((*staged)->Append(kNewContent), IsOk());
   EXPECT_THAT(TempFiles(), ElementsAre((*staged)->temp_name()));
   EXPECT_EQ(ReadFile((*staged)->temp_name()), kNewContent);
 
@@ -621,7 +594,7 @@ TEST_F(FileReplacerTest, StagedFileDestroyedWithoutCommitLeavesNoTempFile) {
 TEST_F(FileReplacerTest, EmptyStagedFileDestroyedLeavesNoTempFile) {
   absl::StatusOr<std::unique_ptr<StagedFile>> staged =
       writer_.Stage(dir_fd_.get(), kTarget);
-  ASSERT_TRUE(staged.ok()) << staged.status();
+  ASSERT_THAT(staged, IsOk());
   EXPECT_THAT(TempFiles(), SizeIs(1));
 
   staged->reset();
@@ -633,7 +606,7 @@ TEST_F(FileReplacerTest, IsTempFileNameAcceptsTheNamesTheWriterMakes) {
   for (int i = 0; i < 32; ++i) {
     absl::StatusOr<std::unique_ptr<StagedFile>> staged =
         writer_.Stage(dir_fd_.get(), kTarget);
-    ASSERT_TRUE(staged.ok()) << staged.status();
+    ASSERT_THAT(staged, IsOk());
     const std::string& name = (*staged)->temp_name();
     EXPECT_TRUE(IsTempFileName(name)) << name;
     // The format itself: the prefix and 16 lowercase hex digits.
@@ -685,7 +658,7 @@ void PrintTo(const Scenario& scenario, std::ostream* out) {
 }
 
 class FileReplacerFaultTest : public FileReplacerTest,
-                               public ::testing::WithParamInterface<Scenario> {
+                              public testing::WithParamInterface<Scenario> {
  protected:
   // Empties the directory and plants the old target if the scenario has one.
   void Prepare() {
@@ -718,7 +691,7 @@ TEST_P(FileReplacerFaultTest, SuccessfulWriteMakesTheExpectedCalls) {
 
   absl::StatusOr<CommitResult> result = Write(kNewContent, Options());
 
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_THAT(fs_.Operations(), ElementsAreArray(GetParam().protocol));
   ExpectTargetOnlyPublishedByRename(fs_.CallLog());
   EXPECT_EQ(ReadFile(kTarget), kNewContent);
@@ -761,7 +734,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
     if (unlink_of_old_content) {
       // Documented: the write is durable, so it stays OK; the old content
       // is left under a temp name for the start-up sweep.
-      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_THAT(result, IsOk());
       EXPECT_FALSE(result->created);
       EXPECT_EQ(ReadFile(kTarget), kNewContent);
       std::vector<std::string> leftovers = TempFiles();
@@ -771,7 +744,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
       EXPECT_THAT(Entries(), SizeIs(2));
       continue;
     }
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal))
         << result.status();
     EXPECT_EQ(ReadFile(kTarget), OldContent());
     EXPECT_THAT(TempFiles(), IsEmpty());
@@ -781,7 +754,7 @@ TEST_P(FileReplacerFaultTest, EioAtAnyStepLeavesTheOldStateAndNoTempFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, FileReplacerFaultTest,
-    ::testing::Values(
+    testing::Values(
         Scenario{"Create",
                  false,
                  std::nullopt,
@@ -806,7 +779,7 @@ INSTANTIATE_TEST_SUITE_P(
                   Operation::kSetModificationTime, Operation::kStat,
                   Operation::kSyncFile, Operation::kRename, Operation::kStatAt,
                   Operation::kSyncDirectory, Operation::kUnlink}}),
-    [](const ::testing::TestParamInfo<Scenario>& info) {
+    [](const testing::TestParamInfo<Scenario>& info) {
       return std::string(info.param.name);
     });
 

@@ -12,8 +12,8 @@
 namespace durable {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
+using testing::HasSubstr;
+using testing::StartsWith;
 
 TEST(DisplayPathTest, ShortPathIsEscapedOnly) {
   EXPECT_EQ(DisplayPath("/srv/x"), "/srv/x");

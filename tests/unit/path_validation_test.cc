@@ -7,16 +7,21 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
+
 namespace {
 
-using ::testing::HasSubstr;
+using testing::HasSubstr;
 
 // Expects INVALID_ARGUMENT whose message contains `why`.
 void ExpectRejected(const std::string& path, const std::string& why) {
   absl::Status status = ValidateClientPath(path);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument))
       << "path: \"" << path << "\" status: " << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr(why))
       << "path: \"" << path << "\"";
@@ -87,13 +92,13 @@ TEST(ValidateClientPathTest, RejectsControlCharacters) {
 
 TEST(ValidateClientPathTest, AcceptsHighBytes) {
   // UTF-8 (or any byte >= 0x80) is a legal file name byte.
-  EXPECT_TRUE(ValidateClientPath("/caf\xc3\xa9/\xff").ok());
+  EXPECT_THAT(ValidateClientPath("/caf\xc3\xa9/\xff"), IsOk());
 }
 
 TEST(ValidateClientPathTest, ComponentLengthLimitIsNameMax) {
   const std::string at_limit(NAME_MAX, 'n');
-  EXPECT_TRUE(ValidateClientPath("/" + at_limit).ok());
-  EXPECT_TRUE(ValidateClientPath("/dir/" + at_limit + "/leaf").ok());
+  EXPECT_THAT(ValidateClientPath("/" + at_limit), IsOk());
+  EXPECT_THAT(ValidateClientPath("/dir/" + at_limit + "/leaf"), IsOk());
 
   const std::string over(NAME_MAX + 1, 'n');
   ExpectRejected("/" + over, "component");
@@ -114,7 +119,7 @@ std::string LongPath(size_t length) {
 TEST(ValidateClientPathTest, WholePathLengthLimitIsPathMaxMinusOne) {
   const std::string ok_path = LongPath(PATH_MAX - 1);
   ASSERT_EQ(ok_path.size(), static_cast<size_t>(PATH_MAX - 1));
-  EXPECT_TRUE(ValidateClientPath(ok_path).ok()) << ValidateClientPath(ok_path);
+  EXPECT_THAT(ValidateClientPath(ok_path), IsOk());
 
   const std::string too_long = LongPath(PATH_MAX);
   ASSERT_EQ(too_long.size(), static_cast<size_t>(PATH_MAX));

@@ -12,7 +12,7 @@
 namespace durable {
 namespace {
 
-using ::testing::ElementsAre;
+using testing::ElementsAre;
 
 PeerCredentials Credentials(pid_t pid, uid_t uid, gid_t gid,
                             std::vector<gid_t> groups = {}) {

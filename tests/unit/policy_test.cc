@@ -8,14 +8,19 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/policy/config_loader.h"
 #include "server/base/peer_credentials.h"
+#include "server/policy/config_loader.h"
+#include "tests/support/status_matchers.h"
 
 namespace durable {
+
+using test::IsOk;
+using test::StatusIs;
+
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
+using testing::HasSubstr;
+using testing::Not;
 
 constexpr char kConfig[] = R"pb(
   rule { root: "/srv" allow_uid: 1000 allow_uid: 1001 }
@@ -42,12 +47,12 @@ PeerCredentials Caller(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) {
   return caller;
 }
 
-class PolicyTest : public ::testing::Test {
+class PolicyTest : public testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<durable::v1::DaemonConfig> config =
         ParseConfig(kConfig, "policy_test.conf");
-    ASSERT_TRUE(config.ok()) << config.status();
+    ASSERT_THAT(config, IsOk());
     policy_ = Policy::FromConfig(*config);
     ASSERT_EQ(policy_.rules().size(), 4u);
   }
@@ -65,7 +70,7 @@ class PolicyTest : public ::testing::Test {
 
 TEST_F(PolicyTest, AllowedByUid) {
   absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 1), "/srv/x");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule_index, 0u);
   ASSERT_NE(grant->rule, nullptr);
   EXPECT_EQ(grant->rule->root, "/srv");
@@ -74,58 +79,56 @@ TEST_F(PolicyTest, AllowedByUid) {
 }
 
 TEST_F(PolicyTest, AllowedBySecondListedUid) {
-  EXPECT_TRUE(policy_.Authorize(Caller(1001, 1), "/srv/x").ok());
+  EXPECT_THAT(policy_.Authorize(Caller(1001, 1), "/srv/x"), IsOk());
 }
 
 TEST_F(PolicyTest, AllowedByPrimaryGid) {
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(7, 3000), "/srv/a/file");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv/a");
 }
 
 TEST_F(PolicyTest, AllowedBySupplementaryGroup) {
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(7, 8, {9, 3000, 11}), "/srv/a/file");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv/a");
 }
 
 TEST_F(PolicyTest, DeniedOtherwise) {
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(7, 8, {9, 10}), "/srv/a/file");
-  EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(std::string(grant.status().message()), HasSubstr("uid 7"));
   // The denying rule's root is none of this caller's business.
-  EXPECT_THAT(std::string(grant.status().message()),
-              Not(HasSubstr("/srv")));
+  EXPECT_THAT(std::string(grant.status().message()), Not(HasSubstr("/srv")));
 }
 
 TEST_F(PolicyTest, GidIsNotMistakenForUid) {
   // uid 3000 is not listed; gid 3000 is. A caller with uid 3000 and another
   // gid gets nothing.
-  EXPECT_EQ(policy_.Authorize(Caller(3000, 8), "/srv/a/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(3000, 8), "/srv/a/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // And a gid equal to a listed uid does not count.
-  EXPECT_EQ(policy_.Authorize(Caller(7, 2000), "/srv/a/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(7, 2000), "/srv/a/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
   // uid 1000 may write under /srv, but /srv/a has its own rule without it.
-  EXPECT_TRUE(policy_.Authorize(Caller(1000, 1), "/srv/other").ok());
+  EXPECT_THAT(policy_.Authorize(Caller(1000, 1), "/srv/other"), IsOk());
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(1000, 1), "/srv/a/file");
-  EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(std::string(grant.status().message()),
               HasSubstr("not allowed to write this path"));
-  EXPECT_THAT(std::string(grant.status().message()),
-              Not(HasSubstr("/srv/a")));
+  EXPECT_THAT(std::string(grant.status().message()), Not(HasSubstr("/srv/a")));
 
   // uid 2000 may write under /srv/a but not elsewhere under /srv.
-  EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/file").ok());
-  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/file"), IsOk());
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
@@ -133,36 +136,34 @@ TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
   // 2000 is not.
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(1000, 1), "/srv/a/b/c/d/file");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule_index, 2u);
   EXPECT_EQ(grant->rule->root, "/srv/a/b/c");
   EXPECT_EQ(grant->relative_parent, "d");
-  EXPECT_EQ(
-      policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file").status().code(),
-      absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // Just above the nested root, /srv/a governs.
-  EXPECT_TRUE(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file").ok());
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file"), IsOk());
 }
 
 TEST_F(PolicyTest, RootsMatchAtComponentBoundary) {
   // /srv/ab is governed by /srv, not /srv/a.
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(1000, 1), "/srv/ab/file");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv");
   EXPECT_EQ(grant->relative_parent, "ab");
-  EXPECT_EQ(policy_.Authorize(Caller(2000, 1), "/srv/ab/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/ab/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // /srvx is under no root at all.
-  EXPECT_EQ(policy_.Authorize(Caller(1000, 1), "/srvx/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy_.Authorize(Caller(1000, 1), "/srvx/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, OutsideEveryRootIsDenied) {
   for (const char* path : {"/etc/passwd", "/sr", "/datafile", "/x"}) {
     absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 500), path);
-    EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied)
-        << path;
+    EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied)) << path;
     EXPECT_THAT(std::string(grant.status().message()),
                 HasSubstr("outside every root"))
         << path;
@@ -173,8 +174,7 @@ TEST_F(PolicyTest, RootItselfIsDenied) {
   for (const char* path : {"/srv", "/srv/a", "/data"}) {
     absl::StatusOr<Grant> grant =
         policy_.Authorize(Caller(1000, 500, {3000}), path);
-    EXPECT_EQ(grant.status().code(), absl::StatusCode::kPermissionDenied)
-        << path;
+    EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied)) << path;
     EXPECT_THAT(std::string(grant.status().message()), HasSubstr("itself"))
         << path;
   }
@@ -183,18 +183,18 @@ TEST_F(PolicyTest, RootItselfIsDenied) {
 TEST_F(PolicyTest, RelativeParent) {
   absl::StatusOr<Grant> direct =
       policy_.Authorize(Caller(7, 500), "/data/file");
-  ASSERT_TRUE(direct.ok()) << direct.status();
+  ASSERT_THAT(direct, IsOk());
   EXPECT_EQ(direct->relative_parent, ".");
   EXPECT_EQ(direct->leaf, "file");
 
   absl::StatusOr<Grant> deeper =
       policy_.Authorize(Caller(7, 500), "/data/a/b/file");
-  ASSERT_TRUE(deeper.ok()) << deeper.status();
+  ASSERT_THAT(deeper, IsOk());
   EXPECT_EQ(deeper->relative_parent, "a/b");
   EXPECT_EQ(deeper->leaf, "file");
 
   absl::StatusOr<Grant> one = policy_.Authorize(Caller(7, 500), "/data/a/file");
-  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_THAT(one, IsOk());
   EXPECT_EQ(one->relative_parent, "a");
 }
 
@@ -221,7 +221,7 @@ TEST_F(PolicyTest, ExplicitValuesKept) {
 
   absl::StatusOr<Grant> grant =
       policy_.Authorize(Caller(2000, 1), "/srv/a/file");
-  ASSERT_TRUE(grant.ok()) << grant.status();
+  ASSERT_THAT(grant, IsOk());
   EXPECT_FALSE(grant->rule->allow_overwrite);
   EXPECT_EQ(grant->rule->max_file_size, 4096u);
 }
@@ -239,8 +239,8 @@ TEST_F(PolicyTest, CouldEverAllow) {
 TEST(PolicyEmptyTest, NoRulesDeniesEverything) {
   Policy policy = Policy::FromConfig(durable::v1::DaemonConfig());
   EXPECT_FALSE(policy.CouldEverAllow(Caller(0, 0)));
-  EXPECT_EQ(policy.Authorize(Caller(0, 0), "/x").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(policy.Authorize(Caller(0, 0), "/x"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(PolicyRootSlashTest, RootDirectoryRule) {
@@ -248,24 +248,24 @@ TEST(PolicyRootSlashTest, RootDirectoryRule) {
       "rule { root: \"/\" allow_uid: 5 }\n"
       "rule { root: \"/secret\" allow_uid: 6 }\n",
       "slash.conf");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   Policy policy = Policy::FromConfig(*config);
 
   absl::StatusOr<Grant> top = policy.Authorize(Caller(5, 5), "/file");
-  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_THAT(top, IsOk());
   EXPECT_EQ(top->relative_parent, ".");
   EXPECT_EQ(top->leaf, "file");
 
   absl::StatusOr<Grant> deep = policy.Authorize(Caller(5, 5), "/a/b/file");
-  ASSERT_TRUE(deep.ok()) << deep.status();
+  ASSERT_THAT(deep, IsOk());
   EXPECT_EQ(deep->relative_parent, "a/b");
 
   // The nested root overrides "/".
-  EXPECT_EQ(policy.Authorize(Caller(5, 5), "/secret/file").status().code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(policy.Authorize(Caller(6, 6), "/secret/file").ok());
+  EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secret/file"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(policy.Authorize(Caller(6, 6), "/secret/file"), IsOk());
   // "/secretx" is governed by "/".
-  EXPECT_TRUE(policy.Authorize(Caller(5, 5), "/secretx").ok());
+  EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secretx"), IsOk());
 }
 
 TEST_F(PolicyTest, GrantsForListAllowedRulesAndTheHolesInThem) {

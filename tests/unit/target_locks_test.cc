@@ -23,7 +23,7 @@
 namespace durable {
 namespace {
 
-using ::testing::ElementsAreArray;
+using testing::ElementsAreArray;
 
 // How long a test waits for something that should happen promptly before it
 // gives up and fails instead of hanging. Never used to assert speed.
