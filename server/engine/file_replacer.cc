@@ -454,22 +454,33 @@ absl::StatusOr<FileInfo> FileReplacer::StampNewerThan(int fd,
   return info;
 }
 
-absl::Status FileReplacer::RemoveFromTarget(int dir_fd,
-                                            const std::string& leaf) {
+absl::StatusOr<std::string> FileReplacer::MoveAside(int dir_fd,
+                                                    const std::string& leaf) {
   absl::Status status;
-  std::string aside;
   for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
-    aside = RandomTempName();
+    std::string aside = RandomTempName();
     status = fs_->Rename(dir_fd, leaf, aside, RenameMode::kNoReplace);
+    if (status.ok()) return aside;
     if (!absl::IsAlreadyExists(status)) break;
   }
-  if (!status.ok()) return status;
+  return status;
+}
+
+void FileReplacer::UnlinkAside(int dir_fd, const std::string& aside,
+                               const std::string& leaf) {
   absl::Status removed = fs_->Unlink(dir_fd, aside);
   if (!removed.ok()) {
     // Off the target, which is what matters; the start-up sweep removes it.
     LogError(absl::StrCat("cannot remove ", aside, " (was ", leaf,
                           "): ", removed.message()));
   }
+}
+
+absl::Status FileReplacer::RemoveFromTarget(int dir_fd,
+                                            const std::string& leaf) {
+  absl::StatusOr<std::string> aside = MoveAside(dir_fd, leaf);
+  if (!aside.ok()) return aside.status();
+  UnlinkAside(dir_fd, *aside, leaf);
   return absl::OkStatus();
 }
 
@@ -500,13 +511,9 @@ absl::StatusOr<std::string> FileReplacer::Remove(int dir_fd,
   if (!status.ok()) return Annotate(status, "nothing was removed, because");
   // Move it aside under a fresh temp name, so that a failed directory fsync
   // can put it back.
-  std::string temp;
-  for (int attempt = 0; attempt < kTempNameAttempts; ++attempt) {
-    temp = RandomTempName();
-    status = fs_->Rename(dir_fd, leaf, temp, RenameMode::kNoReplace);
-    if (!absl::IsAlreadyExists(status)) break;
-  }
-  if (!status.ok()) return Annotate(status, "cannot remove the target");
+  absl::StatusOr<std::string> aside = MoveAside(dir_fd, leaf);
+  if (!aside.ok()) return Annotate(aside.status(), "cannot remove the target");
+  const std::string& temp = *aside;
   status = SyncDirectory(dir_fd);
   if (!status.ok()) {
     absl::Status undone =
@@ -534,11 +541,7 @@ absl::StatusOr<std::string> FileReplacer::Remove(int dir_fd,
         "); it is kept as ", temp,
         " and may or may not be gone from the target after a power loss"));
   }
-  status = fs_->Unlink(dir_fd, temp);
-  if (!status.ok()) {
-    LogError(absl::StrCat("cannot remove ", temp, " (was ", leaf,
-                          "): ", status.message()));
-  }
+  UnlinkAside(dir_fd, temp, leaf);
   return etag;
 }
 

@@ -188,6 +188,15 @@ class FileReplacer {
   // swallows it, and returns the file's FileInfo afterwards.
   absl::StatusOr<FileInfo> StampNewerThan(int fd, int64_t old_mtime_ns);
 
+  // Renames whatever is at `leaf` to a fresh temp name (never replacing
+  // anything) and returns that name.
+  absl::StatusOr<std::string> MoveAside(int dir_fd, const std::string& leaf);
+
+  // Unlinks `aside`, formerly `leaf`; a failure is only logged (the entry
+  // is off the target and the start-up sweep removes it).
+  void UnlinkAside(int dir_fd, const std::string& aside,
+                   const std::string& leaf);
+
   // Moves whatever is at `leaf` to a fresh temp name and unlinks it.
   absl::Status RemoveFromTarget(int dir_fd, const std::string& leaf);
 
