@@ -30,15 +30,6 @@ class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
   void OnDone() override { delete this; }
 };
 
-// Whether a write of the call behind `context` should no longer publish:
-// the client cancelled, or the call's deadline passed.
-std::function<bool()> AbandonWhenGone(grpc::CallbackServerContext* context) {
-  return [context] {
-    return context->IsCancelled() ||
-           context->deadline() <= std::chrono::system_clock::now();
-  };
-}
-
 std::string MethodName(absl::string_view method) {
   return absl::StrCat("/", durable::v1::DurableWriter::service_full_name(), "/",
                       method);
@@ -112,7 +103,9 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
   const absl::Time start = absl::Now();
   absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  const std::function<bool()> abandon = AbandonWhenGone(context);
+  const std::function<bool()> abandon = [context] {
+    return CallIsGone(*context);
+  };
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
       WriteOperation::Begin(deps_, *caller, request.path(), request.options(),
                             abandon);

@@ -14,6 +14,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view path) {
                       absl::StrCat(DisplayPath(path), ": ", status.message()));
 }
 
+bool CallIsGone(grpc::ServerContextBase& context) {
+  return context.IsCancelled() ||
+         context.deadline() <= std::chrono::system_clock::now();
+}
+
 void FillWriteResponse(const CommitResult& result,
                        durable::v1::WriteResponse* response) {
   response->set_size(result.size);

@@ -22,6 +22,10 @@ namespace durable {
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           absl::string_view path = "");
 
+// Whether the call behind `context` should no longer publish anything: the
+// client cancelled, or the call's deadline passed.
+bool CallIsGone(grpc::ServerContextBase& context);
+
 void FillWriteResponse(const CommitResult& result,
                        durable::v1::WriteResponse* response);
 void FillStatResponse(const FileInfo& info,

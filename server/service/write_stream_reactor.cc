@@ -105,17 +105,13 @@ void WriteStreamReactor::CommitOnWorker() {
       absl::MutexLock lock(&mu_);
       if (cancelled_) return true;
     }
-    return context_->IsCancelled() ||
-           context_->deadline() <= std::chrono::system_clock::now();
+    return CallIsGone(*context_);
   });
   if (!result.ok()) {
     FinishWith(result.status());
     return;
   }
-  response_->set_size(result->size);
-  response_->set_sha256(result->sha256);
-  response_->set_etag(result->etag);
-  response_->set_created(result->created);
+  FillWriteResponse(*result, response_);
   FinishWith(absl::OkStatus());
 }
 
