@@ -1,157 +1,205 @@
-// Throughput of durabled against the in-process baseline it replaces.
+// durable_bench: durabled against the in-process baselines it replaces, the
+// scenarios of issue 12 side by side in one run.
 //
-// One run starts a private durabled (the binary CMake built, DURABLED_BINARY)
-// on a scratch tree under /tmp, then measures side by side, on the same
-// filesystem:
+//   <build>/tests/bench/durable_bench [--quick] [--scenarios=1,2,3,4,5,6]
+//       [--seconds=3] [--stream_mib=1024] [--dir_sizes=10,10000,100000]
+//       [--starts=10] [--one_shot_runs=30] [--daemon_flag=FLAG]...
+//       [--scratch_dir=/tmp] [--keep_scratch]
 //
-//   baseline  write a temp file, fsync it, rename it over the target, fsync
-//             the directory, all in this process (the protocol of
-//             write_durable() that durabled generalises);
-//   daemon    the same replacement requested over the Unix socket with
-//             durable::Client.
+// It starts a private durabled (the binary CMake built) with a config it
+// writes: root <scratch>/data, socket and log in <scratch>, a fresh
+// <scratch> under --scratch_dir (/tmp here is on the same ext4 disk as
+// everything else). The in-process baselines write under <scratch>/baseline,
+// so both sides use one filesystem. Each --daemon_flag (repeatable) is passed
+// to every durabled started, e.g. --daemon_flag=--flush_strategy=syncfs.
+// Each scenario runs its baselines first, then the daemon, each side for
+// --seconds; writes are 4 KiB and every client writer thread has its own
+// durable::Client, i.e. its own connection.
 //
-// for sequential writes to one target, 8 threads writing 8 targets in one
-// directory (one durable::Client each), and one 64 MiB streamed write. Every
-// benchmark reports the rate counters "writes" and "MiB" (per second of wall
-// time, all threads together); at the end a table gives daemon/baseline for
-// each pair. Nothing here asserts on timing: the exit status only says
-// whether every write succeeded and the daemon stopped cleanly.
+//   1  1 writer, one target rewritten: the cycle (create a temp with
+//      O_CREAT|O_EXCL, write, fsync, rename over the target, fsync the
+//      directory) against one client.
+//   2  32 writers, distinct files in one directory: 32 threads doing the
+//      cycle, the batched ceiling (one thread: 32 temps, one syncfs, 32
+//      renames, one directory fsync, repeated), 32 clients.
+//   3  32 writers, one target: 32 threads taking turns under one mutex
+//      against 32 clients. Each write's content starts "writer W seq S";
+//      after each side the target must hold its writer's last acknowledged
+//      write, and no acknowledged write may have been sent after that one
+//      was acknowledged. Also counts answers marked superseded.
+//   4  one --stream_mib MiB stream: dd if=/dev/zero bs=1M conv=fsync (a
+//      child process, timed from spawn to reaped) against one
+//      Client::WriteStream in 1 MiB chunks, with the daemon's peak VmRSS
+//      growth (sampled every 10 ms).
+//   5  idle daemon: over --starts fresh starts, the median time from fork
+//      to the first answered WhoAmI and VmRSS 200 ms later. Then
+//      --one_shot_runs one-shot 4 KiB writes, each a fresh process:
+//      `durable_cycle PATH < FILE` (the cycle, built here) against
+//      `durablectl --socket=S write PATH < FILE`.
+//   6  scenario 1 in directories pre-filled with --dir_sizes empty files.
 //
-//   durable_bench [--benchmark_filter=...] [--benchmark_min_time=...]
-//                 [--benchmark_repetitions=...] [--benchmark_out=...]
+// Columns, one row per side (the first row of a scenario is its baseline):
+//   writes/s      acknowledged writes per second of wall time, all threads
+//   MiB/s         the same in bytes
+//   p50, p99 ms   latency of one write from call to answer (batched ceiling:
+//                 its batch's; one-shots and the stream: the whole run's)
+//   CPU us/write  CPU per write, total (client + daemon). Client: this
+//                 process, all threads, gRPC's included (getrusage SELF
+//                 deltas); for dd, durable_cycle and durablectl the child
+//                 processes instead (wait4's rusage: getrusage CHILDREN
+//                 deltas). Daemon: deltas of utime + stime in
+//                 /proc/<pid>/stat. Baseline rows have no daemon part.
+//   x thr, x p50, x p99, x CPU   this row divided by the scenario's first
+//                 row: writes/s, p50, p99, CPU per write.
+// Below the table: issue 12's "Done when" thresholds, each with its
+// measured value and PASS or MISS. They are informational: the exit status
+// is 0 if and only if every scenario ran, every write succeeded, the
+// shared-target checks held and the daemon exited 0 on SIGTERM.
+//
+// --quick (the ctest smoke test, label "bench") runs every scenario
+// briefly: 0.2 s sides, a 16 MiB stream, directories of 10, 100 and 1000
+// files, 2 starts, 3 one-shots; other flags still apply. --keep_scratch
+// keeps the scratch tree (data and daemon logs; failures already quote the
+// log's tail) instead of removing it.
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
-#include <signal.h>
-#include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "benchmark/benchmark.h"
-#include "client/client.h"
-#include "tests/support/spawn.h"
+#include "tests/bench/bench_util.h"
+#include "tests/bench/daemon_process.h"
+#include "tests/bench/proc_stats.h"
+#include "tests/bench/report.h"
+#include "tests/bench/scenarios.h"
 
 namespace durable::bench {
 namespace {
 
-constexpr size_t kKiB = 1024;
-constexpr size_t kMiB = 1024 * 1024;
-constexpr int kParallelWriters = 8;
-constexpr size_t kSmallWrite = 4 * kKiB;
-constexpr size_t kLargeWrite = 1 * kMiB;
-constexpr size_t kStreamSize = 64 * kMiB;
-// Both sides of the streamed pair move the content in pieces of this size:
-// the client's stream chunks, the baseline's write(2) calls.
-constexpr size_t kStreamChunk = 1 * kMiB;
+constexpr char kUsage[] =
+    "usage: durable_bench [--quick] [--scenarios=1,2,3,4,5,6] [--seconds=S]\n"
+    "                     [--stream_mib=N] [--dir_sizes=N,N,...] "
+    "[--starts=N]\n"
+    "                     [--one_shot_runs=N] [--daemon_flag=FLAG]...\n"
+    "                     [--scratch_dir=DIR] [--keep_scratch]\n";
 
-// The scratch tree: <base>/data is the daemon's only root, <base>/baseline
-// the in-process writer's; both hold one subdirectory per scenario.
-struct Scratch {
-  std::string base;
-  std::string data() const { return base + "/data"; }
-  std::string baseline() const { return base + "/baseline"; }
-  std::string socket_path() const { return base + "/durabled.sock"; }
-  std::string log_path() const { return base + "/durabled.log"; }
-};
+// ---------------------------------------------------------------------------
+// Flags.
 
-const char* const kScenarioDirs[] = {"seq", "par", "stream"};
+BenchOptions QuickOptions() {
+  BenchOptions options;
+  options.side_duration = absl::Milliseconds(200);
+  options.stream_mib = 16;
+  options.directory_sizes = {10, 100, 1000};
+  options.daemon_starts = 2;
+  options.one_shot_runs = 3;
+  return options;
+}
 
-// Set in main before any benchmark runs; read-only afterwards.
-const Scratch* g_scratch = nullptr;
-std::map<size_t, std::string>* g_payloads = nullptr;
-
-const std::string& Payload(size_t size) { return g_payloads->at(size); }
-
-std::string MakePayload(size_t size) {
-  // Incompressible-looking bytes (xorshift), so no layer can shortcut them.
-  std::string data(size, '\0');
-  uint64_t x = 0x9e3779b97f4a7c15ULL ^ size;
-  for (size_t i = 0; i < size; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    data[i] = static_cast<char>(x);
+bool ParseIntList(absl::string_view value, std::vector<int>* list) {
+  list->clear();
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
+    int number = 0;
+    if (!absl::SimpleAtoi(item, &number) || number < 0) return false;
+    list->push_back(number);
   }
-  return data;
+  return !list->empty();
 }
 
-std::string SizeLabel(size_t size) {
-  return size >= kMiB ? absl::StrCat(size / kMiB, "MiB")
-                      : absl::StrCat(size / kKiB, "KiB");
+bool ParseScenarios(absl::string_view value, std::set<int>* scenarios) {
+  std::vector<int> numbers;
+  if (!ParseIntList(value, &numbers)) return false;
+  scenarios->clear();
+  for (int number : numbers) {
+    if (number < 1 || number > kScenarioCount) return false;
+    scenarios->insert(number);
+  }
+  return true;
 }
 
-std::string ErrnoMessage(absl::string_view what, int error_number) {
-  return absl::StrCat(what, ": ", strerror(error_number));
+bool ParseSeconds(absl::string_view value, absl::Duration* duration) {
+  double seconds = 0;
+  if (!absl::SimpleAtod(value, &seconds) || seconds <= 0) return false;
+  *duration = absl::Seconds(seconds);
+  return true;
+}
+
+template <typename Number>
+bool ParsePositive(absl::string_view value, Number* number) {
+  return absl::SimpleAtoi(value, number) && *number > 0;
+}
+
+// Applies one "--name=value" (or "--name") to `options`.
+bool ApplyFlag(absl::string_view flag, BenchOptions* options) {
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(flag, absl::MaxSplits('=', 1));
+  const absl::string_view name = parts.first;
+  const absl::string_view value = parts.second;
+  if (name == "--quick") return value.empty();
+  if (name == "--keep_scratch") return options->keep_scratch = value.empty();
+  if (name == "--scenarios") return ParseScenarios(value, &options->scenarios);
+  if (name == "--seconds") return ParseSeconds(value, &options->side_duration);
+  if (name == "--stream_mib") return ParsePositive(value, &options->stream_mib);
+  if (name == "--dir_sizes") {
+    return ParseIntList(value, &options->directory_sizes);
+  }
+  if (name == "--starts") return ParsePositive(value, &options->daemon_starts);
+  if (name == "--one_shot_runs") {
+    return ParsePositive(value, &options->one_shot_runs);
+  }
+  if (name == "--daemon_flag" && !value.empty()) {
+    options->daemon_flags.emplace_back(value);
+    return true;
+  }
+  if (name == "--scratch_dir" && !value.empty()) {
+    options->scratch_parent = std::string(value);
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<BenchOptions> ParseOptions(int argc, char** argv) {
+  const std::vector<absl::string_view> flags(argv + 1, argv + argc);
+  const bool quick =
+      std::find(flags.begin(), flags.end(), "--quick") != flags.end();
+  BenchOptions options = quick ? QuickOptions() : BenchOptions();
+  for (absl::string_view flag : flags) {
+    if (!ApplyFlag(flag, &options)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad flag ", flag));
+    }
+  }
+  return options;
 }
 
 // ---------------------------------------------------------------------------
-// The daemon process.
+// The scratch tree.
 
-std::string ReadWholeFile(const std::string& path) {
-  std::string content;
-  FILE* file = fopen(path.c_str(), "re");
-  if (file == nullptr) return content;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), file)) > 0) {
-    content.append(buffer, n);
+absl::StatusOr<Scratch> CreateScratch(const BenchOptions& options) {
+  std::string base = options.scratch_parent + "/durable-bench.XXXXXX";
+  if (mkdtemp(base.data()) == nullptr) {
+    return ErrnoStatus(absl::StrCat("mkdtemp in ", options.scratch_parent),
+                       errno);
   }
-  fclose(file);
-  return content;
-}
-
-absl::Status WriteSmallFile(const std::string& path,
-                            const std::string& content) {
-  FILE* file = fopen(path.c_str(), "we");
-  if (file == nullptr) return absl::InternalError(ErrnoMessage(path, errno));
-  const bool ok =
-      fwrite(content.data(), 1, content.size(), file) == content.size();
-  if (fclose(file) != 0 || !ok) {
-    return absl::InternalError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status MakeDirectory(const std::string& path) {
-  if (mkdir(path.c_str(), 0755) != 0) {
-    return absl::InternalError(
-        ErrnoMessage(absl::StrCat("mkdir ", path), errno));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Scratch> CreateScratch() {
-  char base_template[] = "/tmp/durable-bench.XXXXXX";
-  if (mkdtemp(base_template) == nullptr) {
-    return absl::InternalError(ErrnoMessage("mkdtemp", errno));
-  }
-  Scratch scratch{base_template};
-  chmod(scratch.base.c_str(), 0755);
-  for (const std::string& root : {scratch.data(), scratch.baseline()}) {
-    absl::Status status = MakeDirectory(root);
-    for (const char* dir : kScenarioDirs) {
-      if (status.ok()) status = MakeDirectory(absl::StrCat(root, "/", dir));
-    }
-    if (!status.ok()) return status;
+  Scratch scratch{base};
+  for (const std::string& dir : {scratch.data(), scratch.baseline(),
+                                 scratch.StartupDaemon(options).root}) {
+    absl::Status made = MakeDirectory(dir);
+    if (!made.ok()) return made;
   }
   return scratch;
 }
@@ -162,365 +210,6 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
 
 void RemoveScratch(const Scratch& scratch) {
   nftw(scratch.base.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-// Starts durabled with `config_path`, its stderr in the scratch log, and
-// waits until its socket accepts connections.
-absl::StatusOr<pid_t> StartDaemon(const Scratch& scratch,
-                                  const std::string& config_path) {
-  const std::string binary = DURABLED_BINARY;
-  const int log_fd = open(scratch.log_path().c_str(),
-                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) return absl::InternalError(ErrnoMessage("daemon log", errno));
-  test::SpawnOptions spawn;
-  spawn.argv = {binary, "--config=" + config_path};
-  spawn.stderr_fd = log_fd;
-  // The daemon must not outlive a benchmark that crashes.
-  spawn.parent_death_signal = SIGTERM;
-  const absl::StatusOr<pid_t> pid = test::Spawn(spawn);
-  close(log_fd);
-  if (!pid.ok()) return pid.status();
-
-  const absl::Status up =
-      test::WaitUntilListening(*pid, scratch.socket_path(), absl::Seconds(20));
-  if (!up.ok()) {
-    if (absl::IsDeadlineExceeded(up)) {
-      kill(*pid, SIGKILL);
-      int status = 0;
-      waitpid(*pid, &status, 0);
-    }
-    return absl::Status(up.code(),
-                        absl::StrCat(binary, " ", up.message(), ": ",
-                                     ReadWholeFile(scratch.log_path())));
-  }
-  return *pid;
-}
-
-// SIGTERM, then the exit status as from waitpid.
-int StopDaemon(pid_t pid) {
-  kill(pid, SIGTERM);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
-// ---------------------------------------------------------------------------
-// The baseline: what a careful program does without the daemon.
-
-// Writes all of `data` to `fd` in pieces of at most `chunk` bytes.
-bool WriteAll(int fd, absl::string_view data, size_t chunk,
-              std::string* error) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), std::min(chunk, data.size()));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = ErrnoMessage("write", errno);
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Makes `leaf` in `dir_fd` hold `data`, durably: write `temp`, fsync it,
-// rename it over `leaf`, fsync the directory.
-bool BaselineWrite(int dir_fd, const std::string& leaf, const std::string& temp,
-                   absl::string_view data, size_t chunk, std::string* error) {
-  const int fd =
-      openat(dir_fd, temp.c_str(),
-             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *error = ErrnoMessage("open temp", errno);
-    return false;
-  }
-  bool ok = WriteAll(fd, data, chunk, error);
-  if (ok && fsync(fd) != 0) {
-    *error = ErrnoMessage("fsync", errno);
-    ok = false;
-  }
-  if (close(fd) != 0 && ok) {
-    *error = ErrnoMessage("close", errno);
-    ok = false;
-  }
-  if (ok && renameat(dir_fd, temp.c_str(), dir_fd, leaf.c_str()) != 0) {
-    *error = ErrnoMessage("rename", errno);
-    ok = false;
-  }
-  if (!ok) {
-    unlinkat(dir_fd, temp.c_str(), 0);
-    return false;
-  }
-  if (fsync(dir_fd) != 0) {
-    *error = ErrnoMessage("fsync(directory)", errno);
-    return false;
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------
-// Benchmarks. Each thread writes its own target "target-<thread>" in the
-// scenario's directory; a first, untimed write creates it (and, for the
-// daemon, connects), so every timed write replaces an existing file.
-
-void SetThroughputCounters(benchmark::State& state, size_t bytes_per_write) {
-  const double writes = static_cast<double>(state.iterations());
-  // Rates: summed over threads, divided by the wall time of the run, shown
-  // as "<value>/s".
-  state.counters["writes"] =
-      benchmark::Counter(writes, benchmark::Counter::kIsRate);
-  state.counters["MiB"] =
-      benchmark::Counter(writes * static_cast<double>(bytes_per_write) / kMiB,
-                         benchmark::Counter::kIsRate);
-}
-
-std::string TargetLeaf(const benchmark::State& state) {
-  return absl::StrCat("target-", state.thread_index());
-}
-
-void BM_Baseline(benchmark::State& state, const char* scenario, size_t size,
-                 size_t chunk) {
-  const std::string& data = Payload(size);
-  const std::string dir = absl::StrCat(g_scratch->baseline(), "/", scenario);
-  const std::string leaf = TargetLeaf(state);
-  const std::string temp = leaf + ".tmp";
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
-    state.SkipWithError(ErrnoMessage(dir, errno).c_str());
-    return;
-  }
-  std::string error;
-  if (!BaselineWrite(dir_fd, leaf, temp, data, chunk, &error)) {
-    state.SkipWithError(error.c_str());
-  }
-  for (auto _ : state) {
-    if (!BaselineWrite(dir_fd, leaf, temp, data, chunk, &error)) {
-      state.SkipWithError(error.c_str());
-      break;
-    }
-  }
-  close(dir_fd);
-  SetThroughputCounters(state, size);
-}
-
-std::unique_ptr<Client> NewClient() {
-  ClientOptions options;
-  options.socket_path = g_scratch->socket_path();
-  options.timeout = absl::Minutes(2);
-  options.chunk_size = kStreamChunk;
-  return std::make_unique<Client>(options);
-}
-
-// One Write() per iteration (unary: below the client's stream threshold).
-void BM_Daemon(benchmark::State& state, const char* scenario, size_t size) {
-  const std::string& data = Payload(size);
-  const std::string path =
-      absl::StrCat(g_scratch->data(), "/", scenario, "/", TargetLeaf(state));
-  std::unique_ptr<Client> client = NewClient();
-  absl::StatusOr<WriteResult> result = client->Write(path, data);
-  if (!result.ok()) {
-    state.SkipWithError(result.status().ToString().c_str());
-  } else if (result->size != size) {
-    state.SkipWithError(
-        absl::StrCat("daemon wrote ", result->size, " bytes, not ", size)
-            .c_str());
-  }
-  for (auto _ : state) {
-    result = client->Write(path, data);
-    if (!result.ok()) {
-      state.SkipWithError(result.status().ToString().c_str());
-      break;
-    }
-  }
-  SetThroughputCounters(state, size);
-}
-
-// One WriteStream() of `size` bytes per iteration, in kStreamChunk pieces.
-void BM_DaemonStream(benchmark::State& state, const char* scenario,
-                     size_t size) {
-  const std::string& data = Payload(size);
-  const std::string path =
-      absl::StrCat(g_scratch->data(), "/", scenario, "/", TargetLeaf(state));
-  std::unique_ptr<Client> client = NewClient();
-  auto stream_once = [&]() -> absl::Status {
-    size_t offset = 0;
-    ChunkSource source = [&](char* buffer,
-                             size_t capacity) -> absl::StatusOr<size_t> {
-      const size_t n = std::min(capacity, data.size() - offset);
-      memcpy(buffer, data.data() + offset, n);
-      offset += n;
-      return n;
-    };
-    absl::StatusOr<WriteResult> result =
-        client->WriteStream(path, source, data.size());
-    if (!result.ok()) return result.status();
-    if (result->size != data.size()) {
-      return absl::DataLossError(
-          absl::StrCat("daemon wrote ", result->size, " bytes"));
-    }
-    return absl::OkStatus();
-  };
-  absl::Status status = stream_once();
-  if (!status.ok()) state.SkipWithError(status.ToString().c_str());
-  for (auto _ : state) {
-    status = stream_once();
-    if (!status.ok()) {
-      state.SkipWithError(status.ToString().c_str());
-      break;
-    }
-  }
-  SetThroughputCounters(state, size);
-}
-
-// A daemon benchmark and the baseline it is compared with.
-struct Pair {
-  std::string label;  // "4KiB seq"
-  std::string baseline;
-  std::string daemon;
-};
-
-std::vector<Pair> RegisterAll() {
-  std::vector<Pair> pairs;
-  for (size_t size : {kSmallWrite, kLargeWrite}) {
-    const std::string label = SizeLabel(size);
-    Pair pair{label + " seq", "baseline/seq/" + label, "daemon/seq/" + label};
-    benchmark::RegisterBenchmark(pair.baseline.c_str(), BM_Baseline, "seq",
-                                 size, size)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(pair.daemon.c_str(), BM_Daemon, "seq", size)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    pairs.push_back(pair);
-  }
-  for (size_t size : {kSmallWrite, kLargeWrite}) {
-    const std::string label = SizeLabel(size);
-    const std::string name = absl::StrCat(kParallelWriters, "threads/", label);
-    Pair pair{absl::StrCat(label, " ", kParallelWriters, " threads"),
-              "baseline/" + name, "daemon/" + name};
-    benchmark::RegisterBenchmark(pair.baseline.c_str(), BM_Baseline, "par",
-                                 size, size)
-        ->Threads(kParallelWriters)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(pair.daemon.c_str(), BM_Daemon, "par", size)
-        ->Threads(kParallelWriters)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    pairs.push_back(pair);
-  }
-  {
-    const std::string label = SizeLabel(kStreamSize);
-    Pair pair{label + " stream", "baseline/stream/" + label,
-              "daemon/stream/" + label};
-    benchmark::RegisterBenchmark(pair.baseline.c_str(), BM_Baseline, "stream",
-                                 kStreamSize, kStreamChunk)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(pair.daemon.c_str(), BM_DaemonStream, "stream",
-                                 kStreamSize)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    pairs.push_back(pair);
-  }
-  return pairs;
-}
-
-// ---------------------------------------------------------------------------
-// Reporting.
-
-// The console reporter, also keeping each benchmark's throughput (the mean
-// over repetitions) and whether any run failed.
-class CollectingReporter : public benchmark::ConsoleReporter {
- public:
-  struct Throughput {
-    double writes_per_second = 0;
-    double mib_per_second = 0;
-  };
-
-  explicit CollectingReporter(OutputOptions options)
-      : benchmark::ConsoleReporter(options) {}
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      if (run.error_occurred) {
-        failed_.push_back(
-            absl::StrCat(run.benchmark_name(), ": ", run.error_message));
-        continue;
-      }
-      // Repetitions are averaged here; with
-      // --benchmark_report_aggregates_only only their "mean" arrives.
-      Samples* samples = nullptr;
-      if (run.run_type == Run::RT_Iteration) {
-        samples = &samples_[run.run_name.function_name];
-      } else if (run.aggregate_name == "mean") {
-        samples = &means_[run.run_name.function_name];
-      } else {
-        continue;
-      }
-      samples->writes_per_second += CounterOf(run, "writes");
-      samples->mib_per_second += CounterOf(run, "MiB");
-      ++samples->count;
-    }
-    benchmark::ConsoleReporter::ReportRuns(runs);
-  }
-
-  // Nullopt if `name` did not run (filtered out or failed).
-  std::optional<Throughput> Find(const std::string& name) const {
-    auto it = samples_.find(name);
-    if (it == samples_.end()) {
-      it = means_.find(name);
-      if (it == means_.end()) return std::nullopt;
-    }
-    Throughput throughput;
-    throughput.writes_per_second =
-        it->second.writes_per_second / it->second.count;
-    throughput.mib_per_second = it->second.mib_per_second / it->second.count;
-    return throughput;
-  }
-
-  const std::vector<std::string>& failed() const { return failed_; }
-
- private:
-  struct Samples {
-    double writes_per_second = 0;
-    double mib_per_second = 0;
-    int count = 0;
-  };
-
-  static double CounterOf(const Run& run, const std::string& name) {
-    auto it = run.counters.find(name);
-    return it == run.counters.end() ? 0 : it->second.value;
-  }
-
-  std::map<std::string, Samples> samples_;  // of single runs
-  std::map<std::string, Samples> means_;    // of repetitions' means
-  std::vector<std::string> failed_;
-};
-
-void PrintRatios(const CollectingReporter& reporter,
-                 const std::vector<Pair>& pairs) {
-  std::printf("\n");
-  for (const Pair& pair : pairs) {
-    std::optional<CollectingReporter::Throughput> baseline =
-        reporter.Find(pair.baseline);
-    std::optional<CollectingReporter::Throughput> daemon =
-        reporter.Find(pair.daemon);
-    if (!baseline.has_value() || !daemon.has_value() ||
-        baseline->writes_per_second <= 0) {
-      std::printf("ratio daemon/baseline %s: n/a (pair not run)\n",
-                  pair.label.c_str());
-      continue;
-    }
-    std::printf(
-        "ratio daemon/baseline %s: %.2f  (daemon %.1f writes/s %.1f MiB/s, "
-        "baseline %.1f writes/s %.1f MiB/s)\n",
-        pair.label.c_str(),
-        daemon->writes_per_second / baseline->writes_per_second,
-        daemon->writes_per_second, daemon->mib_per_second,
-        baseline->writes_per_second, baseline->mib_per_second);
-  }
-  std::fflush(stdout);
 }
 
 std::string FileSystemType(const std::string& path) {
@@ -542,71 +231,76 @@ std::string FileSystemType(const std::string& path) {
   }
 }
 
-int Main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+void PrintContext(const Scratch& scratch, const BenchOptions& options,
+                  const DaemonProcess& daemon) {
+  const absl::StatusOr<uint64_t> rss = ResidentBytes(daemon.pid());
+  std::printf(
+      "durabled %s%s%s\nscratch %s (%s), %.1f s per side\n"
+      "daemon ready after %.1f ms, VmRSS %.1f MiB\n",
+      DURABLED_BINARY, options.daemon_flags.empty() ? "" : " ",
+      absl::StrJoin(options.daemon_flags, " ").c_str(), scratch.base.c_str(),
+      FileSystemType(scratch.base).c_str(),
+      absl::ToDoubleSeconds(options.side_duration),
+      absl::ToDoubleMilliseconds(daemon.time_to_ready()),
+      rss.ok() ? static_cast<double>(*rss) / (1 << 20) : 0.0);
+  std::fflush(stdout);
+}
 
-  absl::StatusOr<Scratch> scratch = CreateScratch();
+std::vector<ScenarioReport> RunScenarios(const BenchEnvironment& environment) {
+  std::vector<ScenarioReport> reports;
+  for (int number : environment.options.scenarios) {
+    std::fprintf(stderr, "durable_bench: scenario %d...\n", number);
+    std::vector<ScenarioReport> scenario = RunScenario(number, environment);
+    reports.insert(reports.end(), scenario.begin(), scenario.end());
+  }
+  return reports;
+}
+
+// Starts the daemon, runs the scenarios, prints the results and stops the
+// daemon; returns how many things failed.
+int RunBenchmark(const BenchOptions& options, const Scratch& scratch) {
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+      DaemonProcess::Start(scratch.MainDaemon(options));
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "durable_bench: %s\n",
+                 daemon.status().ToString().c_str());
+    return 1;
+  }
+  PrintContext(scratch, options, **daemon);
+  const std::vector<ScenarioReport> reports =
+      RunScenarios({options, scratch, **daemon});
+  PrintTable(reports);
+  PrintThresholds(reports);
+  int failures = PrintFailures(reports);
+  const absl::Status stopped = (*daemon)->Stop();
+  if (!stopped.ok()) {
+    std::fprintf(stderr, "durable_bench: %s\n", stopped.ToString().c_str());
+    ++failures;
+  }
+  return failures;
+}
+
+int Main(int argc, char** argv) {
+  const absl::StatusOr<BenchOptions> options = ParseOptions(argc, argv);
+  if (!options.ok()) {
+    std::fprintf(stderr, "durable_bench: %s\n%s",
+                 std::string(options.status().message()).c_str(), kUsage);
+    return 2;
+  }
+  const absl::StatusOr<Scratch> scratch = CreateScratch(*options);
   if (!scratch.ok()) {
     std::fprintf(stderr, "durable_bench: %s\n",
                  scratch.status().ToString().c_str());
     return 1;
   }
-  g_scratch = &*scratch;
-  const std::string config_path = scratch->base + "/durabled.conf";
-  absl::Status written = WriteSmallFile(
-      config_path,
-      absl::StrFormat("socket { path: \"%s\" mode: 0600 }\n"
-                      "rule { root: \"%s\" allow_uid: %d max_file_size: %d }\n",
-                      scratch->socket_path(), scratch->data(), getuid(),
-                      2 * kStreamSize));
-  absl::StatusOr<pid_t> daemon = written.ok()
-                                     ? StartDaemon(*scratch, config_path)
-                                     : absl::StatusOr<pid_t>(written);
-  if (!daemon.ok()) {
-    std::fprintf(stderr, "durable_bench: %s\n",
-                 daemon.status().ToString().c_str());
-    RemoveScratch(*scratch);
-    return 1;
-  }
-
-  std::map<size_t, std::string> payloads;
-  for (size_t size : {kSmallWrite, kLargeWrite, kStreamSize}) {
-    payloads[size] = MakePayload(size);
-  }
-  g_payloads = &payloads;
-
-  benchmark::AddCustomContext("scratch", scratch->base);
-  benchmark::AddCustomContext("filesystem", FileSystemType(scratch->base));
-  benchmark::AddCustomContext("durabled", DURABLED_BINARY);
-  const std::vector<Pair> pairs = RegisterAll();
-  CollectingReporter reporter(isatty(STDOUT_FILENO)
-                                  ? benchmark::ConsoleReporter::OO_ColorTabular
-                                  : benchmark::ConsoleReporter::OO_Tabular);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  PrintRatios(reporter, pairs);
-
-  int exit_code = 0;
-  for (const std::string& failure : reporter.failed()) {
-    std::fprintf(stderr, "durable_bench: FAILED %s\n", failure.c_str());
-    exit_code = 1;
-  }
-  const int status = StopDaemon(*daemon);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr,
-                 "durable_bench: durabled did not exit 0 on SIGTERM (status "
-                 "%d); log in %s\n",
-                 status, scratch->log_path().c_str());
-    return 1;  // Keep the scratch tree for its log.
-  }
-  if (exit_code != 0) {
-    std::fprintf(stderr, "durable_bench: daemon log kept in %s\n",
-                 scratch->log_path().c_str());
+  const int failures = RunBenchmark(*options, *scratch);
+  if (options->keep_scratch) {
+    std::fprintf(stderr, "durable_bench: scratch tree kept in %s\n",
+                 scratch->base.c_str());
   } else {
     RemoveScratch(*scratch);
   }
-  return exit_code;
+  return failures > 0 ? 1 : 0;
 }
 
 }  // namespace
