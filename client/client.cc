@@ -39,6 +39,7 @@ WriteResult FromProto(const durable::v1::WriteResponse& response) {
   result.sha256 = response.sha256();
   result.etag = response.etag();
   result.created = response.created();
+  result.superseded = response.superseded();
   return result;
 }
 

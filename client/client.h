@@ -60,6 +60,9 @@ struct WriteResult {
   std::string sha256;  // 32 raw bytes
   std::string etag;
   bool created = false;
+  // A newer write of the same target was published in this one's place
+  // (see WriteResponse.superseded); `etag` is that newer version's.
+  bool superseded = false;
 };
 
 struct FileStatus {
