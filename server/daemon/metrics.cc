@@ -35,6 +35,17 @@ void Metrics::RecordSync(bool directory, bool ok) {
   if (!ok) sync_errors_.fetch_add(1, kRelaxed);
 }
 
+void Metrics::OnFilesystemSync(bool ok) {
+  filesystem_syncs_.fetch_add(1, kRelaxed);
+  if (!ok) sync_errors_.fetch_add(1, kRelaxed);
+}
+
+void Metrics::OnBatch(size_t targets, size_t superseded) {
+  batches_.fetch_add(1, kRelaxed);
+  batched_writes_.fetch_add(targets, kRelaxed);
+  superseded_.fetch_add(superseded, kRelaxed);
+}
+
 void Metrics::RecordConnection(bool accepted) {
   (accepted ? connections_accepted_ : connections_refused_)
       .fetch_add(1, kRelaxed);
@@ -56,8 +67,10 @@ void Metrics::Fill(durable::v1::GetStatsResponse* out) const {
   out->set_file_syncs(file_syncs_.load(kRelaxed));
   out->set_directory_syncs(directory_syncs_.load(kRelaxed));
   out->set_sync_errors(sync_errors_.load(kRelaxed));
-  out->set_commits(writes_ok_.load(kRelaxed));
-  out->set_coalesced_writes(0);
+  out->set_filesystem_syncs(filesystem_syncs_.load(kRelaxed));
+  out->set_commits(batches_.load(kRelaxed));
+  out->set_batched_writes(batched_writes_.load(kRelaxed));
+  out->set_coalesced_writes(superseded_.load(kRelaxed));
   for (size_t i = 0; i < kLatencyBucketUpperUs.size(); ++i) {
     out->add_latency_bucket_upper_us(kLatencyBucketUpperUs[i]);
     out->add_latency_bucket_count(latency_[i].load(kRelaxed));

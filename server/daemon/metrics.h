@@ -9,13 +9,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "durable/v1/durable.pb.h"
+#include "server/engine/commit_queue.h"
 #include "server/engine/sync_observer.h"
 
 namespace durable {
 
 // Counters since start, cheap to update from any thread (relaxed atomics),
 // read by GetStats. Owned by main; everyone else gets a pointer.
-class Metrics final : public SyncObserver {
+class Metrics final : public SyncObserver, public CommitObserver {
  public:
   explicit Metrics(absl::Time start = absl::Now()) : start_(start) {}
 
@@ -24,6 +25,8 @@ class Metrics final : public SyncObserver {
                   absl::Duration latency);
   void RecordSync(bool directory, bool ok);
   void OnSync(bool directory, bool ok) override { RecordSync(directory, ok); }
+  void OnFilesystemSync(bool ok) override;
+  void OnBatch(size_t targets, size_t superseded) override;
   void RecordConnection(bool accepted);
 
   // Writes the counters into `out` (writes_in_progress is the caller's).
@@ -43,6 +46,8 @@ class Metrics final : public SyncObserver {
   Counter removes_ok_{0}, removes_failed_{0};
   std::array<Counter, kCodes> errors_by_code_{};
   Counter file_syncs_{0}, directory_syncs_{0}, sync_errors_{0};
+  Counter filesystem_syncs_{0};
+  Counter batches_{0}, batched_writes_{0}, superseded_{0};
   std::array<Counter, kLatencyBucketUpperUs.size()> latency_{};
   Counter connections_accepted_{0}, connections_refused_{0};
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -30,6 +31,17 @@ std::string RandomTempName() {
                          absl::Uniform<uint64_t>(bits));
 }
 
+// DATA_LOSS unless content of `size` bytes with digest `sha256` has the
+// `expected` digest, if one is set.
+absl::Status CheckDigest(uint64_t size, const std::string& sha256,
+                         const std::optional<std::string>& expected) {
+  if (!expected.has_value() || *expected == sha256) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "the content received (", size, " bytes, sha256 ",
+      absl::BytesToHexString(sha256), ") does not match the expected sha256 ",
+      absl::BytesToHexString(*expected)));
+}
+
 const char* DescribeFileType(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISLNK(mode)) return "a symbolic link";
@@ -52,12 +64,13 @@ bool IsTempFileName(absl::string_view name) {
 }
 
 StagedFile::StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
-                       std::string temp_name, UniqueFd fd)
+                       std::string temp_name, UniqueFd fd, uint64_t sequence)
     : fs_(fs),
       dir_fd_(dir_fd),
       leaf_(std::move(leaf)),
       temp_name_(std::move(temp_name)),
-      fd_(std::move(fd)) {}
+      fd_(std::move(fd)),
+      sequence_(sequence) {}
 
 StagedFile::~StagedFile() { Discard(); }
 
@@ -76,6 +89,9 @@ absl::Status StagedFile::Append(absl::string_view data) {
   if (failed_) {
     return absl::FailedPreconditionError("an earlier append failed");
   }
+  if (sealed_) {
+    return absl::FailedPreconditionError("the content is already complete");
+  }
   absl::Status status = fs_->Append(fd_.get(), data);
   if (!status.ok()) {
     failed_ = true;
@@ -83,7 +99,47 @@ absl::Status StagedFile::Append(absl::string_view data) {
   }
   hasher_.Update(data);
   size_ += data.size();
+  // Write-behind: each completed window is handed to writeback, and the one
+  // before it waited for, so at most two windows of a large file are dirty
+  // and its final flush has little left to do.
+  while (size_ - written_back_ >= kWriteBehindBytes) {
+    if (written_back_ >= kWriteBehindBytes) {
+      status = fs_->WriteBehind(fd_.get(), written_back_ - kWriteBehindBytes,
+                                kWriteBehindBytes, /*wait=*/true);
+    }
+    if (status.ok()) {
+      status = fs_->WriteBehind(fd_.get(), written_back_, kWriteBehindBytes,
+                                /*wait=*/false);
+    }
+    if (!status.ok()) {
+      failed_ = true;
+      return Annotate(status, "cannot write back the new content");
+    }
+    written_back_ += kWriteBehindBytes;
+  }
   return absl::OkStatus();
+}
+
+absl::Status StagedFile::Seal(
+    const std::optional<std::string>& expected_sha256) {
+  if (failed_) {
+    return absl::FailedPreconditionError("an earlier append failed");
+  }
+  if (!sealed_) {
+    sealed_ = true;
+    sha256_ = hasher_.Finish();
+    if (written_back_ > 0) {
+      // A large file: its data is written back here, on the caller's
+      // thread, so the commit's flush of it is short.
+      absl::Status flushed =
+          fs_->WriteBehind(fd_.get(), 0, size_, /*wait=*/true);
+      if (!flushed.ok()) {
+        failed_ = true;
+        return Annotate(flushed, "cannot write back the new content");
+      }
+    }
+  }
+  return CheckDigest(size_, sha256_, expected_sha256);
 }
 
 absl::StatusOr<std::unique_ptr<StagedFile>> FileReplacer::Stage(
@@ -93,8 +149,9 @@ absl::StatusOr<std::unique_ptr<StagedFile>> FileReplacer::Stage(
     std::string temp_name = RandomTempName();
     absl::StatusOr<UniqueFd> fd = fs_->CreateExclusive(dir_fd, temp_name);
     if (fd.ok()) {
-      return std::unique_ptr<StagedFile>(new StagedFile(
-          fs_, dir_fd, leaf, std::move(temp_name), std::move(*fd)));
+      return std::unique_ptr<StagedFile>(
+          new StagedFile(fs_, dir_fd, leaf, std::move(temp_name),
+                         std::move(*fd), next_sequence_.fetch_add(1)));
     }
     last_error = fd.status();
     if (!absl::IsAlreadyExists(last_error)) break;
@@ -133,11 +190,14 @@ absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
 }
 
 struct FileReplacer::Publication {
-  Publication(StagedFile& staged, const CommitOptions& options)
-      : staged(staged), options(options) {}
+  explicit Publication(BatchEntry& entry)
+      : entry(entry), staged(*entry.staged), options(*entry.options) {}
 
+  BatchEntry& entry;
   StagedFile& staged;
   const CommitOptions& options;
+  // The first failure; the commit of this entry goes on while it is OK.
+  absl::Status status;
   // The target before publishing; nullopt when it is absent.
   std::optional<FileInfo> existing;
   mode_t permissions = 0;
@@ -159,22 +219,92 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
   if (staged.failed_) {
     return absl::FailedPreconditionError("an earlier append failed");
   }
-  Publication p(staged, options);
-  absl::Status status = DecideCreateOrReplace(p);
-  if (status.ok()) status = VerifyContent(p);
-  if (status.ok()) status = PrepareTempFile(p);
-  if (status.ok()) status = CheckStillWanted(p);
-  if (status.ok()) status = Publish(p);
-  if (status.ok()) status = VerifyPublished(p);
-  if (status.ok()) status = MakePublishDurable(p);
-  if (!status.ok()) {
-    // Unless publishing succeeded, the temp file is gone when Commit
-    // returns (or kept on purpose, see needs_cleanup_).
+  absl::Status sealed = staged.Seal(options.expected_sha256);
+  if (!sealed.ok()) {
     staged.Discard();
-    return status;
+    return sealed;
   }
-  DropOldContent(p);
-  return std::move(p.result);
+  BatchEntry entry;
+  entry.staged = &staged;
+  entry.options = &options;
+  CommitBatch(absl::MakeSpan(&entry, 1), FlushStrategy::kFsyncEach);
+  if (entry.result.ok()) DropOldContent(staged);
+  return std::move(entry.result);
+}
+
+void FileReplacer::CommitBatch(absl::Span<BatchEntry> batch,
+                               FlushStrategy flush) {
+  std::vector<Publication> publications;
+  publications.reserve(batch.size());
+  for (BatchEntry& entry : batch) publications.emplace_back(entry);
+  const auto live = [&publications] {
+    std::vector<Publication*> going_on;
+    for (Publication& p : publications) {
+      if (p.status.ok()) going_on.push_back(&p);
+    }
+    return going_on;
+  };
+
+  // 1.-3. without the flush, entry by entry.
+  for (Publication& p : publications) {
+    if (p.staged.failed_ || !p.staged.sealed_) {
+      p.status = absl::FailedPreconditionError(
+          p.staged.failed_ ? "an earlier append failed"
+                           : "the content was not sealed");
+      continue;
+    }
+    p.status = DecideCreateOrReplace(p);
+    if (p.status.ok()) p.status = VerifyContent(p);
+    if (p.status.ok()) p.status = PrepareTempFile(p);
+  }
+  // 3. The data of the whole batch, before anything is published.
+  std::vector<Publication*> flushing = live();
+  FlushTempFiles(flushing, flush);
+  // 4. Earlier failed directory fsyncs are made good before anything more
+  // is published (and so before anything more is acknowledged).
+  std::vector<Publication*> publishing = live();
+  if (!publishing.empty()) {
+    absl::Status settled = sync_debt_.Settle(*fs_);
+    if (!settled.ok()) {
+      for (Publication* p : publishing) {
+        p->status = Annotate(settled, "nothing was published, because");
+      }
+    }
+  }
+  // 4.-6. entry by entry.
+  for (Publication* p : live()) {
+    p->status = CheckStillWanted(*p);
+    if (p->status.ok()) p->status = Publish(*p);
+    if (p->status.ok()) p->status = VerifyPublished(*p);
+  }
+  // 7. One fsync per directory covers every publish in it.
+  std::vector<std::vector<Publication*>> directories;
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, size_t> directory_index;
+  for (Publication* p : live()) {
+    const std::pair<uint64_t, uint64_t> id(p->entry.directory_device,
+                                           p->entry.directory_inode);
+    if (id.first == 0 && id.second == 0) {
+      directories.push_back({p});
+      continue;
+    }
+    auto [it, added] = directory_index.try_emplace(id, directories.size());
+    if (added) directories.emplace_back();
+    directories[it->second].push_back(p);
+  }
+  for (std::vector<Publication*>& directory : directories) {
+    MakePublishesDurable(directory);
+  }
+
+  for (Publication& p : publications) {
+    if (p.status.ok()) {
+      p.entry.result = std::move(p.result);
+    } else {
+      // Unless publishing succeeded, the temp file is gone now (or kept on
+      // purpose, see needs_cleanup_).
+      p.staged.Discard();
+      p.entry.result = std::move(p.status);
+    }
+  }
 }
 
 // 1. What is at the target now decides create vs replace, and the mode and
@@ -218,21 +348,14 @@ absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
 // 2. The content must be what the client meant to send.
 absl::Status FileReplacer::VerifyContent(Publication& p) {
   p.result.size = p.staged.size_;
-  p.result.sha256 = p.staged.hasher_.Finish();
-  if (p.options.expected_sha256.has_value() &&
-      *p.options.expected_sha256 != p.result.sha256) {
-    return absl::DataLossError(
-        absl::StrCat("the content received (", p.result.size, " bytes, sha256 ",
-                     absl::BytesToHexString(p.result.sha256),
-                     ") does not match the expected sha256 ",
-                     absl::BytesToHexString(*p.options.expected_sha256)));
-  }
-  return absl::OkStatus();
+  p.result.sha256 = p.staged.sha256_;
+  return CheckDigest(p.result.size, p.result.sha256,
+                     p.options.expected_sha256);
 }
 
-// 3. Metadata and data of the temp file, made durable before publishing. A
-// replacement is stamped newer than the version it replaces (before the
-// fsync, so the stamp is durable too).
+// 3. Metadata of the temp file (its data is flushed with the batch's, by
+// FlushTempFiles). A replacement is stamped newer than the version it
+// replaces (before the flush, so the stamp is durable too).
 absl::Status FileReplacer::PrepareTempFile(Publication& p) {
   const int fd = p.staged.fd_.get();
   absl::Status status = fs_->SetPermissions(fd, p.permissions);
@@ -252,8 +375,6 @@ absl::Status FileReplacer::PrepareTempFile(Publication& p) {
     return Annotate(own.status(), "cannot inspect the new content");
   }
   p.own = *std::move(own);
-  status = fs_->SyncFile(fd);
-  if (!status.ok()) return Annotate(status, "cannot flush the new content");
   // Stat RPCs and if_match compute the etag from the target later; both
   // derive it from the same inode's device, number, generation, mtime and
   // size, so they agree.
@@ -261,12 +382,49 @@ absl::Status FileReplacer::PrepareTempFile(Publication& p) {
   return absl::OkStatus();
 }
 
-// 4. Earlier failed directory fsyncs are made good before anything more is
-// published (and so before anything more is acknowledged), and a caller
-// that went away publishes nothing.
+// 3. (the flush) Each temp file's data and metadata are made durable: by
+// one syncfs per filesystem where the strategy says so (it reports the
+// writeback errors of every file opened after the batch's earliest, so it is
+// asked through that one), else by an fsync of each. A failed flush is
+// never retried: its entries fail.
+void FileReplacer::FlushTempFiles(std::vector<Publication*>& live,
+                                  FlushStrategy flush) {
+  std::vector<std::vector<Publication*>> devices;
+  absl::flat_hash_map<uint64_t, size_t> device_index;
+  for (Publication* p : live) {
+    auto [it, added] = device_index.try_emplace(p->own.device, devices.size());
+    if (added) devices.emplace_back();
+    devices[it->second].push_back(p);
+  }
+  for (std::vector<Publication*>& device : devices) {
+    const bool use_syncfs =
+        flush == FlushStrategy::kSyncfs ||
+        (flush == FlushStrategy::kAuto && device.size() >= kAutoSyncfsMinimum);
+    if (use_syncfs) {
+      Publication* earliest = *std::min_element(
+          device.begin(), device.end(), [](Publication* a, Publication* b) {
+            return a->staged.sequence_ < b->staged.sequence_;
+          });
+      absl::Status synced = fs_->SyncFilesystem(earliest->staged.fd_.get());
+      if (synced.ok()) continue;
+      if (!absl::IsUnimplemented(synced)) {
+        for (Publication* p : device) {
+          p->status = Annotate(synced, "cannot flush the new content");
+        }
+        continue;
+      }
+    }
+    for (Publication* p : device) {
+      absl::Status synced = fs_->SyncFile(p->staged.fd_.get());
+      if (!synced.ok()) {
+        p->status = Annotate(synced, "cannot flush the new content");
+      }
+    }
+  }
+}
+
+// 4. A caller that went away publishes nothing.
 absl::Status FileReplacer::CheckStillWanted(Publication& p) {
-  absl::Status status = sync_debt_.Settle(*fs_);
-  if (!status.ok()) return Annotate(status, "nothing was published, because");
   if (p.options.abandon && p.options.abandon()) {
     return absl::CancelledError(
         "the call was cancelled or its deadline passed; nothing was "
@@ -370,67 +528,82 @@ absl::Status FileReplacer::VerifyPublished(Publication& p) {
   return absl::OkStatus();
 }
 
-// 7. Make the rename durable, or undo it and make the undo durable.
-absl::Status FileReplacer::MakePublishDurable(Publication& p) {
-  absl::Status status = SyncDirectory(p.dir_fd());
-  if (!status.ok()) {
-    absl::Status undone;
-    if (p.exchanged) {
+// 7. Make the renames of one directory durable, or undo them and make the
+// undo durable.
+void FileReplacer::MakePublishesDurable(std::vector<Publication*>& directory) {
+  const int dir_fd = directory.front()->dir_fd();
+  absl::Status status = SyncDirectory(dir_fd);
+  if (status.ok()) return;
+  std::vector<absl::Status> undone;
+  bool any_undone = false;
+  for (Publication* p : directory) {
+    if (p->exchanged) {
       // Afterwards the temp name holds the new content again and is removed
       // on return.
-      undone =
-          fs_->Rename(p.dir_fd(), p.temp(), p.leaf(), RenameMode::kExchange);
-    } else if (p.result.created) {
-      undone = fs_->Unlink(p.dir_fd(), p.leaf());
+      undone.push_back(
+          fs_->Rename(p->dir_fd(), p->temp(), p->leaf(), RenameMode::kExchange));
+    } else if (p->result.created) {
+      undone.push_back(fs_->Unlink(p->dir_fd(), p->leaf()));
     } else {
-      undone = absl::UnimplementedError(
+      undone.push_back(absl::UnimplementedError(
           "this filesystem has no RENAME_EXCHANGE, so a replace cannot be "
-          "undone");
+          "undone"));
     }
-    if (undone.ok()) {
-      absl::Status resynced = SyncDirectory(p.dir_fd());
-      if (resynced.ok()) {
-        return Annotate(status,
-                        "cannot make the directory durable; the write was "
-                        "rolled back");
-      }
-      sync_debt_.Add(*fs_, p.dir_fd());
-      return absl::UnknownError(absl::StrCat(
-          "outcome unknown: cannot make the directory durable (",
-          status.message(),
-          "); the write was rolled back, but the directory fsync after the "
-          "rollback failed too (",
-          resynced.message(),
-          "), so after a power loss the target may hold the old or the new "
-          "content"));
+    any_undone = any_undone || undone.back().ok();
+  }
+  const absl::Status resynced =
+      any_undone ? SyncDirectory(dir_fd) : absl::OkStatus();
+  for (size_t i = 0; i < directory.size(); ++i) {
+    directory[i]->status =
+        RolledBack(*directory[i], status, undone[i], resynced);
+  }
+}
+
+absl::Status FileReplacer::RolledBack(Publication& p,
+                                      const absl::Status& sync_error,
+                                      const absl::Status& undone,
+                                      const absl::Status& resynced) {
+  if (undone.ok()) {
+    if (resynced.ok()) {
+      return Annotate(sync_error,
+                      "cannot make the directory durable; the write was "
+                      "rolled back");
     }
     sync_debt_.Add(*fs_, p.dir_fd());
-    if (p.exchanged) {
-      p.staged.needs_cleanup_ = false;
-      LogError(absl::StrCat("the old content of ", p.leaf(), " is kept as ",
-                            p.temp(), " after a failed directory fsync"));
-    }
     return absl::UnknownError(absl::StrCat(
         "outcome unknown: cannot make the directory durable (",
-        status.message(), ") and cannot roll back (", undone.message(),
-        "); the new content is visible but may not survive a power loss",
-        p.exchanged ? absl::StrCat("; the old content is kept as ", p.temp())
-                    : ""));
+        sync_error.message(),
+        "); the write was rolled back, but the directory fsync after the "
+        "rollback failed too (",
+        resynced.message(),
+        "), so after a power loss the target may hold the old or the new "
+        "content"));
   }
-  return absl::OkStatus();
+  sync_debt_.Add(*fs_, p.dir_fd());
+  if (p.exchanged) {
+    p.staged.needs_cleanup_ = false;
+    LogError(absl::StrCat("the old content of ", p.leaf(), " is kept as ",
+                          p.temp(), " after a failed directory fsync"));
+  }
+  return absl::UnknownError(absl::StrCat(
+      "outcome unknown: cannot make the directory durable (",
+      sync_error.message(), ") and cannot roll back (", undone.message(),
+      "); the new content is visible but may not survive a power loss",
+      p.exchanged ? absl::StrCat("; the old content is kept as ", p.temp())
+                  : ""));
 }
 
 // 8. Drop the old content. A failure here does not undo a durable write;
 // the leftover carries the temp prefix, so the start-up sweep removes it.
-void FileReplacer::DropOldContent(Publication& p) {
-  if (p.exchanged) {
-    p.staged.needs_cleanup_ = false;
-    p.staged.fd_.reset();
-    absl::Status removed = fs_->Unlink(p.dir_fd(), p.temp());
-    if (!removed.ok()) {
-      LogError(absl::StrCat("cannot remove the old content of ", p.leaf(),
-                            " (now ", p.temp(), "): ", removed.message()));
-    }
+void FileReplacer::DropOldContent(StagedFile& staged) {
+  if (!staged.needs_cleanup_) return;  // nothing was exchanged out
+  staged.needs_cleanup_ = false;
+  staged.fd_.reset();
+  absl::Status removed = fs_->Unlink(staged.dir_fd_, staged.temp_name_);
+  if (!removed.ok()) {
+    LogError(absl::StrCat("cannot remove the old content of ", staged.leaf_,
+                          " (now ", staged.temp_name_,
+                          "): ", removed.message()));
   }
 }
 

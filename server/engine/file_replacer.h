@@ -3,11 +3,13 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -15,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "server/engine/directory_sync_debt.h"
 #include "server/engine/file_system.h"
 #include "server/engine/sha256.h"
@@ -58,7 +61,28 @@ struct CommitResult {
   std::string sha256;  // 32 raw bytes
   std::string etag;
   bool created = false;
+  // Never published: a newer write of the same target was, in its place
+  // (set by CommitQueue; `etag` is then the newer version's).
+  bool superseded = false;
 };
+
+// How a batch's new content is made durable before it is published.
+enum class FlushStrategy {
+  // fsync each temp file in turn.
+  kFsyncEach,
+  // One syncfs per filesystem for the whole batch (where the kernel reports
+  // writeback errors through it; else as kFsyncEach). Flushes everything
+  // dirty on that filesystem, not only the batch.
+  kSyncfs,
+  // syncfs for a filesystem with at least kAutoSyncfsMinimum files in the
+  // batch, fsync for fewer.
+  kAuto,
+};
+inline constexpr size_t kAutoSyncfsMinimum = 2;
+
+// Content larger than this is flushed as it is written (write-behind) and
+// once more when staging ends, so that a batch's flush does not wait for it.
+inline constexpr uint64_t kWriteBehindBytes = 8 << 20;
 
 class FileReplacer;
 
@@ -71,16 +95,25 @@ class StagedFile {
   StagedFile(const StagedFile&) = delete;
   StagedFile& operator=(const StagedFile&) = delete;
 
-  // Appends `data` to the temp file.
+  // Appends `data` to the temp file. Past kWriteBehindBytes the file's
+  // earlier content is written back while more arrives.
   absl::Status Append(absl::string_view data);
 
+  // The content is complete: flushes the data of a large file now (off the
+  // commit path), and checks the digest. DATA_LOSS unless the content has
+  // `expected_sha256` (32 raw bytes), if set. Call once, before Commit or
+  // CommitQueue::Submit; appending afterwards is an error.
+  absl::Status Seal(const std::optional<std::string>& expected_sha256);
+
   uint64_t size() const { return size_; }
+  // SHA-256 of the content (32 raw bytes); only after Seal.
+  const std::string& sha256() const { return sha256_; }
   const std::string& temp_name() const { return temp_name_; }
 
  private:
   friend class FileReplacer;
   StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
-             std::string temp_name, UniqueFd fd);
+             std::string temp_name, UniqueFd fd, uint64_t sequence);
 
   // Closes and unlinks the temp file unless it is no longer ours to remove
   // (published, or kept for the operator). The one cleanup path, used by
@@ -92,10 +125,28 @@ class StagedFile {
   const std::string leaf_;
   const std::string temp_name_;
   UniqueFd fd_;
+  // Order of creation among this FileReplacer's staged files (the earliest
+  // fd of a batch is the one whose syncfs reports every error since).
+  const uint64_t sequence_;
   Sha256 hasher_;
+  std::string sha256_;  // set by Seal
+  bool sealed_ = false;
   uint64_t size_ = 0;
+  uint64_t written_back_ = 0;  // bytes handed to WriteBehind
   bool needs_cleanup_ = true;
   bool failed_ = false;
+};
+
+// One write of a batch (FileReplacer::CommitBatch).
+struct BatchEntry {
+  StagedFile* staged = nullptr;
+  const CommitOptions* options = nullptr;
+  // The target's directory as (device, inode); entries that share one share
+  // its fsync. Both 0: a directory of its own.
+  uint64_t directory_device = 0;
+  uint64_t directory_inode = 0;
+  // Set by CommitBatch.
+  absl::StatusOr<CommitResult> result = absl::UnknownError("not committed");
 };
 
 // The durable write protocol. For one target `leaf` in directory `dir_fd`:
@@ -140,8 +191,20 @@ class FileReplacer {
                                                     const std::string& leaf);
 
   // Publishes `staged` over its target. Call at most once per StagedFile.
+  // Seals `staged` first if the caller has not.
   absl::StatusOr<CommitResult> Commit(StagedFile& staged,
                                       const CommitOptions& options);
+
+  // Commits several staged files, each of a different target, as a group:
+  // every entry goes through the steps above, but the data flushes of the
+  // whole batch come before any publish (one syncfs per filesystem where
+  // `flush` says so) and each directory is fsynced once after all its
+  // publishes. Each entry's result is as Commit would have returned it: a
+  // failure of a shared step fails every entry that depended on it, and
+  // each failed entry is rolled back as Commit would. Every entry must
+  // have been sealed. Old content displaced by a replace is removed when
+  // its StagedFile is destroyed, so callers can answer first.
+  void CommitBatch(absl::Span<BatchEntry> batch, FlushStrategy flush);
 
   // Stage + Append + Commit of a whole content in one call.
   absl::StatusOr<CommitResult> Write(int dir_fd, const std::string& leaf,
@@ -171,11 +234,20 @@ class FileReplacer {
   absl::Status DecideCreateOrReplace(Publication& p);
   absl::Status VerifyContent(Publication& p);
   absl::Status PrepareTempFile(Publication& p);
+  void FlushTempFiles(std::vector<Publication*>& live, FlushStrategy flush);
   absl::Status CheckStillWanted(Publication& p);
   absl::Status Publish(Publication& p);
   absl::Status VerifyPublished(Publication& p);
-  absl::Status MakePublishDurable(Publication& p);
-  void DropOldContent(Publication& p);
+  void MakePublishesDurable(std::vector<Publication*>& directory);
+  // The status of `p` after its directory's fsync failed with `sync_error`:
+  // `undone` is how undoing its publish went, `resynced` how the fsync
+  // after the undo went.
+  absl::Status RolledBack(Publication& p, const absl::Status& sync_error,
+                          const absl::Status& undone,
+                          const absl::Status& resynced);
+  // 8. After a successful Commit of a replace: unlinks the old content,
+  // which the exchange left under the temp name.
+  void DropOldContent(StagedFile& staged);
 
   // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
   // logged once and counts as success. A success pays the directory's
@@ -206,6 +278,7 @@ class FileReplacer {
 
   FileSystem* const fs_;
   DirectorySyncDebt sync_debt_;
+  std::atomic<uint64_t> next_sequence_{0};
   absl::Mutex mu_;
   absl::flat_hash_set<uint64_t> devices_without_directory_sync_
       ABSL_GUARDED_BY(mu_);

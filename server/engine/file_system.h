@@ -96,6 +96,23 @@ class FileSystem {
   // succeed on the same fd.
   virtual absl::Status SyncFile(int fd) = 0;
 
+  // Makes everything on the filesystem of `fd` durable (syncfs): the data
+  // and metadata of every file, and every directory's entries. Reports any
+  // writeback error on that filesystem since `fd` was opened (Linux 5.8 and
+  // later), so `fd` must be the earliest-opened of the files the caller
+  // relies on. UNIMPLEMENTED where that error reporting cannot be relied on
+  // (older kernels); the caller then syncs each file. After an error the
+  // durable content of every file on the filesystem is unknown.
+  virtual absl::Status SyncFilesystem(int fd) = 0;
+
+  // Starts writeback of the byte range [offset, offset + length) of `fd`
+  // and, with `wait`, waits for it (sync_file_range). Only a hint that
+  // spreads a large file's flush over the time it is written and bounds its
+  // dirty pages; it makes nothing durable. After an error the file's content
+  // is unknown and it must not be published.
+  virtual absl::Status WriteBehind(int fd, uint64_t offset, uint64_t length,
+                                   bool wait) = 0;
+
   virtual absl::StatusOr<FileInfo> Stat(int fd) = 0;
 
   // Stats `name` in `dir_fd` without following a symlink. NOT_FOUND if

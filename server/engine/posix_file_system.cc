@@ -8,7 +8,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
@@ -53,7 +56,21 @@ uint64_t GenerationOf(int fd) {
   return static_cast<uint32_t>(generation);
 }
 
+// syncfs returns writeback errors since Linux 5.8 (before, it always
+// returned 0, so a batch flushed with it could hide a lost write).
+bool KernelSyncfsReportsErrors() {
+  struct utsname name;
+  if (uname(&name) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(name.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 8);
+}
+
 }  // namespace
+
+PosixFileSystem::PosixFileSystem(SyncObserver* observer)
+    : observer_(observer),
+      syncfs_reports_errors_(KernelSyncfsReportsErrors()) {}
 
 absl::StatusOr<UniqueFd> PosixFileSystem::OpenDirectoryBeneath(
     int root_fd, const std::string& relative_path) {
@@ -124,6 +141,30 @@ absl::Status PosixFileSystem::SyncFile(int fd) {
   const int error_number = errno;
   if (observer_ != nullptr) observer_->OnSync(/*directory=*/false, ok);
   if (!ok) return SyscallError(error_number, "fsync");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::SyncFilesystem(int fd) {
+  if (!syncfs_reports_errors_) {
+    return absl::UnimplementedError(
+        "syncfs does not report writeback errors on this kernel (before "
+        "Linux 5.8)");
+  }
+  const bool ok = syncfs(fd) == 0;
+  const int error_number = errno;
+  if (observer_ != nullptr) observer_->OnFilesystemSync(ok);
+  if (!ok) return SyscallError(error_number, "syncfs");
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::WriteBehind(int fd, uint64_t offset,
+                                          uint64_t length, bool wait) {
+  unsigned int flags = SYNC_FILE_RANGE_WRITE;
+  if (wait) flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+  if (sync_file_range(fd, static_cast<off64_t>(offset),
+                      static_cast<off64_t>(length), flags) != 0) {
+    return SyscallError(errno, "sync_file_range");
+  }
   return absl::OkStatus();
 }
 

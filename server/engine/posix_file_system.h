@@ -10,8 +10,7 @@ namespace durable {
 class PosixFileSystem : public FileSystem {
  public:
   // `observer`, if set, is told of every fsync.
-  explicit PosixFileSystem(SyncObserver* observer = nullptr)
-      : observer_(observer) {}
+  explicit PosixFileSystem(SyncObserver* observer = nullptr);
 
   absl::StatusOr<UniqueFd> OpenDirectoryBeneath(
       int root_fd, const std::string& relative_path) override;
@@ -22,6 +21,9 @@ class PosixFileSystem : public FileSystem {
   absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;
   absl::Status SyncFile(int fd) override;
+  absl::Status SyncFilesystem(int fd) override;
+  absl::Status WriteBehind(int fd, uint64_t offset, uint64_t length,
+                           bool wait) override;
   absl::StatusOr<FileInfo> Stat(int fd) override;
   absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name) override;
   absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
@@ -35,6 +37,8 @@ class PosixFileSystem : public FileSystem {
 
  private:
   SyncObserver* const observer_;
+  // syncfs reports writeback errors (Linux 5.8 and later).
+  const bool syncfs_reports_errors_;
 };
 
 }  // namespace durable

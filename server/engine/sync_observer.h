@@ -11,6 +11,8 @@ class SyncObserver {
  public:
   virtual ~SyncObserver() = default;
   virtual void OnSync(bool directory, bool ok) = 0;
+  // A syncfs of a whole filesystem (a batch's data flush).
+  virtual void OnFilesystemSync(bool ok) = 0;
 };
 
 }  // namespace durable

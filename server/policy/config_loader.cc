@@ -102,6 +102,18 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
           absl::StrFormat("mode 0%o has bits outside 0777", socket.mode()));
     }
   }
+  if (config.commit().max_batch() > kMaxCommitBatch) {
+    return at.Error("commit", -1, "max_batch",
+                    absl::StrCat(config.commit().max_batch(),
+                                 " is more than the most a batch may hold, ",
+                                 kMaxCommitBatch));
+  }
+  if (config.commit().committers() > kMaxCommitters) {
+    return at.Error("commit", -1, "committers",
+                    absl::StrCat(config.commit().committers(),
+                                 " is more than the most committers, ",
+                                 kMaxCommitters));
+  }
   absl::flat_hash_set<std::string> roots;
   for (int i = 0; i < config.rule_size(); ++i) {
     const durable::v1::Rule& rule = config.rule(i);

@@ -30,6 +30,10 @@ inline constexpr uint32_t kDefaultMaxMetadataBytes = 8192;
 inline constexpr uint32_t kDefaultRequestArrivalTimeoutMs = 10000;
 inline constexpr uint64_t kDefaultGrpcMemoryBytes = 256ull << 20;
 inline constexpr uint32_t kDefaultMaxGrpcThreads = 64;
+inline constexpr uint32_t kDefaultCommitBatch = 64;
+inline constexpr uint32_t kMaxCommitBatch = 4096;
+inline constexpr uint32_t kDefaultCommitters = 1;
+inline constexpr uint32_t kMaxCommitters = 16;
 // Envelope room beyond the largest file a single Write can carry.
 inline constexpr uint64_t kMessageHeadroom = 1ull << 20;
 

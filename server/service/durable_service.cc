@@ -47,16 +47,24 @@ DurableService::DurableService(const WriteDependencies& deps,
       watchdog_(watchdog),
       observer_(observer),
       limits_(limits),
-      unary_(workers, watchdog, limits.request_arrival_timeout) {
+      unary_(workers, watchdog, limits.request_arrival_timeout,
+             [peers](const grpc::CallbackServerContext& context) -> uint64_t {
+               absl::StatusOr<PeerCredentials> caller =
+                   peers->Identify(context.peer());
+               // An unknown peer is refused by the handler; its turn is
+               // that of every other unknown peer.
+               return caller.ok() ? caller->uid : UINT64_MAX;
+             }) {
   using durable::v1::GetStatsRequest;
   using durable::v1::GetStatsResponse;
   using grpc::CallbackServerContext;
   unary_.Register(
       MethodName("Write"),
-      TypedUnaryHandler<WriteRequest, WriteResponse>(
+      AsyncTypedUnaryHandler<WriteRequest, WriteResponse>(
           [this](CallbackServerContext* context, const WriteRequest& request,
-                 WriteResponse* response) {
-            return ServeWrite(context, request, response);
+                 WriteResponse* response,
+                 std::function<void(grpc::Status)> reply) {
+            ServeWrite(context, request, response, std::move(reply));
           }));
   unary_.Register(
       MethodName("Stat"),
@@ -97,12 +105,16 @@ void DurableService::Account(absl::string_view operation,
                                          absl::Now() - start});
 }
 
-grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
-                                        const WriteRequest& request,
-                                        WriteResponse* response) {
+void DurableService::ServeWrite(grpc::CallbackServerContext* context,
+                                const WriteRequest& request,
+                                WriteResponse* response,
+                                std::function<void(grpc::Status)> reply) {
   const absl::Time start = absl::Now();
   absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok()) {
+    reply(ToGrpcStatus(caller.status()));
+    return;
+  }
   const std::function<bool()> abandon = [context] {
     return CallIsGone(*context);
   };
@@ -111,14 +123,27 @@ grpc::Status DurableService::ServeWrite(grpc::CallbackServerContext* context,
                             abandon);
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request.data());
-  if (status.ok()) {
-    absl::StatusOr<CommitResult> result = (*operation)->Commit(abandon);
-    status = result.status();
-    if (result.ok()) FillWriteResponse(*result, response);
+  if (!status.ok()) {
+    Account("write", *caller, request.path(), request.data().size(), status,
+            start);
+    reply(ToGrpcStatus(status, request.path()));
+    return;
   }
-  Account("write", *caller, request.path(), request.data().size(), status,
-          start);
-  return ToGrpcStatus(status, request.path());
+  // The operation lives until its answer: the commit queue's callback owns
+  // it, and destroying it there (after the reply) removes what a replace
+  // displaced.
+  std::shared_ptr<WriteOperation> running = *std::move(operation);
+  WriteOperation* committing = running.get();
+  committing->Commit(
+      abandon, [this, running = std::move(running), who = *caller, &request,
+                response, start, reply = std::move(reply)](
+                   absl::StatusOr<CommitResult> result) mutable {
+        if (result.ok()) FillWriteResponse(*result, response);
+        Account("write", who, request.path(), request.data().size(),
+                result.status(), start);
+        reply(ToGrpcStatus(result.status(), request.path()));
+        running.reset();
+      });
 }
 
 grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(

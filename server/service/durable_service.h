@@ -27,8 +27,8 @@ struct ServiceLimits {
 // Remove, WhoAmI, GetStats) are marked generic and served by the
 // UnaryDispatcher this service owns, which main registers as the server's
 // callback generic service: a request that does not arrive in time is
-// dropped, and the blocking work runs on the worker pool. No method uses
-// gRPC's synchronous thread pool.
+// dropped, and the blocking work runs on the worker pool, each caller (uid)
+// in its turn. No method uses gRPC's synchronous thread pool.
 // Holds no state of its own beyond the collaborators main wires in.
 class DurableService final
     : public durable::v1::DurableWriter::WithGenericMethod_Write<
@@ -52,10 +52,13 @@ class DurableService final
       grpc::CallbackServerContext* context,
       durable::v1::WriteResponse* response) override;
 
-  // The unary methods, each run on a worker thread by the dispatcher.
-  grpc::Status ServeWrite(grpc::CallbackServerContext* context,
-                          const durable::v1::WriteRequest& request,
-                          durable::v1::WriteResponse* response);
+  // The unary methods, each started on a worker thread by the dispatcher.
+  // A write is answered through `reply` once the commit queue has
+  // committed it (or it failed before).
+  void ServeWrite(grpc::CallbackServerContext* context,
+                  const durable::v1::WriteRequest& request,
+                  durable::v1::WriteResponse* response,
+                  std::function<void(grpc::Status)> reply);
   grpc::Status ServeStat(grpc::CallbackServerContext* context,
                          const durable::v1::StatRequest& request,
                          durable::v1::StatResponse* response);

@@ -1,6 +1,7 @@
 #include "server/service/remove_operation.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "server/policy/path_resolver.h"
 
 namespace durable {
@@ -20,8 +21,17 @@ absl::StatusOr<std::string> RunRemoveOperation(const WriteDependencies& deps,
         "the rule for root ", target->rule->root,
         " does not allow overwriting, so it does not allow removing either"));
   }
-  TargetLocks::Lease lease = deps.locks->Acquire(target->key);
-  return deps.replacer->Remove(target->dir.get(), target->key.leaf, if_match);
+  // In line with the target's writes: after those queued before, before
+  // those queued after. This worker waits for its turn.
+  absl::StatusOr<std::string> removed;
+  absl::Notification finished;
+  deps.commits->SubmitExclusive(target->key, caller.uid, [&] {
+    removed =
+        deps.replacer->Remove(target->dir.get(), target->key.leaf, if_match);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return removed;
 }
 
 }  // namespace durable

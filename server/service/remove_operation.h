@@ -13,7 +13,8 @@ namespace durable {
 // admission, policy, resolution and per-target serialisation as a write:
 // admitted as a write of the caller, refused where the rule forbids
 // overwriting (a create-only root never loses a file), then the engine's
-// Remove under the target's lock. Returns the removed file's etag.
+// Remove in the target's turn of the commit queue (the calling thread waits
+// for it). Returns the removed file's etag.
 absl::StatusOr<std::string> RunRemoveOperation(const WriteDependencies& deps,
                                                const PeerCredentials& caller,
                                                const std::string& path,

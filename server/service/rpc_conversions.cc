@@ -25,6 +25,7 @@ void FillWriteResponse(const CommitResult& result,
   response->set_sha256(result.sha256);
   response->set_etag(result.etag);
   response->set_created(result.created);
+  response->set_superseded(result.superseded);
 }
 
 void FillStatResponse(const FileInfo& info,

@@ -5,11 +5,13 @@
 namespace durable {
 
 UnaryCallReactor::UnaryCallReactor(const UnaryHandler* handler,
+                                   const TenantOf* tenant_of,
                                    WorkerPool* workers,
                                    StreamWatchdog* watchdog,
                                    absl::Duration arrival_timeout,
                                    grpc::CallbackServerContext* context)
     : handler_(handler),
+      tenant_of_(tenant_of),
       workers_(workers),
       watchdog_(watchdog),
       arrival_timeout_(arrival_timeout),
@@ -39,11 +41,15 @@ void UnaryCallReactor::OnReadDone(bool ok) {
     }
     return;
   }
-  workers_->Submit([this] { HandleOnWorker(); });
+  workers_->Submit((*tenant_of_)(*context_), [this] { HandleOnWorker(); });
 }
 
 void UnaryCallReactor::HandleOnWorker() {
-  grpc::Status status = (*handler_)(context_, &request_, &response_);
+  (*handler_)(context_, &request_, &response_,
+              [this](const grpc::Status& status) { Reply(status); });
+}
+
+void UnaryCallReactor::Reply(const grpc::Status& status) {
   request_.Clear();
   if (!status.ok()) {
     Finish(status);

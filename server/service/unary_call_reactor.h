@@ -14,13 +14,23 @@
 
 namespace durable {
 
+// Ends a unary call: with `status`, and if it is OK with the response bytes
+// the handler filled in. Call exactly once, from any thread.
+using UnaryReply = std::function<void(const grpc::Status& status)>;
+
 // The work of one unary method: turns the request bytes into the response
-// bytes (or an error status). Runs on a WorkerPool thread, so it may block
-// (filesystem I/O, fsync, waiting for a target's lock). `context` stays
-// valid while it runs; `request` may be consumed.
-using UnaryHandler = std::function<grpc::Status(
+// bytes (or an error status) and then calls `reply`, now or later from
+// another thread (a write is answered by the commit queue). Starts on a
+// WorkerPool thread, so it may block (filesystem I/O). `context`,
+// `request` and `response` stay valid until `reply` is called; `request`
+// may be consumed.
+using UnaryHandler = std::function<void(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response)>;
+    grpc::ByteBuffer* response, UnaryReply reply)>;
+
+// The tenant (caller uid) whose turn on the worker pool a call waits for.
+using TenantOf =
+    std::function<uint64_t(const grpc::CallbackServerContext& context)>;
 
 // Serves one unary call that arrived through the generic service: gRPC
 // hands it over as soon as the call's headers arrived, before its message.
@@ -36,8 +46,9 @@ using UnaryHandler = std::function<grpc::Status(
 // StartWriteAndFinish except OnDone.
 class UnaryCallReactor final : public grpc::ServerGenericBidiReactor {
  public:
-  UnaryCallReactor(const UnaryHandler* handler, WorkerPool* workers,
-                   StreamWatchdog* watchdog, absl::Duration arrival_timeout,
+  UnaryCallReactor(const UnaryHandler* handler, const TenantOf* tenant_of,
+                   WorkerPool* workers, StreamWatchdog* watchdog,
+                   absl::Duration arrival_timeout,
                    grpc::CallbackServerContext* context);
 
   void OnReadDone(bool ok) override;
@@ -45,10 +56,12 @@ class UnaryCallReactor final : public grpc::ServerGenericBidiReactor {
 
  private:
   void OnArrivalTimeout() ABSL_LOCKS_EXCLUDED(mu_);
-  // Worker task: runs the handler and answers.
+  // Worker task: runs the handler, which answers.
   void HandleOnWorker();
+  void Reply(const grpc::Status& status);
 
   const UnaryHandler* const handler_;  // owned by the dispatcher
+  const TenantOf* const tenant_of_;    // owned by the dispatcher
   WorkerPool* const workers_;
   StreamWatchdog* const watchdog_;
   const absl::Duration arrival_timeout_;

@@ -26,7 +26,7 @@ grpc::ServerGenericBidiReactor* UnaryDispatcher::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
   auto it = handlers_.find(context->method());
   if (it == handlers_.end()) return new UnimplementedReactor(context->method());
-  return new UnaryCallReactor(&it->second, workers_, watchdog_,
+  return new UnaryCallReactor(&it->second, &tenant_of_, workers_, watchdog_,
                               arrival_timeout_, context);
 }
 

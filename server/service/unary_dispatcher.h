@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/container/node_hash_map.h"
@@ -29,10 +30,11 @@ namespace durable {
 class UnaryDispatcher final : public grpc::CallbackGenericService {
  public:
   UnaryDispatcher(WorkerPool* workers, StreamWatchdog* watchdog,
-                  absl::Duration arrival_timeout)
+                  absl::Duration arrival_timeout, TenantOf tenant_of)
       : workers_(workers),
         watchdog_(watchdog),
-        arrival_timeout_(arrival_timeout) {}
+        arrival_timeout_(arrival_timeout),
+        tenant_of_(std::move(tenant_of)) {}
 
   // Not thread-safe: call before the server starts.
   void Register(const std::string& method, UnaryHandler handler);
@@ -44,31 +46,58 @@ class UnaryDispatcher final : public grpc::CallbackGenericService {
   WorkerPool* const workers_;
   StreamWatchdog* const watchdog_;
   const absl::Duration arrival_timeout_;
+  const TenantOf tenant_of_;
   absl::node_hash_map<std::string, UnaryHandler> handlers_;  // stable addresses
 };
 
-// Adapts a typed handler: parses the request (INTERNAL if it does not
-// parse, as gRPC answers for registered methods), runs `typed`, serializes
-// its response.
+// Adapts a typed handler that answers through `reply`, now or later: parses
+// the request (INTERNAL if it does not parse, as gRPC answers for registered
+// methods), runs `typed`, and on its reply serializes the response. Request
+// and response live until the reply.
+template <typename Request, typename Response>
+UnaryHandler AsyncTypedUnaryHandler(
+    std::function<void(grpc::CallbackServerContext*, const Request&, Response*,
+                       std::function<void(grpc::Status)>)>
+        typed) {
+  return [typed = std::move(typed)](grpc::CallbackServerContext* context,
+                                    grpc::ByteBuffer* request_bytes,
+                                    grpc::ByteBuffer* response_bytes,
+                                    UnaryReply reply) {
+    struct Call {
+      Request request;
+      Response response;
+    };
+    auto call = std::make_shared<Call>();
+    grpc::Status parsed = grpc::SerializationTraits<Request>::Deserialize(
+        request_bytes, &call->request);
+    if (!parsed.ok()) {
+      reply(parsed);
+      return;
+    }
+    typed(context, call->request, &call->response,
+          [call, response_bytes, reply = std::move(reply)](grpc::Status status) {
+            if (status.ok()) {
+              bool own_buffer = false;
+              status = grpc::SerializationTraits<Response>::Serialize(
+                  call->response, response_bytes, &own_buffer);
+            }
+            reply(status);
+          });
+  };
+}
+
+// The same for a handler that answers by returning.
 template <typename Request, typename Response>
 UnaryHandler TypedUnaryHandler(
     std::function<grpc::Status(grpc::CallbackServerContext*, const Request&,
                                Response*)>
         typed) {
-  return [typed = std::move(typed)](grpc::CallbackServerContext* context,
-                                    grpc::ByteBuffer* request_bytes,
-                                    grpc::ByteBuffer* response_bytes) {
-    Request request;
-    grpc::Status parsed = grpc::SerializationTraits<Request>::Deserialize(
-        request_bytes, &request);
-    if (!parsed.ok()) return parsed;
-    Response response;
-    grpc::Status status = typed(context, request, &response);
-    if (!status.ok()) return status;
-    bool own_buffer = false;
-    return grpc::SerializationTraits<Response>::Serialize(
-        response, response_bytes, &own_buffer);
-  };
+  return AsyncTypedUnaryHandler<Request, Response>(
+      [typed = std::move(typed)](grpc::CallbackServerContext* context,
+                                 const Request& request, Response* response,
+                                 std::function<void(grpc::Status)> reply) {
+        reply(typed(context, request, response));
+      });
 }
 
 }  // namespace durable

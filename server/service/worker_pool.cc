@@ -16,9 +16,11 @@ WorkerPool::~WorkerPool() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-void WorkerPool::Submit(std::function<void()> task) {
+void WorkerPool::Submit(uint64_t tenant, std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  tasks_.push_back(std::move(task));
+  std::deque<std::function<void()>>& queue = queues_[tenant];
+  if (queue.empty()) turns_.push_back(tenant);
+  queue.push_back(std::move(task));
 }
 
 void WorkerPool::Work() {
@@ -28,12 +30,20 @@ void WorkerPool::Work() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return pool->stopping_ || !pool->tasks_.empty();
+            return pool->stopping_ || !pool->turns_.empty();
           },
           this));
-      if (tasks_.empty()) return;  // stopping, and nothing left to do
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      if (turns_.empty()) return;  // stopping, and nothing left to do
+      const uint64_t tenant = turns_.front();
+      turns_.pop_front();
+      auto it = queues_.find(tenant);
+      task = std::move(it->second.front());
+      it->second.pop_front();
+      if (it->second.empty()) {
+        queues_.erase(it);
+      } else {
+        turns_.push_back(tenant);
+      }
     }
     task();
   }

@@ -76,17 +76,18 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   if (!options.expected_sha256().empty()) {
     commit.expected_sha256 = options.expected_sha256();
   }
-  return std::unique_ptr<WriteOperation>(
-      new WriteOperation(deps, *std::move(ticket), *std::move(target),
-                         *std::move(staged), std::move(commit)));
+  return std::unique_ptr<WriteOperation>(new WriteOperation(
+      deps, caller.uid, *std::move(ticket), *std::move(target),
+      *std::move(staged), std::move(commit)));
 }
 
-WriteOperation::WriteOperation(const WriteDependencies& deps,
+WriteOperation::WriteOperation(const WriteDependencies& deps, uid_t caller,
                                WriteAdmission::Ticket ticket,
                                ResolvedTarget target,
                                std::unique_ptr<StagedFile> staged,
                                CommitOptions options)
     : deps_(deps),
+      caller_(caller),
       ticket_(std::move(ticket)),
       target_(std::move(target)),
       staged_(std::move(staged)),
@@ -111,20 +112,32 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitResult> WriteOperation::Commit(
-    std::function<bool()> abandon) {
-  TargetLocks::Lease lease = deps_.locks->Acquire(target_.key);
-  CommitOptions options = options_;
-  options.abandon = std::move(abandon);
-  absl::StatusOr<CommitResult> result =
-      deps_.replacer->Commit(*staged_, options);
-  published_ = result.ok();
-  if (result.ok() && deps_.pending_directories != nullptr) {
-    // Our directory may be one another write is still creating.
-    absl::Status durable = deps_.pending_directories->SyncAll(*deps_.fs);
-    if (!durable.ok()) return durable;
+void WriteOperation::Commit(std::function<bool()> abandon,
+                            CommitQueue::Done done) {
+  // The digest is checked (and a large file's data written back) here, so
+  // that the commit queue gets only content it may publish or supersede.
+  absl::Status sealed = staged_->Seal(options_.expected_sha256);
+  if (!sealed.ok()) {
+    done(sealed);
+    return;
   }
-  return result;
+  CommitQueue::Request request;
+  request.staged = staged_.get();
+  request.options = options_;
+  request.options.abandon = std::move(abandon);
+  request.target = target_.key;
+  request.tenant = caller_;
+  request.done = [this, done = std::move(done)](
+                     absl::StatusOr<CommitResult> result) {
+    published_ = result.ok();
+    if (result.ok() && deps_.pending_directories != nullptr) {
+      // Our directory may be one another write is still creating.
+      absl::Status durable = deps_.pending_directories->SyncAll(*deps_.fs);
+      if (!durable.ok()) result = durable;
+    }
+    done(std::move(result));
+  };
+  deps_.commits->Submit(std::move(request));
 }
 
 }  // namespace durable

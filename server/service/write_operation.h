@@ -10,10 +10,10 @@
 #include "absl/strings/string_view.h"
 #include "durable/v1/durable.pb.h"
 #include "server/base/peer_credentials.h"
+#include "server/engine/commit_queue.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/file_system.h"
 #include "server/engine/pending_directories.h"
-#include "server/engine/target_locks.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"
@@ -25,15 +25,15 @@ struct WriteDependencies {
   const PolicyStore* policies = nullptr;
   FileSystem* fs = nullptr;
   FileReplacer* replacer = nullptr;
-  TargetLocks* locks = nullptr;
+  CommitQueue* commits = nullptr;
   WriteAdmission* admission = nullptr;
   PendingDirectories* pending_directories = nullptr;
 };
 
 // One write from request to published file, shared by Write and
 // WriteStream: Begin checks the request and the policy, resolves the target
-// and stages a temp file; Append adds content; Commit takes the target's
-// lock (arrival order) and publishes. Destroying an operation that was not
+// and stages a temp file; Append adds content; Commit hands it to the commit
+// queue (the target's writes in arrival order, group commit, coalescing). Destroying an operation that was not
 // committed leaves nothing behind: no temp file, no directory it created.
 //
 // The policy in force at Begin governs the whole operation, even across a
@@ -58,19 +58,24 @@ class WriteOperation {
   // max_file_size; the operation is then dead.
   absl::Status Append(absl::string_view data);
 
-  // Publishes the content durably. Call once. `abandon`, if set, is asked
-  // right before publishing; true fails the commit with CANCELLED and
-  // publishes nothing (the caller cancelled or its deadline passed).
-  absl::StatusOr<CommitResult> Commit(std::function<bool()> abandon = {});
+  // Publishes the content durably through the commit queue, then calls
+  // `done` with the outcome: exactly once, on this or another thread, maybe
+  // before Commit returns. The operation must live until `done` has run.
+  // This thread may be drafted to commit (see CommitQueue::Submit), so it
+  // must be one that may block. `abandon`, if set, is asked right before
+  // publishing; true fails the commit with CANCELLED and publishes nothing
+  // (the caller cancelled or its deadline passed). Call once.
+  void Commit(std::function<bool()> abandon, CommitQueue::Done done);
 
   uint64_t size() const { return staged_->size(); }
 
  private:
-  WriteOperation(const WriteDependencies& deps, WriteAdmission::Ticket ticket,
-                 ResolvedTarget target, std::unique_ptr<StagedFile> staged,
-                 CommitOptions options);
+  WriteOperation(const WriteDependencies& deps, uid_t caller,
+                 WriteAdmission::Ticket ticket, ResolvedTarget target,
+                 std::unique_ptr<StagedFile> staged, CommitOptions options);
 
   const WriteDependencies deps_;
+  const uid_t caller_;
   WriteAdmission::Ticket ticket_;
   ResolvedTarget target_;
   std::unique_ptr<StagedFile> staged_;

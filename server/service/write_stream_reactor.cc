@@ -24,14 +24,24 @@ WriteStreamReactor::WriteStreamReactor(
 
 void WriteStreamReactor::OnReadDone(bool ok) {
   watchdog_->Suspend(watch_id_);
-  bool cancelled;
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     busy_ = true;
-    cancelled = cancelled_;
   }
+  // Everything that follows may touch the disk (staging, appending, or
+  // removing the temp file of a stream that ended early): on a worker, in
+  // the caller's turn, never on gRPC's thread.
+  workers_->Submit(caller_.uid, [this, ok] { HandleReadOnWorker(ok); });
+}
+
+void WriteStreamReactor::HandleReadOnWorker(bool ok) {
   if (!ok) {
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
     if (cancelled || context_->IsCancelled()) {
       FinishWith(absl::CancelledError(
           "the client cancelled the stream; nothing was published"));
@@ -49,25 +59,19 @@ void WriteStreamReactor::OnReadDone(bool ok) {
       return;
     }
     path_ = chunk_.header().path();
-    workers_->Submit([this] { BeginOnWorker(); });
-    return;
-  }
-  if (chunk_.has_header()) {
+    absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
+        WriteOperation::Begin(deps_, caller_, path_,
+                              chunk_.header().options());
+    if (!operation.ok()) {
+      FinishWith(operation.status());
+      return;
+    }
+    operation_ = *std::move(operation);
+  } else if (chunk_.has_header()) {
     FinishWith(absl::InvalidArgumentError(
         "only the first message of a WriteStream may carry a header"));
     return;
   }
-  ConsumeChunk();
-}
-
-void WriteStreamReactor::BeginOnWorker() {
-  absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-      WriteOperation::Begin(deps_, caller_, path_, chunk_.header().options());
-  if (!operation.ok()) {
-    FinishWith(operation.status());
-    return;
-  }
-  operation_ = *std::move(operation);
   ConsumeChunk();
 }
 
@@ -78,13 +82,14 @@ void WriteStreamReactor::ConsumeChunk() {
     return;
   }
   if (chunk_.finish()) {
-    workers_->Submit([this] { CommitOnWorker(); });
+    chunk_.Clear();
+    Commit();
     return;
   }
   ReadNext();
 }
 
-void WriteStreamReactor::CommitOnWorker() {
+void WriteStreamReactor::Commit() {
   bool cancelled;
   {
     // A cancel that arrived after `finish` still stops the publish if it
@@ -99,20 +104,19 @@ void WriteStreamReactor::CommitOnWorker() {
     return;
   }
   // Checked again right before the rename: a cancel or the call's deadline
-  // during the wait for the target's lock or the fsync still stops it.
-  absl::StatusOr<CommitResult> result = operation_->Commit([this] {
-    {
-      absl::MutexLock lock(&mu_);
-      if (cancelled_) return true;
-    }
-    return CallIsGone(*context_);
-  });
-  if (!result.ok()) {
-    FinishWith(result.status());
-    return;
-  }
-  FillWriteResponse(*result, response_);
-  FinishWith(absl::OkStatus());
+  // during the wait in the commit queue or the flush still stops it.
+  operation_->Commit(
+      [this] {
+        {
+          absl::MutexLock lock(&mu_);
+          if (cancelled_) return true;
+        }
+        return CallIsGone(*context_);
+      },
+      [this](absl::StatusOr<CommitResult> result) {
+        if (result.ok()) FillWriteResponse(*result, response_);
+        FinishWith(result.status());
+      });
 }
 
 void WriteStreamReactor::ReadNext() {
@@ -155,8 +159,9 @@ void WriteStreamReactor::FinishWith(const absl::Status& status) {
   }
   const uint64_t bytes = operation_ != nullptr ? operation_->size() : 0;
   on_outcome_(path_, bytes, status);
-  // Abandon the write now, not at OnDone: the temp file goes at once.
-  if (!status.ok()) operation_.reset();
+  // Done with the write now, not at OnDone (a gRPC thread): the temp file,
+  // or the old content a replace displaced, goes at once, on this thread.
+  operation_.reset();
   if (status.ok()) {
     Finish(grpc::Status::OK);
   } else {

@@ -22,16 +22,17 @@ namespace durable {
 using StreamOutcome = std::function<void(const std::string& path,
                                          uint64_t bytes, const absl::Status&)>;
 
-// Serves one WriteStream call: header first (resolution and staging run on
-// the worker pool), then data chunks appended as they arrive (one read
-// outstanding at a time, so gRPC's flow control bounds memory), and on the
-// `finish` message a commit on the worker pool. A stream that ends in any
+// Serves one WriteStream call: header first, then data chunks appended as
+// they arrive (one read outstanding at a time, so gRPC's flow control
+// bounds memory), and on the `finish` message a commit through the commit
+// queue. Every reaction to a read runs on the worker pool in the caller's
+// turn (resolution, staging and appends touch the disk). A stream that ends in any
 // other way (half-close without finish, cancel, idle timeout, size limit)
 // publishes nothing; the WriteOperation's destructor removes the temp file.
 // Deletes itself when gRPC is done with the call.
 //
 // Lifetime rules this relies on: nothing touches `this` after FinishWith,
-// WorkerPool::Submit or ReadNext (each may lead to OnDone on another
+// WorkerPool::Submit, WriteOperation::Commit or ReadNext (each may lead to OnDone on another
 // thread); ReadNext calls StartRead under `mu_`, so that OnIdle cannot
 // finish the call between releasing `busy_` and the read being queued.
 class WriteStreamReactor final
@@ -49,14 +50,14 @@ class WriteStreamReactor final
   void OnDone() override;
 
  private:
-  // Worker task: resolve and stage from the header, then consume the rest
-  // of the first message.
-  void BeginOnWorker();
-  // Worker task: publish.
-  void CommitOnWorker();
-  // Appends chunk_.data; on `finish` hands over to CommitOnWorker, else
-  // reads on. Runs while busy.
+  // Worker task for each completed read: ends a broken stream, or resolves
+  // and stages from the header, then consumes the message.
+  void HandleReadOnWorker(bool ok);
+  // Appends chunk_.data; on `finish` commits, else reads on. Runs while
+  // busy.
   void ConsumeChunk();
+  // Hands the content to the commit queue, whose answer ends the call.
+  void Commit();
   // Releases `busy_` and asks for the next message (or ends a cancelled
   // stream). The caller's last touch of `this`.
   void ReadNext() ABSL_LOCKS_EXCLUDED(mu_);

@@ -45,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
 #include "durable/v1/config.pb.h"
 #include "durable/v1/durable.pb.h"
@@ -874,21 +875,33 @@ TEST(PowerLossTwoTargetsTest, CutAfterEveryCallOfInterleavedWrites) {
 // ----------------------
 
 // The pieces of the daemon a write goes through (policy, resolution with
-// create_parents, admission, target locks, engine), running on the model.
+// create_parents, admission, commit queue, engine), running on the model.
 // The rule's root is a real, empty directory whose handle the model maps to
-// its own root.
+// its own root. Each writer (actor) has a commit queue of its own, so that
+// its commit runs on its own thread (the tests interleave the calls of
+// threads; the writes are of distinct targets, which one queue would not
+// order either).
 class DaemonOnModel {
  public:
+  static constexpr int kWriters = 2;
+
   explicit DaemonOnModel(std::shared_ptr<const ActivePolicy> policy,
                          PowerLossFileSystem* fs)
       : policies_(policy), writer_(fs) {
     fs->MapRealDirectoryToRoot(policy->roots.fd(0));
-    deps_ = WriteDependencies{&policies_, fs,          &writer_,
-                              &locks_,    &admission_, &pending_};
+    for (int i = 0; i < kWriters; ++i) {
+      commits_.push_back(
+          std::make_unique<CommitQueue>(&writer_, CommitQueueOptions{}));
+      deps_.push_back(WriteDependencies{&policies_, fs, &writer_,
+                                        commits_.back().get(), &admission_,
+                                        &pending_});
+    }
   }
 
-  // A whole write of `content` to `path`, creating missing parents.
-  absl::Status Write(const std::string& path, const std::string& content) {
+  // A whole write of `content` to `path` by writer `writer`, creating
+  // missing parents.
+  absl::Status Write(const std::string& path, const std::string& content,
+                     int writer = 0) {
     PeerCredentials caller;
     caller.pid = getpid();
     caller.uid = getuid();
@@ -896,20 +909,27 @@ class DaemonOnModel {
     durable::v1::WriteOptions options;
     options.set_create_parents(true);
     absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-        WriteOperation::Begin(deps_, caller, path, options);
+        WriteOperation::Begin(deps_[writer], caller, path, options);
     if (!operation.ok()) return operation.status();
     absl::Status appended = (*operation)->Append(content);
     if (!appended.ok()) return appended;
-    return (*operation)->Commit().status();
+    absl::Status committed;
+    absl::Notification done;
+    (*operation)->Commit({}, [&](absl::StatusOr<CommitResult> result) {
+      committed = result.status();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return committed;
   }
 
  private:
   PolicyStore policies_;
-  TargetLocks locks_;
   WriteAdmission admission_{64, 64};
   PendingDirectories pending_;
   FileReplacer writer_;
-  WriteDependencies deps_;
+  std::vector<std::unique_ptr<CommitQueue>> commits_;
+  std::vector<WriteDependencies> deps_;
 };
 
 class CreateParentsPowerLossTest : public testing::Test {
@@ -1040,7 +1060,7 @@ TEST_F(CreateParentsPowerLossTest, ConcurrentWritesIntoANewDirectory) {
     auto write = [&](int actor) {
       Turnstile::actor = actor;
       results[actor] =
-          daemon.Write(root_ + "/" + relative[actor], contents[actor]);
+          daemon.Write(root_ + "/" + relative[actor], contents[actor], actor);
       turnstile.Done();
     };
     std::thread first(write, 0);

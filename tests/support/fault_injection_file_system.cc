@@ -157,6 +157,17 @@ absl::Status FaultInjectionFileSystem::SyncFile(int fd) {
              [&] { return base_->SyncFile(fd); });
 }
 
+absl::Status FaultInjectionFileSystem::SyncFilesystem(int fd) {
+  return Run(MakeCall(Operation::kSyncFilesystem),
+             [&] { return base_->SyncFilesystem(fd); });
+}
+
+absl::Status FaultInjectionFileSystem::WriteBehind(int fd, uint64_t offset,
+                                                   uint64_t length, bool wait) {
+  return Run(MakeCall(Operation::kWriteBehind),
+             [&] { return base_->WriteBehind(fd, offset, length, wait); });
+}
+
 absl::StatusOr<FileInfo> FaultInjectionFileSystem::Stat(int fd) {
   return Run(MakeCall(Operation::kStat), [&] { return base_->Stat(fd); });
 }
@@ -236,6 +247,10 @@ absl::string_view OperationName(Operation operation) {
       return "ListDirectory";
     case Operation::kSetModificationTime:
       return "SetModificationTime";
+    case Operation::kSyncFilesystem:
+      return "SyncFilesystem";
+    case Operation::kWriteBehind:
+      return "WriteBehind";
   }
   return "?";
 }

@@ -63,6 +63,8 @@ class FaultInjectionFileSystem : public FileSystem {
     kRemoveDirectory,
     kListDirectory,
     kSetModificationTime,
+    kSyncFilesystem,
+    kWriteBehind,
   };
 
   // One call as the log records it.

@@ -20,6 +20,9 @@
   absl::Status SetModificationTime(int fd, int64_t mtime_ns) override;        \
   absl::Status SetOwner(int fd, uid_t uid, gid_t gid) override;               \
   absl::Status SyncFile(int fd) override;                                     \
+  absl::Status SyncFilesystem(int fd) override;                               \
+  absl::Status WriteBehind(int fd, uint64_t offset, uint64_t length,          \
+                           bool wait) override;                               \
   absl::StatusOr<FileInfo> Stat(int fd) override;                             \
   absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name)        \
       override;                                                               \

@@ -36,6 +36,13 @@ class ForwardingFileSystem : public FileSystem {
     return base_->SetOwner(fd, uid, gid);
   }
   absl::Status SyncFile(int fd) override { return base_->SyncFile(fd); }
+  absl::Status SyncFilesystem(int fd) override {
+    return base_->SyncFilesystem(fd);
+  }
+  absl::Status WriteBehind(int fd, uint64_t offset, uint64_t length,
+                           bool wait) override {
+    return base_->WriteBehind(fd, offset, length, wait);
+  }
   absl::StatusOr<FileInfo> Stat(int fd) override { return base_->Stat(fd); }
   absl::StatusOr<FileInfo> StatAt(int dir_fd,
                                   const std::string& name) override {

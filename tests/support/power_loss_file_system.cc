@@ -171,26 +171,33 @@ std::optional<uint64_t> PowerLossFileSystem::Lookup(
   return current;
 }
 
-absl::Status PowerLossFileSystem::Sync(uint64_t id, SyncKind kind) {
-  Inode& inode = inodes_.at(id);
-  std::optional<bool> failed_persisted;
+std::optional<bool> PowerLossFileSystem::TakeSyncFault(SyncKind kind) {
   for (auto it = sync_faults_.begin(); it != sync_faults_.end(); ++it) {
     if (it->kind != SyncKind::kAny && it->kind != kind) continue;
     if (it->skip > 0) {
       --it->skip;
       continue;
     }
-    failed_persisted = it->persisted;
+    const bool persisted = it->persisted;
     sync_faults_.erase(it);
-    break;
+    return persisted;
   }
-  if (!failed_persisted.has_value() || *failed_persisted) {
+  return std::nullopt;
+}
+
+void PowerLossFileSystem::SyncOutcome(Inode& inode, bool persisted) {
+  if (persisted) {
     const std::string kept_content = inode.durable.content;
     inode.durable = inode.live;
     if (inode.writeback_lost) inode.durable.content = kept_content;
   } else if (!inode.is_directory) {
     inode.writeback_lost = true;
   }
+}
+
+absl::Status PowerLossFileSystem::Sync(uint64_t id, SyncKind kind) {
+  const std::optional<bool> failed_persisted = TakeSyncFault(kind);
+  SyncOutcome(inodes_.at(id), failed_persisted.value_or(true));
   if (failed_persisted.has_value()) {
     return SyscallError(
         EIO, kind == SyncKind::kDirectory ? "fsync(directory)" : "fsync");
@@ -505,6 +512,29 @@ absl::Status PowerLossFileSystem::SyncFile(int fd) {
     if (!inode.ok()) return inode.status();
     return Sync(*inode, inodes_.at(*inode).is_directory ? SyncKind::kDirectory
                                                         : SyncKind::kFile);
+  });
+}
+
+absl::Status PowerLossFileSystem::SyncFilesystem(int fd) {
+  return Run("SyncFilesystem", [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> inode = InodeOf(fd);
+    if (!inode.ok()) return inode.status();
+    const std::optional<bool> failed_persisted =
+        TakeSyncFault(SyncKind::kFilesystem);
+    for (auto& [id, each] : inodes_) {
+      SyncOutcome(each, failed_persisted.value_or(true));
+    }
+    if (failed_persisted.has_value()) return SyscallError(EIO, "syncfs");
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PowerLossFileSystem::WriteBehind(int fd, uint64_t /*offset*/,
+                                              uint64_t /*length*/,
+                                              bool /*wait*/) {
+  return Run("WriteBehind", [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> inode = FileOf(fd);
+    return inode.ok() ? absl::OkStatus() : inode.status();
   });
 }
 

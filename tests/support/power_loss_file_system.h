@@ -28,6 +28,10 @@ namespace durable {
 // The model (what a crash keeps, and what it rests on):
 //  - Every file and directory is an inode with a live state (what calls see
 //    now) and a durable state (what survives a power cut).
+//  - SyncFilesystem(fd) is syncfs(2): it makes every inode's current state
+//    durable, as if each were fsynced (a failed one that persisted nothing
+//    drops every file's dirty data, as a failed fsync does one file's).
+//    WriteBehind (sync_file_range) makes nothing durable.
 //  - SyncFile(fd) and SyncDirectory(fd) are both fsync(2): they make the
 //    inode's current state durable. For a regular file that is its data,
 //    size, permissions and owner; for a directory its entries (name ->
@@ -84,7 +88,8 @@ class PowerLossFileSystem : public FileSystem {
     kZeroFilled,  // its unsynced size survives, its unsynced bytes are NULs
   };
 
-  enum class SyncKind { kFile, kDirectory, kAny };
+  // kFilesystem: SyncFilesystem (syncfs).
+  enum class SyncKind { kFile, kDirectory, kFilesystem, kAny };
 
   using Hook = std::function<void(const std::string& call)>;
 
@@ -210,6 +215,13 @@ class PowerLossFileSystem : public FileSystem {
   std::optional<uint64_t> Lookup(const std::string& path) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Sync(uint64_t inode, SyncKind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The injected outcome of the sync of `kind` now beginning: nullopt if it
+  // succeeds, else whether it persisted all the same.
+  std::optional<bool> TakeSyncFault(SyncKind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A sync of `inode` that persisted (or not).
+  void SyncOutcome(Inode& inode, bool persisted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(uint64_t inode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -1,0 +1,180 @@
+#include "server/engine/commit_queue.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
+
+namespace durable {
+
+bool CommitQueue::Pending::Coalescable() const {
+  const CommitOptions& options = request.options;
+  return !exclusive && !options.if_absent && options.if_match.empty() &&
+         options.allow_overwrite;
+}
+
+CommitQueue::CommitQueue(FileReplacer* replacer, CommitQueueOptions options,
+                         CommitObserver* observer)
+    : replacer_(replacer), options_(options), observer_(observer) {}
+
+void CommitQueue::Submit(Request request) {
+  auto pending = std::make_unique<Pending>();
+  pending->request = std::move(request);
+  Enqueue(std::move(pending));
+}
+
+void CommitQueue::SubmitExclusive(const TargetKey& target, uint64_t tenant,
+                                  std::function<void()> work) {
+  auto pending = std::make_unique<Pending>();
+  pending->request.target = target;
+  pending->request.tenant = tenant;
+  pending->exclusive = std::move(work);
+  Enqueue(std::move(pending));
+}
+
+void CommitQueue::Enqueue(std::unique_ptr<Pending> pending) {
+  {
+    absl::MutexLock lock(&mu_);
+    const TargetKey& key = pending->request.target;
+    auto [it, added] = targets_.try_emplace(key);
+    TargetQueue& target = it->second;
+    if (added) target.key = key;
+    target.waiting.push_back(std::move(pending));
+    if (!target.in_flight && target.waiting.size() == 1) {
+      ready_.push_back(&target);
+    }
+    if (committers_ >= options_.max_committers) return;
+    ++committers_;
+  }
+  CommitWhileReady();
+}
+
+void CommitQueue::CommitWhileReady() {
+  while (true) {
+    std::vector<Slot> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      batch = TakeBatch();
+      if (batch.empty()) {
+        --committers_;
+        return;
+      }
+    }
+    Run(batch);
+  }
+}
+
+std::vector<CommitQueue::Slot> CommitQueue::TakeBatch() {
+  std::vector<Slot> batch;
+  if (ready_.empty()) return batch;
+  // Ready targets by the tenant of their first request, tenants in the
+  // order of their oldest ready target.
+  std::vector<std::vector<TargetQueue*>> by_tenant;
+  absl::flat_hash_map<uint64_t, size_t> tenant_index;
+  for (TargetQueue* target : ready_) {
+    const uint64_t tenant = target->waiting.front()->request.tenant;
+    auto [it, added] = tenant_index.try_emplace(tenant, by_tenant.size());
+    if (added) by_tenant.emplace_back();
+    by_tenant[it->second].push_back(target);
+  }
+  const size_t limit = options_.max_batch < 1 ? 1 : options_.max_batch;
+  for (size_t round = 0; batch.size() < limit; ++round) {
+    bool took = false;
+    for (std::vector<TargetQueue*>& targets : by_tenant) {
+      if (round >= targets.size() || batch.size() >= limit) continue;
+      TargetQueue* target = targets[round];
+      target->in_flight = true;
+      Slot slot;
+      slot.target = target;
+      slot.run = std::move(target->waiting.front());
+      target->waiting.pop_front();
+      if (options_.coalesce && slot.run->Coalescable()) {
+        while (!target->waiting.empty() &&
+               target->waiting.front()->Coalescable()) {
+          slot.superseded.push_back(std::move(slot.run));
+          slot.run = std::move(target->waiting.front());
+          target->waiting.pop_front();
+        }
+      }
+      batch.push_back(std::move(slot));
+      took = true;
+    }
+    if (!took) break;
+  }
+  std::deque<TargetQueue*> still_ready;
+  for (TargetQueue* target : ready_) {
+    if (!target->in_flight) still_ready.push_back(target);
+  }
+  ready_ = std::move(still_ready);
+  return batch;
+}
+
+void CommitQueue::Run(std::vector<Slot>& batch) {
+  std::vector<BatchEntry> entries;
+  std::vector<Slot*> writes;
+  entries.reserve(batch.size());
+  for (Slot& slot : batch) {
+    if (slot.run->exclusive) {
+      slot.run->exclusive();
+      slot.run.reset();
+      continue;
+    }
+    BatchEntry entry;
+    entry.staged = slot.run->request.staged;
+    entry.options = &slot.run->request.options;
+    entry.directory_device = slot.target->key.device;
+    entry.directory_inode = slot.target->key.inode;
+    entries.push_back(std::move(entry));
+    writes.push_back(&slot);
+  }
+  if (!entries.empty()) {
+    replacer_->CommitBatch(absl::MakeSpan(entries), options_.flush);
+  }
+
+  size_t superseded = 0;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    Slot& slot = *writes[i];
+    absl::StatusOr<CommitResult>& result = entries[i].result;
+    if (result.ok()) {
+      // The newer content is durable: the older writes are answered with
+      // its etag and their own size and digest.
+      for (std::unique_ptr<Pending>& older : slot.superseded) {
+        CommitResult answer = *result;
+        answer.size = older->request.staged->size();
+        answer.sha256 = older->request.staged->sha256();
+        answer.superseded = true;
+        Done done = std::move(older->request.done);
+        older.reset();
+        done(std::move(answer));
+      }
+      superseded += slot.superseded.size();
+      slot.superseded.clear();
+    }
+    Done done = std::move(slot.run->request.done);
+    slot.run.reset();
+    done(std::move(result));
+  }
+  if (observer_ != nullptr) observer_->OnBatch(batch.size(), superseded);
+
+  absl::MutexLock lock(&mu_);
+  for (Slot& slot : batch) Land(slot);
+}
+
+void CommitQueue::Land(Slot& slot) {
+  TargetQueue* target = slot.target;
+  if (slot.run != nullptr) target->waiting.push_front(std::move(slot.run));
+  for (auto it = slot.superseded.rbegin(); it != slot.superseded.rend();
+       ++it) {
+    target->waiting.push_front(std::move(*it));
+  }
+  slot.superseded.clear();
+  target->in_flight = false;
+  if (!target->waiting.empty()) {
+    ready_.push_back(target);
+  } else {
+    const TargetKey key = target->key;  // the entry goes with the node
+    targets_.erase(key);
+  }
+}
+
+}  // namespace durable
