@@ -154,7 +154,9 @@ void CommitQueue::Run(std::vector<Slot>& batch) {
     slot.run.reset();
     done(std::move(result));
   }
-  if (observer_ != nullptr) observer_->OnBatch(batch.size(), superseded);
+  if (observer_ != nullptr && !writes.empty()) {
+    observer_->OnBatch(writes.size(), superseded);
+  }
 
   absl::MutexLock lock(&mu_);
   for (Slot& slot : batch) Land(slot);

@@ -130,19 +130,20 @@ void DurableService::ServeWrite(grpc::CallbackServerContext* context,
     return;
   }
   // The operation lives until its answer: the commit queue's callback owns
-  // it, and destroying it there (after the reply) removes what a replace
-  // displaced.
+  // it. It is destroyed before the reply, so that a caller who has its
+  // answer finds no temp file left (neither its own nor, after a replace,
+  // the old content's) and no directory a failed write created.
   std::shared_ptr<WriteOperation> running = *std::move(operation);
   WriteOperation* committing = running.get();
   committing->Commit(
       abandon, [this, running = std::move(running), who = *caller, &request,
                 response, start, reply = std::move(reply)](
                    absl::StatusOr<CommitResult> result) mutable {
+        running.reset();
         if (result.ok()) FillWriteResponse(*result, response);
         Account("write", who, request.path(), request.data().size(),
                 result.status(), start);
         reply(ToGrpcStatus(result.status(), request.path()));
-        running.reset();
       });
 }
 
