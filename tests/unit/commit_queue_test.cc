@@ -23,7 +23,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/base/unique_fd.h"
@@ -31,6 +30,7 @@
 #include "server/engine/file_replacer.h"
 #include "server/engine/sha256.h"
 #include "server/engine/target_locks.h"
+#include "tests/support/held_committer.h"
 #include "tests/support/power_loss_file_system.h"
 #include "tests/support/status_matchers.h"
 
@@ -99,39 +99,30 @@ std::vector<std::string> TempNames(const std::vector<std::string>& names) {
 
 class CommitQueueTest : public testing::Test, public CommitObserver {
  protected:
-  // Holds the queue's only committer (see the file comment) from
-  // construction until Release(), which then waits until the committer
-  // has answered everything submitted meanwhile.
-  class HeldCommitter {
+  // Holds the queue's committer with a write to gate/ (tenant 99).
+  class HeldCommitter : public test::HeldCommitter {
    public:
-    HeldCommitter(CommitQueueTest* test, CommitQueue& queue) {
-      gate_ = test->Stage(test->gate_dir_.get(), "gate", "gate");
-      CommitQueue::Request request;
-      request.staged = gate_.get();
-      request.target = test->KeyOf(test->gate_id_, "gate");
-      request.tenant = 99;
-      request.done = [this](absl::StatusOr<CommitResult> result) {
-        EXPECT_THAT(result, IsOk());
-        held_.Notify();
-        release_.WaitForNotification();
-      };
-      thread_ = std::thread([&queue, request = std::move(request)]() mutable {
-        queue.Submit(std::move(request));
-      });
-      held_.WaitForNotification();
-    }
+    HeldCommitter(CommitQueueTest* test, CommitQueue& queue)
+        : HeldCommitter(test->Stage(test->gate_dir_.get(), "gate", "gate"),
+                        test->KeyOf(test->gate_id_, "gate"), queue) {}
+    // The gate's staged file goes only once the committer is done.
     ~HeldCommitter() { Release(); }
 
-    void Release() {
-      if (!release_.HasBeenNotified()) release_.Notify();
-      if (thread_.joinable()) thread_.join();
-    }
-
    private:
+    HeldCommitter(std::unique_ptr<StagedFile> gate, TargetKey key,
+                  CommitQueue& queue)
+        : test::HeldCommitter(queue, GateRequest(gate.get(), std::move(key))),
+          gate_(std::move(gate)) {
+      EXPECT_THAT(gate_result(), IsOk());
+    }
+    static CommitQueue::Request GateRequest(StagedFile* staged, TargetKey key) {
+      CommitQueue::Request request;
+      request.staged = staged;
+      request.target = std::move(key);
+      request.tenant = 99;
+      return request;
+    }
     std::unique_ptr<StagedFile> gate_;
-    absl::Notification held_;
-    absl::Notification release_;
-    std::thread thread_;
   };
 
   void SetUp() override {
