@@ -100,11 +100,13 @@ absl::Status StagedFile::Append(absl::string_view data) {
   hasher_.Update(data);
   size_ += data.size();
   // Write-behind: each completed window is handed to writeback, and the one
-  // before it waited for, so at most two windows of a large file are dirty
-  // and its final flush has little left to do.
+  // kWriteBehindDepth windows before it waited for, so at most that many
+  // windows of a large file are dirty and its final flush has little left
+  // to do.
+  constexpr uint64_t kLag = kWriteBehindDepth * kWriteBehindBytes;
   while (size_ - written_back_ >= kWriteBehindBytes) {
-    if (written_back_ >= kWriteBehindBytes) {
-      status = fs_->WriteBehind(fd_.get(), written_back_ - kWriteBehindBytes,
+    if (written_back_ >= kLag) {
+      status = fs_->WriteBehind(fd_.get(), written_back_ - kLag,
                                 kWriteBehindBytes, /*wait=*/true);
     }
     if (status.ok()) {

@@ -83,6 +83,8 @@ inline constexpr size_t kAutoSyncfsMinimum = 2;
 // Content larger than this is flushed as it is written (write-behind) and
 // once more when staging ends, so that a batch's flush does not wait for it.
 inline constexpr uint64_t kWriteBehindBytes = 8 << 20;
+// Windows of kWriteBehindBytes a large file may have in writeback or dirty.
+inline constexpr uint64_t kWriteBehindDepth = 4;
 
 class FileReplacer;
 

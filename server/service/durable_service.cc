@@ -130,20 +130,22 @@ void DurableService::ServeWrite(grpc::CallbackServerContext* context,
     return;
   }
   // The operation lives until its answer: the commit queue's callback owns
-  // it. It is destroyed before the reply, so that a caller who has its
-  // answer finds no temp file left (neither its own nor, after a replace,
-  // the old content's) and no directory a failed write created.
+  // it. It is closed before the reply, so that a caller who has its answer
+  // finds no temp file left (neither its own nor, after a replace, the old
+  // content's) and no directory a failed write created; its admission
+  // ticket goes after the reply.
   std::shared_ptr<WriteOperation> running = *std::move(operation);
   WriteOperation* committing = running.get();
   committing->Commit(
       abandon, [this, running = std::move(running), who = *caller, &request,
                 response, start, reply = std::move(reply)](
                    absl::StatusOr<CommitResult> result) mutable {
-        running.reset();
+        running->Close();
         if (result.ok()) FillWriteResponse(*result, response);
         Account("write", who, request.path(), request.data().size(),
                 result.status(), start);
         reply(ToGrpcStatus(result.status(), request.path()));
+        running.reset();
       });
 }
 

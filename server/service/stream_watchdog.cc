@@ -19,8 +19,9 @@ StreamWatchdog::Id StreamWatchdog::Watch(absl::Duration timeout,
                                          std::function<void()> on_expiry) {
   absl::MutexLock lock(&mu_);
   Id id = next_id_++;
-  entries_[id] = Entry{timeout, absl::Now() + timeout, std::move(on_expiry)};
-  ++changes_;
+  const absl::Time deadline = absl::Now() + timeout;
+  entries_[id] = Entry{timeout, deadline, std::move(on_expiry)};
+  if (deadline < sleeping_until_) ++changes_;
   return id;
 }
 
@@ -29,7 +30,7 @@ void StreamWatchdog::Touch(Id id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   it->second.deadline = absl::Now() + it->second.timeout;
-  ++changes_;
+  if (it->second.deadline < sleeping_until_) ++changes_;
 }
 
 void StreamWatchdog::Suspend(Id id) {
@@ -74,7 +75,9 @@ void StreamWatchdog::Run() {
     auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return changes_ != seen;
     };
+    sleeping_until_ = earliest;
     mu_.AwaitWithDeadline(absl::Condition(&changed), earliest);
+    sleeping_until_ = absl::InfinitePast();
   }
 }
 

@@ -55,6 +55,10 @@ class StreamWatchdog {
   Id running_ ABSL_GUARDED_BY(mu_) = 0;  // id whose callback runs now
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the watchdog thread wakes up next by itself. A new deadline later
+  // than that needs no wake-up: every call would otherwise cost two
+  // context switches of the watchdog thread.
+  absl::Time sleeping_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread thread_;
 };
 

@@ -93,7 +93,11 @@ WriteOperation::WriteOperation(const WriteDependencies& deps, uid_t caller,
       staged_(std::move(staged)),
       options_(std::move(options)) {}
 
-WriteOperation::~WriteOperation() {
+WriteOperation::~WriteOperation() { Close(); }
+
+void WriteOperation::Close() {
+  if (staged_ == nullptr) return;
+  closed_size_ = staged_->size();
   staged_.reset();  // removes the temp file unless it was published
   if (!published_) RemoveCreatedDirectories(*deps_.fs, target_);
 }

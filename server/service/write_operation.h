@@ -67,7 +67,14 @@ class WriteOperation {
   // (the caller cancelled or its deadline passed). Call once.
   void Commit(std::function<bool()> abandon, CommitQueue::Done done);
 
-  uint64_t size() const { return staged_->size(); }
+  // Removes what the operation leaves on disk, now: the temp file (or,
+  // after a replace, the old content it holds) and, unless the write was
+  // published, the directories it created. The admission ticket stays held
+  // until destruction, so that a drain waits for the answer to be sent.
+  // Idempotent; the destructor calls it.
+  void Close();
+
+  uint64_t size() const { return staged_ ? staged_->size() : closed_size_; }
 
  private:
   WriteOperation(const WriteDependencies& deps, uid_t caller,
@@ -81,6 +88,7 @@ class WriteOperation {
   std::unique_ptr<StagedFile> staged_;
   const CommitOptions options_;
   bool published_ = false;
+  uint64_t closed_size_ = 0;
 };
 
 // INVALID_ARGUMENT unless `options` is well-formed on its own (mode bits,

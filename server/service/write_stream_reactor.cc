@@ -159,9 +159,11 @@ void WriteStreamReactor::FinishWith(const absl::Status& status) {
   }
   const uint64_t bytes = operation_ != nullptr ? operation_->size() : 0;
   on_outcome_(path_, bytes, status);
-  // Done with the write now, not at OnDone (a gRPC thread): the temp file,
-  // or the old content a replace displaced, goes at once, on this thread.
-  operation_.reset();
+  // Done with the write's files now, not at OnDone (a gRPC thread): the
+  // temp file, or the old content a replace displaced, goes at once, on
+  // this thread. The operation itself (its admission ticket) lives until
+  // OnDone, so that a drain waits until the answer is out.
+  if (operation_ != nullptr) operation_->Close();
   if (status.ok()) {
     Finish(grpc::Status::OK);
   } else {
