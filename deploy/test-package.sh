@@ -69,9 +69,24 @@ dpkg-deb --info "$deb"
 field() { dpkg-deb --field "$deb" "$1"; }
 [ "$(field Package)" = durabled ] || fail "Package is not durabled"
 depends=$(field Depends)
-# Computed by dpkg-shlibdeps from the binaries.
-for dependency in libc6 libgrpc++ libprotobuf libsystemd0 libssl init-system-helpers; do
+# Computed by dpkg-shlibdeps from the binaries: always libc and libsystemd;
+# gRPC, protobuf and OpenSSL only where a binary still links them shared
+# (both are linked statically against them when Debian's archives exist).
+for dependency in libc6 libsystemd0 init-system-helpers; do
   grep -q "$dependency" <<<"$depends" || fail "Depends lacks $dependency: $depends"
+done
+mkdir "$scratch/unpacked"
+dpkg-deb -x "$deb" "$scratch/unpacked"
+needed=$(for binary in "$scratch/unpacked/usr/sbin/durabled" \
+                       "$scratch/unpacked/usr/bin/durablectl"; do
+           objdump -p "$binary" | awk '/NEEDED/ {print $2}'
+         done)
+for pair in libgrpc:libgrpc libprotobuf:libprotobuf libcrypto:libssl; do
+  library=${pair%%:*} package=${pair##*:}
+  if grep -q "^$library" <<<"$needed"; then
+    grep -q "$package" <<<"$depends" ||
+      fail "a binary needs $library but Depends lacks $package: $depends"
+  fi
 done
 
 mkdir "$scratch/control"

@@ -163,7 +163,16 @@ absl::StatusOr<std::unique_ptr<StagedFile>> FileReplacer::Stage(
 
 absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
     int dir_fd, const std::string& leaf, const std::string& if_match) {
-  absl::StatusOr<FileInfo> existing = fs_->StatAt(dir_fd, leaf);
+  return InspectTarget(dir_fd, leaf, if_match, /*need_etag=*/true);
+}
+
+absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
+    int dir_fd, const std::string& leaf, const std::string& if_match,
+    bool need_etag) {
+  // Only an etag needs the inode generation, which costs an open.
+  absl::StatusOr<FileInfo> existing =
+      need_etag || !if_match.empty() ? fs_->StatAt(dir_fd, leaf)
+                                     : fs_->LookUp(dir_fd, leaf);
   if (!existing.ok()) {
     if (absl::IsNotFound(existing.status())) {
       return absl::NotFoundError("the target does not exist");
@@ -315,8 +324,8 @@ absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
   const CommitOptions& options = p.options;
   p.permissions = options.create_permissions & 07777;
   p.owner = options.create_owner;
-  absl::StatusOr<FileInfo> existing =
-      InspectTarget(p.dir_fd(), p.leaf(), options.if_match);
+  absl::StatusOr<FileInfo> existing = InspectTarget(
+      p.dir_fd(), p.leaf(), options.if_match, /*need_etag=*/false);
   if (existing.ok()) {
     if (options.if_absent) {
       return absl::AlreadyExistsError(
@@ -468,7 +477,7 @@ absl::Status FileReplacer::Publish(Publication& p) {
 // 6. The target must now be the inode we wrote and flushed. Checked before
 // the directory fsync, so that an undo is made durable by it.
 absl::Status FileReplacer::VerifyPublished(Publication& p) {
-  absl::StatusOr<FileInfo> published = fs_->StatAt(p.dir_fd(), p.leaf());
+  absl::StatusOr<FileInfo> published = fs_->LookUp(p.dir_fd(), p.leaf());
   if (!published.ok() || published->device != p.own.device ||
       published->inode != p.own.inode) {
     const bool foreign = published.ok();

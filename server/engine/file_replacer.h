@@ -228,6 +228,12 @@ class FileReplacer {
                                          const std::string& if_match = "");
 
  private:
+  // InspectTarget, with the inode generation only if `need_etag` (or an
+  // `if_match` is to be checked).
+  absl::StatusOr<FileInfo> InspectTarget(int dir_fd, const std::string& leaf,
+                                         const std::string& if_match,
+                                         bool need_etag);
+
   // One commit in progress, handed from step to step.
   struct Publication;
 

@@ -121,6 +121,12 @@ class FileSystem {
   virtual absl::StatusOr<FileInfo> StatAt(int dir_fd,
                                           const std::string& name) = 0;
 
+  // As StatAt, but without the inode generation (0): one statx, where
+  // StatAt must open the file to learn its generation. Enough to identify
+  // the inode and to see its type, owner, mode, size and mtime.
+  virtual absl::StatusOr<FileInfo> LookUp(int dir_fd,
+                                          const std::string& name) = 0;
+
   // Creates directory `name` in `dir_fd` with mode 0700, owned by the
   // daemon's effective uid and gid, and nothing else: it is neither opened
   // nor given its final mode or owner. ALREADY_EXISTS if any entry of that

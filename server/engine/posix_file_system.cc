@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -200,6 +201,27 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
         open(reopen.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
     if (file.valid()) info.generation = GenerationOf(file.get());
   }
+  return info;
+}
+
+absl::StatusOr<FileInfo> PosixFileSystem::LookUp(int dir_fd,
+                                                 const std::string& name) {
+  struct statx stx;
+  if (statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+            STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) {
+    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
+  }
+  FileInfo info;
+  info.device = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  info.inode = stx.stx_ino;
+  info.mode = stx.stx_mode;
+  info.uid = stx.stx_uid;
+  info.gid = stx.stx_gid;
+  info.size = stx.stx_size;
+  info.mtime_ns = static_cast<int64_t>(stx.stx_mtime.tv_sec) * 1000000000 +
+                  stx.stx_mtime.tv_nsec;
+  info.link_count = stx.stx_nlink;
+  if (stx.stx_mask & STATX_MNT_ID) info.mount_id = stx.stx_mnt_id;
   return info;
 }
 

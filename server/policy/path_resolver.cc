@@ -76,7 +76,7 @@ absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
   if ((opened->mode & 07777) != 0700) {
     return replaced(absl::StrFormat("its mode is 0%o", opened->mode & 07777));
   }
-  absl::StatusOr<FileInfo> named = fs.StatAt(parent, name);
+  absl::StatusOr<FileInfo> named = fs.LookUp(parent, name);
   if (!named.ok()) return named.status();
   if (named->device != opened->device || named->inode != opened->inode) {
     return replaced("the name now refers to another directory");
@@ -90,7 +90,7 @@ absl::StatusOr<UniqueFd> MakeVerifiedDirectory(FileSystem& fs, int parent,
   // caller makes this write fail with ABORTED: safe, and retryable.)
   for (const DirectoryEntry& entry : *entries) {
     if (IsTempFileName(entry.name)) continue;
-    absl::StatusOr<FileInfo> inside = fs.StatAt(created->get(), entry.name);
+    absl::StatusOr<FileInfo> inside = fs.LookUp(created->get(), entry.name);
     if (!inside.ok() || inside->uid != geteuid()) {
       return replaced("it is not empty");
     }

@@ -58,6 +58,10 @@ class FrozenClockReusedInodes : public ForwardingFileSystem {
                                   const std::string& name) override {
     return Reused(base()->StatAt(dir_fd, name));
   }
+  absl::StatusOr<FileInfo> LookUp(int dir_fd,
+                                  const std::string& name) override {
+    return Reused(base()->LookUp(dir_fd, name));
+  }
 
  private:
   void Freeze(int fd) {

@@ -178,6 +178,13 @@ absl::StatusOr<FileInfo> FaultInjectionFileSystem::StatAt(
              [&] { return base_->StatAt(dir_fd, name); });
 }
 
+// Counted and failed as a StatAt: to the protocol it is the same step.
+absl::StatusOr<FileInfo> FaultInjectionFileSystem::LookUp(
+    int dir_fd, const std::string& name) {
+  return Run(MakeCall(Operation::kStatAt, name),
+             [&] { return base_->LookUp(dir_fd, name); });
+}
+
 absl::Status FaultInjectionFileSystem::Rename(int dir_fd,
                                               const std::string& from,
                                               const std::string& to,

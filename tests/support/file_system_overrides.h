@@ -26,6 +26,8 @@
   absl::StatusOr<FileInfo> Stat(int fd) override;                             \
   absl::StatusOr<FileInfo> StatAt(int dir_fd, const std::string& name)        \
       override;                                                               \
+  absl::StatusOr<FileInfo> LookUp(int dir_fd, const std::string& name)        \
+      override;                                                               \
   absl::Status MakeDirectory(int dir_fd, const std::string& name) override;   \
   absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(int dir_fd)       \
       override;                                                               \

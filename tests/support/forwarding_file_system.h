@@ -48,6 +48,10 @@ class ForwardingFileSystem : public FileSystem {
                                   const std::string& name) override {
     return base_->StatAt(dir_fd, name);
   }
+  absl::StatusOr<FileInfo> LookUp(int dir_fd,
+                                  const std::string& name) override {
+    return base_->LookUp(dir_fd, name);
+  }
   absl::Status MakeDirectory(int dir_fd, const std::string& name) override {
     return base_->MakeDirectory(dir_fd, name);
   }

@@ -546,6 +546,12 @@ absl::StatusOr<FileInfo> PowerLossFileSystem::Stat(int fd) {
   });
 }
 
+// The model has no inode generations: a look-up is a StatAt.
+absl::StatusOr<FileInfo> PowerLossFileSystem::LookUp(int dir_fd,
+                                                     const std::string& name) {
+  return StatAt(dir_fd, name);
+}
+
 absl::StatusOr<FileInfo> PowerLossFileSystem::StatAt(int dir_fd,
                                                      const std::string& name) {
   return Run(absl::StrCat("StatAt(", name, ")"),
