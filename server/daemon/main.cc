@@ -298,6 +298,15 @@ int Run() {
     LogError(absl::StrCat("cannot start: ", commit_options.status().message()));
     return EXIT_FAILURE;
   }
+  // The answers of a batch run on the worker pool. The pool is made after
+  // the queue and so goes first: its threads are the committers, and once
+  // they are joined nothing uses the queue any more.
+  WorkerPool* answer_pool = nullptr;
+  commit_options->answer_executor = [&answer_pool](
+                                        uint64_t tenant,
+                                        std::function<void()> answer) {
+    answer_pool->Submit(tenant, std::move(answer));
+  };
   CommitQueue commits(&replacer, *commit_options, &metrics);
   const durable::v1::Limits limits_config = EffectiveLimits(config);
   WriteAdmission admission(limits_config.max_concurrent_writes(),
@@ -306,6 +315,7 @@ int Run() {
   // The watchdog outlives the pool: a queued task may still touch it.
   StreamWatchdog watchdog;
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
+  answer_pool = &workers;
   ServiceLimits limits;
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   limits.request_arrival_timeout =

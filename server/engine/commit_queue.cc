@@ -131,6 +131,21 @@ void CommitQueue::Run(std::vector<Slot>& batch) {
     replacer_->CommitBatch(absl::MakeSpan(entries), options_.flush);
   }
 
+  // A single answer runs here (a hand-over would only add a thread hop);
+  // those of a larger batch in parallel where an executor is given.
+  const bool hand_over =
+      options_.answer_executor != nullptr && writes.size() > 1;
+  const auto answer = [&](uint64_t tenant, Done done,
+                          absl::StatusOr<CommitResult> result) {
+    if (!hand_over) {
+      done(std::move(result));
+      return;
+    }
+    options_.answer_executor(
+        tenant, [done = std::move(done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+  };
   size_t superseded = 0;
   for (size_t i = 0; i < writes.size(); ++i) {
     Slot& slot = *writes[i];
@@ -139,20 +154,22 @@ void CommitQueue::Run(std::vector<Slot>& batch) {
       // The newer content is durable: the older writes are answered with
       // its etag and their own size and digest.
       for (std::unique_ptr<Pending>& older : slot.superseded) {
-        CommitResult answer = *result;
-        answer.size = older->request.staged->size();
-        answer.sha256 = older->request.staged->sha256();
-        answer.superseded = true;
+        CommitResult superseding = *result;
+        superseding.size = older->request.staged->size();
+        superseding.sha256 = older->request.staged->sha256();
+        superseding.superseded = true;
         Done done = std::move(older->request.done);
+        const uint64_t tenant = older->request.tenant;
         older.reset();
-        done(std::move(answer));
+        answer(tenant, std::move(done), std::move(superseding));
       }
       superseded += slot.superseded.size();
       slot.superseded.clear();
     }
     Done done = std::move(slot.run->request.done);
+    const uint64_t tenant = slot.run->request.tenant;
     slot.run.reset();
-    done(std::move(result));
+    answer(tenant, std::move(done), std::move(result));
   }
   if (observer_ != nullptr && !writes.empty()) {
     observer_->OnBatch(writes.size(), superseded);

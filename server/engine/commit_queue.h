@@ -25,6 +25,13 @@ struct CommitQueueOptions {
   int max_committers = 1;
   // Coalesce queued unconditional writes of one target.
   bool coalesce = true;
+  // Where the answers of a batch of more than one write run: each `done`
+  // is handed over with its request's tenant, so that their work (a caller
+  // removing the old content a replace displaced, then sending its answer)
+  // runs in parallel instead of one after the other on the committer. Not
+  // set: every `done` runs on the committer.
+  std::function<void(uint64_t tenant, std::function<void()> answer)>
+      answer_executor;
 };
 
 // Told of every batch, for counters. Called on a committer thread; must be
@@ -64,7 +71,8 @@ class CommitObserver {
 // max_committers committing becomes a committer and commits batches, its
 // own and others', until nothing is ready. Submit may therefore block for
 // as long as those flushes take; call it only from threads that may block.
-// Every `done` runs on a committer thread with no lock held, exactly once.
+// Every `done` runs exactly once with no lock held: on a committer thread,
+// or through options.answer_executor (see there).
 class CommitQueue {
  public:
   using Done = std::function<void(absl::StatusOr<CommitResult>)>;

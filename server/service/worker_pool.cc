@@ -12,6 +12,7 @@ WorkerPool::~WorkerPool() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    work_available_.SignalAll();
   }
   for (std::thread& thread : threads_) thread.join();
 }
@@ -21,6 +22,7 @@ void WorkerPool::Submit(uint64_t tenant, std::function<void()> task) {
   std::deque<std::function<void()>>& queue = queues_[tenant];
   if (queue.empty()) turns_.push_back(tenant);
   queue.push_back(std::move(task));
+  work_available_.Signal();
 }
 
 void WorkerPool::Work() {
@@ -28,11 +30,7 @@ void WorkerPool::Work() {
     std::function<void()> task;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return pool->stopping_ || !pool->turns_.empty();
-          },
-          this));
+      while (!stopping_ && turns_.empty()) work_available_.Wait(&mu_);
       if (turns_.empty()) return;  // stopping, and nothing left to do
       const uint64_t tenant = turns_.front();
       turns_.pop_front();

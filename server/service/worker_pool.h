@@ -32,6 +32,10 @@ class WorkerPool {
   void Work();
 
   absl::Mutex mu_;
+  // Signalled once per task (and for all at shutdown): a condition variable
+  // wakes one idle thread per task, where Mutex::Await with a condition
+  // woke every idle thread to re-check it.
+  absl::CondVar work_available_;
   absl::flat_hash_map<uint64_t, std::deque<std::function<void()>>> queues_
       ABSL_GUARDED_BY(mu_);
   // Tenants with queued tasks, in turn order.
