@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/file_replacer.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/target_key.h"
 
 namespace durable {
 

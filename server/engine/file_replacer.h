@@ -184,7 +184,7 @@ struct BatchEntry {
 // later Commit or Remove of this FileReplacer succeeds.
 //
 // The caller must keep `dir_fd` open for the lifetime of a StagedFile and
-// must serialise commits of one target (see TargetLocks).
+// must serialise commits of one target (see CommitQueue).
 class FileReplacer {
  public:
   explicit FileReplacer(FileSystem* fs) : fs_(fs) {}

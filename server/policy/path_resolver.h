@@ -11,7 +11,7 @@
 #include "server/base/unique_fd.h"
 #include "server/engine/file_system.h"
 #include "server/engine/pending_directories.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/target_key.h"
 #include "server/policy/policy_store.h"
 
 namespace durable {

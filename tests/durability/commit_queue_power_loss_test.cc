@@ -38,7 +38,7 @@
 #include "server/base/unique_fd.h"
 #include "server/engine/commit_queue.h"
 #include "server/engine/file_replacer.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/target_key.h"
 #include "server/engine/temp_file_sweeper.h"
 #include "tests/support/forwarding_file_system.h"
 #include "tests/support/held_committer.h"

@@ -54,7 +54,7 @@
 #include "server/base/peer_credentials.h"
 #include "server/base/unique_fd.h"
 #include "server/engine/file_replacer.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/target_key.h"
 #include "server/engine/temp_file_sweeper.h"
 #include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"

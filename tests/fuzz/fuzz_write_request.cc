@@ -19,7 +19,7 @@
 #include "server/engine/pending_directories.h"
 #include "server/policy/policy_store.h"
 #include "server/engine/posix_file_system.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/commit_queue.h"
 #include "server/service/write_admission.h"
 #include "server/service/write_operation.h"
 
@@ -30,7 +30,7 @@ struct World {
   std::unique_ptr<durable::PolicyStore> policies;
   durable::PosixFileSystem fs;
   std::unique_ptr<durable::FileReplacer> writer;
-  durable::TargetLocks locks;
+  std::unique_ptr<durable::CommitQueue> commits;
   durable::WriteAdmission admission{8, 8};
   durable::PendingDirectories pending;
   durable::WriteDependencies deps;
@@ -52,7 +52,10 @@ struct World {
     if (!active.ok()) std::abort();
     policies = std::make_unique<durable::PolicyStore>(*active);
     writer = std::make_unique<durable::FileReplacer>(&fs);
-    deps = {policies.get(), &fs, writer.get(), &locks, &admission, &pending};
+    commits = std::make_unique<durable::CommitQueue>(
+        writer.get(), durable::CommitQueueOptions{});
+    deps = {policies.get(), &fs, writer.get(), commits.get(), &admission,
+            &pending};
   }
 };
 
@@ -86,7 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto operation = durable::WriteOperation::Begin(world->deps, caller, path,
                                                   request.options());
   if (operation.ok() && (*operation)->Append(request.data()).ok()) {
-    (void)(*operation)->Commit();
+    // One thread: the Submit inside Commit commits and answers before it
+    // returns.
+    (*operation)->Commit({}, [](absl::StatusOr<durable::CommitResult>) {});
   }
   operation = absl::InternalError("done");  // destroys the operation
   if (!OutsideIsEmpty(world->base + "/outside")) std::abort();

@@ -29,7 +29,7 @@
 #include "server/engine/etag.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/sha256.h"
-#include "server/engine/target_locks.h"
+#include "server/engine/target_key.h"
 #include "tests/support/held_committer.h"
 #include "tests/support/power_loss_file_system.h"
 #include "tests/support/status_matchers.h"
