@@ -253,7 +253,9 @@ absl::StatusOr<DaemonStats> Client::GetStats() {
   stats.file_syncs = response.file_syncs();
   stats.directory_syncs = response.directory_syncs();
   stats.sync_errors = response.sync_errors();
+  stats.filesystem_syncs = response.filesystem_syncs();
   stats.commits = response.commits();
+  stats.batched_writes = response.batched_writes();
   stats.coalesced_writes = response.coalesced_writes();
   stats.latency.reserve(response.latency_bucket_count_size());
   for (int i = 0; i < response.latency_bucket_count_size(); ++i) {

@@ -122,13 +122,17 @@ struct DaemonStats {
   uint64_t removes_failed = 0;
   // Failed writes and removes by status code name ("PERMISSION_DENIED").
   std::map<std::string, uint64_t> errors_by_code;
-  // fsync calls on files and on directories, and how many failed.
+  // fsync calls on files and on directories, syncfs calls that flushed a
+  // batch's data, and how many of them failed.
   uint64_t file_syncs = 0;
   uint64_t directory_syncs = 0;
+  uint64_t filesystem_syncs = 0;
   uint64_t sync_errors = 0;
-  // Published writes, and writes that shared another's commit (none until
-  // group commit exists: every commit has batch size 1).
+  // Batches the commit queue committed (group commits), the writes in them
+  // (batched_writes / commits is the mean batch size), and writes answered
+  // as superseded by a newer write of their target (coalesced).
   uint64_t commits = 0;
+  uint64_t batched_writes = 0;
   uint64_t coalesced_writes = 0;
   // Latency of completed writes and removes, by ascending bound.
   std::vector<LatencyBucket> latency;

@@ -435,10 +435,12 @@ int Stats(durable::Client& client, const std::vector<std::string>& args) {
             << stats->removes_failed << " failed\n"
             << "in progress:     " << stats->writes_in_progress << "\n"
             << "fsyncs:          " << stats->file_syncs << " files, "
-            << stats->directory_syncs << " directories, " << stats->sync_errors
-            << " errors\n"
-            << "commits:         " << stats->commits << " (batch size 1), "
-            << stats->coalesced_writes << " coalesced\n"
+            << stats->directory_syncs << " directories, "
+            << stats->filesystem_syncs << " filesystems (syncfs), "
+            << stats->sync_errors << " errors\n"
+            << "commits:         " << stats->commits << " batches of "
+            << stats->batched_writes << " writes, " << stats->coalesced_writes
+            << " coalesced\n"
             << "connections:     " << stats->connections_accepted
             << " accepted, " << stats->connections_refused << " refused\n";
   // errors_by_code is a std::map: already sorted by code name.

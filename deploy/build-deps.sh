@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsystemd-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   # fuzzing (libFuzzer) and I/O fault injection in the tests
   clang libclang-rt-14-dev strace
   # lifecycle tests and the .deb: systemd-analyze, systemd-socket-activate,
