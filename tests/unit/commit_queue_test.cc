@@ -386,9 +386,10 @@ TEST_F(CommitQueueTest, QueuedUnconditionalWritesAreCoalescedIntoTheNewest) {
   // The gate's batch, then one of one target with three superseded.
   EXPECT_THAT(Batches(), ElementsAre(std::pair<size_t, size_t>(1, 0),
                                      std::pair<size_t, size_t>(1, 3)));
+  const std::string newest = winner.content;
   writes.clear();  // the callers let go of their staged files
   EXPECT_THAT(TempNames(fs_.List(kDir)), IsEmpty());
-  EXPECT_EQ(Content(kTarget), winner.content);
+  EXPECT_EQ(Content(kTarget), newest);
 }
 
 // (c) A conditional write is never superseded and nothing is coalesced
