@@ -353,10 +353,14 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
     if (options.on_progress) std::cerr << "\n";  // end the progress line
     return Fail("write", result.status());
   }
+  // A superseded write's content was never published: a newer write of the
+  // same file was, and the etag is that version's.
   std::cout << *path << ": " << result->size << " bytes "
-            << (result->created ? "created" : "replaced") << ", sha256 "
-            << absl::BytesToHexString(result->sha256) << ", etag "
-            << result->etag << "\n";
+            << (result->superseded ? "superseded by a newer write"
+                : result->created  ? "created"
+                                   : "replaced")
+            << ", sha256 " << absl::BytesToHexString(result->sha256)
+            << ", etag " << result->etag << "\n";
   return kOk;
 }
 
