@@ -181,9 +181,7 @@ void CommitQueue::Run(std::vector<Slot>& batch) {
 
 void CommitQueue::Land(Slot& slot) {
   TargetQueue* target = slot.target;
-  if (slot.run != nullptr) target->waiting.push_front(std::move(slot.run));
-  for (auto it = slot.superseded.rbegin(); it != slot.superseded.rend();
-       ++it) {
+  for (auto it = slot.superseded.rbegin(); it != slot.superseded.rend(); ++it) {
     target->waiting.push_front(std::move(*it));
   }
   slot.superseded.clear();

@@ -131,8 +131,9 @@ class CommitQueue {
   // them in flight and takes their requests out.
   std::vector<Slot> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(std::vector<Slot>& batch) ABSL_LOCKS_EXCLUDED(mu_);
-  // Ends a slot's flight: requeues what `slot` still holds at the head of
-  // its target's queue, and makes the target ready again (or forgets it).
+  // Ends a slot's flight, after its request ran: requeues the superseded
+  // writes `slot` still holds (its winner failed) at the head of its
+  // target's queue, and makes the target ready again (or forgets it).
   void Land(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileReplacer* const replacer_;

@@ -4,7 +4,9 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
@@ -40,6 +42,21 @@ absl::Status CheckDigest(uint64_t size, const std::string& sha256,
       "the content received (", size, " bytes, sha256 ",
       absl::BytesToHexString(sha256), ") does not match the expected sha256 ",
       absl::BytesToHexString(*expected)));
+}
+
+// `items` in groups of equal key(item), groups in the order of their first
+// item, items in their order.
+template <typename T, typename KeyOf>
+std::vector<std::vector<T*>> GroupBy(const std::vector<T*>& items,
+                                     KeyOf key_of) {
+  std::vector<std::vector<T*>> groups;
+  absl::flat_hash_map<decltype(key_of(items.front())), size_t> index;
+  for (T* item : items) {
+    auto [it, added] = index.try_emplace(key_of(item), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(item);
+  }
+  return groups;
 }
 
 const char* DescribeFileType(mode_t mode) {
@@ -170,9 +187,9 @@ absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
     int dir_fd, const std::string& leaf, const std::string& if_match,
     bool need_etag) {
   // Only an etag needs the inode generation, which costs an open.
-  absl::StatusOr<FileInfo> existing =
-      need_etag || !if_match.empty() ? fs_->StatAt(dir_fd, leaf)
-                                     : fs_->LookUp(dir_fd, leaf);
+  absl::StatusOr<FileInfo> existing = need_etag || !if_match.empty()
+                                          ? fs_->StatAt(dir_fd, leaf)
+                                          : fs_->LookUp(dir_fd, leaf);
   if (!existing.ok()) {
     if (absl::IsNotFound(existing.status())) {
       return absl::NotFoundError("the target does not exist");
@@ -239,7 +256,8 @@ absl::StatusOr<CommitResult> FileReplacer::Commit(
   entry.staged = &staged;
   entry.options = &options;
   CommitBatch(absl::MakeSpan(&entry, 1), FlushStrategy::kFsyncEach);
-  if (entry.result.ok()) DropOldContent(staged);
+  // After a replace the temp name holds the old content; it goes now.
+  if (entry.result.ok()) staged.Discard();
   return std::move(entry.result);
 }
 
@@ -288,20 +306,15 @@ void FileReplacer::CommitBatch(absl::Span<BatchEntry> batch,
     if (p->status.ok()) p->status = Publish(*p);
     if (p->status.ok()) p->status = VerifyPublished(*p);
   }
-  // 7. One fsync per directory covers every publish in it.
-  std::vector<std::vector<Publication*>> directories;
-  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, size_t> directory_index;
-  for (Publication* p : live()) {
-    const std::pair<uint64_t, uint64_t> id(p->entry.directory_device,
-                                           p->entry.directory_inode);
-    if (id.first == 0 && id.second == 0) {
-      directories.push_back({p});
-      continue;
-    }
-    auto [it, added] = directory_index.try_emplace(id, directories.size());
-    if (added) directories.emplace_back();
-    directories[it->second].push_back(p);
-  }
+  // 7. One fsync per directory covers every publish in it. An entry that
+  // does not name its directory is a directory of its own.
+  std::vector<std::vector<Publication*>> directories =
+      GroupBy(live(), [](Publication* p) {
+        const bool unnamed =
+            p->entry.directory_device == 0 && p->entry.directory_inode == 0;
+        return std::make_tuple(p->entry.directory_device,
+                               p->entry.directory_inode, unnamed ? p : nullptr);
+      });
   for (std::vector<Publication*>& directory : directories) {
     MakePublishesDurable(directory);
   }
@@ -360,8 +373,7 @@ absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
 absl::Status FileReplacer::VerifyContent(Publication& p) {
   p.result.size = p.staged.size_;
   p.result.sha256 = p.staged.sha256_;
-  return CheckDigest(p.result.size, p.result.sha256,
-                     p.options.expected_sha256);
+  return CheckDigest(p.result.size, p.result.sha256, p.options.expected_sha256);
 }
 
 // 3. Metadata of the temp file (its data is flushed with the batch's, by
@@ -400,14 +412,8 @@ absl::Status FileReplacer::PrepareTempFile(Publication& p) {
 // never retried: its entries fail.
 void FileReplacer::FlushTempFiles(std::vector<Publication*>& live,
                                   FlushStrategy flush) {
-  std::vector<std::vector<Publication*>> devices;
-  absl::flat_hash_map<uint64_t, size_t> device_index;
-  for (Publication* p : live) {
-    auto [it, added] = device_index.try_emplace(p->own.device, devices.size());
-    if (added) devices.emplace_back();
-    devices[it->second].push_back(p);
-  }
-  for (std::vector<Publication*>& device : devices) {
+  for (std::vector<Publication*>& device :
+       GroupBy(live, [](Publication* p) { return p->own.device; })) {
     const bool use_syncfs =
         flush == FlushStrategy::kSyncfs ||
         (flush == FlushStrategy::kAuto && device.size() >= kAutoSyncfsMinimum);
@@ -551,8 +557,8 @@ void FileReplacer::MakePublishesDurable(std::vector<Publication*>& directory) {
     if (p->exchanged) {
       // Afterwards the temp name holds the new content again and is removed
       // on return.
-      undone.push_back(
-          fs_->Rename(p->dir_fd(), p->temp(), p->leaf(), RenameMode::kExchange));
+      undone.push_back(fs_->Rename(p->dir_fd(), p->temp(), p->leaf(),
+                                   RenameMode::kExchange));
     } else if (p->result.created) {
       undone.push_back(fs_->Unlink(p->dir_fd(), p->leaf()));
     } else {
@@ -602,20 +608,6 @@ absl::Status FileReplacer::RolledBack(Publication& p,
       "); the new content is visible but may not survive a power loss",
       p.exchanged ? absl::StrCat("; the old content is kept as ", p.temp())
                   : ""));
-}
-
-// 8. Drop the old content. A failure here does not undo a durable write;
-// the leftover carries the temp prefix, so the start-up sweep removes it.
-void FileReplacer::DropOldContent(StagedFile& staged) {
-  if (!staged.needs_cleanup_) return;  // nothing was exchanged out
-  staged.needs_cleanup_ = false;
-  staged.fd_.reset();
-  absl::Status removed = fs_->Unlink(staged.dir_fd_, staged.temp_name_);
-  if (!removed.ok()) {
-    LogError(absl::StrCat("cannot remove the old content of ", staged.leaf_,
-                          " (now ", staged.temp_name_,
-                          "): ", removed.message()));
-  }
 }
 
 absl::StatusOr<FileInfo> FileReplacer::StampNewerThan(int fd,

@@ -253,9 +253,6 @@ class FileReplacer {
   absl::Status RolledBack(Publication& p, const absl::Status& sync_error,
                           const absl::Status& undone,
                           const absl::Status& resynced);
-  // 8. After a successful Commit of a replace: unlinks the old content,
-  // which the exchange left under the temp name.
-  void DropOldContent(StagedFile& staged);
 
   // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
   // logged once and counts as success. A success pays the directory's

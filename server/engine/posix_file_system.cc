@@ -24,29 +24,29 @@ namespace {
 // system races the lookup; retry a bounded number of times.
 constexpr int kOpenat2Attempts = 16;
 
-FileInfo ToFileInfo(const struct stat& st) {
-  FileInfo info;
-  info.device = st.st_dev;
-  info.inode = st.st_ino;
-  info.mode = st.st_mode;
-  info.uid = st.st_uid;
-  info.gid = st.st_gid;
-  info.size = static_cast<uint64_t>(st.st_size);
-  info.mtime_ns =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  info.link_count = st.st_nlink;
-  return info;
-}
-
-// The mount id of `fd` (statx STATX_MNT_ID, Linux 5.8), else 0.
-uint64_t MountIdOf(int fd) {
+// One statx of `name` in `dir_fd` (or of `dir_fd` itself, with
+// AT_EMPTY_PATH and ""), as a FileInfo without the generation. The mount id
+// is filled in where the kernel has STATX_MNT_ID (Linux 5.8), else 0.
+// Errors name `what`.
+absl::StatusOr<FileInfo> StatxInfo(int dir_fd, const char* name, int flags,
+                                   absl::string_view what) {
   struct statx stx;
-  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) !=
-          0 ||
-      !(stx.stx_mask & STATX_MNT_ID)) {
-    return 0;
+  if (statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW,
+            STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) {
+    return SyscallError(errno, what);
   }
-  return stx.stx_mnt_id;
+  FileInfo info;
+  info.device = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  info.inode = stx.stx_ino;
+  info.mode = stx.stx_mode;
+  info.uid = stx.stx_uid;
+  info.gid = stx.stx_gid;
+  info.size = stx.stx_size;
+  info.mtime_ns = static_cast<int64_t>(stx.stx_mtime.tv_sec) * 1000000000 +
+                  stx.stx_mtime.tv_nsec;
+  info.link_count = stx.stx_nlink;
+  if (stx.stx_mask & STATX_MNT_ID) info.mount_id = stx.stx_mnt_id;
+  return info;
 }
 
 // The inode generation where the filesystem has one (ext4, xfs, btrfs,
@@ -170,11 +170,8 @@ absl::Status PosixFileSystem::WriteBehind(int fd, uint64_t offset,
 }
 
 absl::StatusOr<FileInfo> PosixFileSystem::Stat(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return SyscallError(errno, "fstat");
-  FileInfo info = ToFileInfo(st);
-  info.generation = GenerationOf(fd);
-  info.mount_id = MountIdOf(fd);
+  absl::StatusOr<FileInfo> info = StatxInfo(fd, "", AT_EMPTY_PATH, "fstat");
+  if (info.ok()) info->generation = GenerationOf(fd);
   return info;
 }
 
@@ -187,42 +184,23 @@ absl::StatusOr<FileInfo> PosixFileSystem::StatAt(int dir_fd,
   if (!handle.valid()) {
     return SyscallError(errno, absl::StrCat("stat(", name, ")"));
   }
-  struct stat st;
-  if (fstat(handle.get(), &st) != 0) {
-    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
-  }
-  FileInfo info = ToFileInfo(st);
-  info.mount_id = MountIdOf(handle.get());
-  if (S_ISREG(st.st_mode)) {
+  absl::StatusOr<FileInfo> info = StatxInfo(handle.get(), "", AT_EMPTY_PATH,
+                                            absl::StrCat("stat(", name, ")"));
+  if (info.ok() && S_ISREG(info->mode)) {
     // The generation needs an open file; reopening the pinned inode through
     // /proc cannot be redirected to another file.
     std::string reopen = absl::StrCat("/proc/self/fd/", handle.get());
     UniqueFd file(
         open(reopen.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
-    if (file.valid()) info.generation = GenerationOf(file.get());
+    if (file.valid()) info->generation = GenerationOf(file.get());
   }
   return info;
 }
 
 absl::StatusOr<FileInfo> PosixFileSystem::LookUp(int dir_fd,
                                                  const std::string& name) {
-  struct statx stx;
-  if (statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-            STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) {
-    return SyscallError(errno, absl::StrCat("stat(", name, ")"));
-  }
-  FileInfo info;
-  info.device = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-  info.inode = stx.stx_ino;
-  info.mode = stx.stx_mode;
-  info.uid = stx.stx_uid;
-  info.gid = stx.stx_gid;
-  info.size = stx.stx_size;
-  info.mtime_ns = static_cast<int64_t>(stx.stx_mtime.tv_sec) * 1000000000 +
-                  stx.stx_mtime.tv_nsec;
-  info.link_count = stx.stx_nlink;
-  if (stx.stx_mask & STATX_MNT_ID) info.mount_id = stx.stx_mnt_id;
-  return info;
+  return StatxInfo(dir_fd, name.c_str(), AT_NO_AUTOMOUNT,
+                   absl::StrCat("stat(", name, ")"));
 }
 
 absl::Status PosixFileSystem::MakeDirectory(int dir_fd,
