@@ -16,6 +16,16 @@ struct PeerCredentials {
   gid_t gid = 0;
   // Supplementary groups, where the kernel reports them.
   std::vector<gid_t> groups;
+  // The caller's cgroup (v2 path below the hierarchy's root, such as
+  // "/system.slice/agent@7.service"), read at accept through the peer's
+  // pidfd. cgroup_known is false if it could not be read race-free (no
+  // SO_PEERPIDFD, or the process was gone); such a caller is matched by
+  // uid and gids only.
+  bool cgroup_known = false;
+  std::string cgroup;
+  // The systemd unit that cgroup belongs to ("agent@7.service"), derived
+  // from the path; empty if it names none.
+  std::string unit;
 
   bool HasGroup(gid_t g) const {
     if (gid == g) return true;
