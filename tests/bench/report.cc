@@ -1,5 +1,6 @@
 #include "tests/bench/report.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
@@ -14,8 +15,21 @@ double Milliseconds(absl::Duration duration) {
 
 double Microseconds(double seconds) { return seconds * 1e6; }
 
-void PrintHeader() {
-  std::printf("%-38s %10s %9s %9s %9s %24s %6s %6s %6s %6s\n",
+// The side column is at least this wide, wider for a longer side name.
+constexpr int kMinSideWidth = 36;
+
+int SideWidth(const std::vector<ScenarioReport>& reports) {
+  size_t width = kMinSideWidth;
+  for (const ScenarioReport& report : reports) {
+    for (const Measurement& side : report.sides) {
+      width = std::max(width, side.side.size());
+    }
+  }
+  return static_cast<int>(width);
+}
+
+void PrintHeader(int side_width) {
+  std::printf("%-*s %10s %9s %9s %9s %24s %6s %6s %6s %6s\n", side_width + 2,
               "scenario / side", "writes/s", "MiB/s", "p50 ms", "p99 ms",
               "CPU us/write (c+d)", "x thr", "x p50", "x p99", "x CPU");
 }
@@ -40,9 +54,10 @@ std::string RatioColumns(const Measurement& side, const Measurement& baseline) {
       Ratio(side.CpuSecondsPerWrite(), baseline.CpuSecondsPerWrite()));
 }
 
-void PrintSide(const Measurement& side, const Measurement* baseline) {
-  std::printf("  %-36s %10.1f %9.2f %9.3f %9.3f %24s%s%s\n", side.side.c_str(),
-              side.WritesPerSecond(), side.MiBPerSecond(),
+void PrintSide(int side_width, const Measurement& side,
+               const Measurement* baseline) {
+  std::printf("  %-*s %10.1f %9.2f %9.3f %9.3f %24s%s%s\n", side_width,
+              side.side.c_str(), side.WritesPerSecond(), side.MiBPerSecond(),
               Milliseconds(side.Percentile(0.5)),
               Milliseconds(side.Percentile(0.99)), CpuColumn(side).c_str(),
               baseline == nullptr ? "" : RatioColumns(side, *baseline).c_str(),
@@ -61,11 +76,13 @@ double Ratio(double numerator, double denominator) {
 
 void PrintTable(const std::vector<ScenarioReport>& reports) {
   std::printf("\n");
-  PrintHeader();
+  const int side_width = SideWidth(reports);
+  PrintHeader(side_width);
   for (const ScenarioReport& report : reports) {
     std::printf("%s\n", report.title.c_str());
     for (size_t i = 0; i < report.sides.size(); ++i) {
-      PrintSide(report.sides[i], i == 0 ? nullptr : &report.sides[0]);
+      PrintSide(side_width, report.sides[i],
+                i == 0 ? nullptr : &report.sides[0]);
     }
     for (const std::string& note : report.notes) {
       std::printf("  - %s\n", note.c_str());

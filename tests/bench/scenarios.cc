@@ -18,6 +18,7 @@
 #include "tests/bench/measurement.h"
 #include "tests/bench/proc_stats.h"
 #include "tests/bench/replace_cycle.h"
+#include "tests/bench/transport_floor.h"
 #include "tests/bench/workers.h"
 #include "tests/support/spawn.h"
 
@@ -191,6 +192,31 @@ ScenarioReport OneWriter(const BenchEnvironment& environment,
   return report;
 }
 
+// Scenario 1's third row, measured after the daemon: the ideal gRPC server
+// (transport_floor.h), with a note of its p50 ratios. Informational: the
+// floor has no threshold.
+void AddTransportFloor(const BenchEnvironment& environment,
+                       ScenarioReport* report) {
+  const std::string dir = environment.scratch.baseline() + "/transport-floor";
+  const absl::Status made = MakeDirectory(dir);
+  if (!made.ok()) {
+    report->failures.push_back(made.ToString());
+    return;
+  }
+  report->sides.push_back(
+      MeasureTransportFloor({environment.scratch.base + "/transport-floor.sock",
+                             dir, environment.options.side_duration}));
+  const Measurement& cycle = report->sides[0];
+  const Measurement& daemon = report->sides[1];
+  const Measurement& floor = report->sides[2];
+  report->notes.push_back(absl::StrFormat(
+      "transport floor (informational, no threshold): ideal gRPC server p50 / "
+      "cycle p50 %.2fx (what any gRPC-based daemon pays here), daemon p50 / "
+      "ideal gRPC server p50 %.2fx (the daemon's own overhead)",
+      Ratio(P50Milliseconds(floor), P50Milliseconds(cycle)),
+      Ratio(P50Milliseconds(daemon), P50Milliseconds(floor))));
+}
+
 std::vector<ScenarioReport> SingleWriter(const BenchEnvironment& environment) {
   ScenarioReport report = OneWriter(environment, "single",
                                     "1: 1 writer, 4 KiB, one target rewritten");
@@ -201,6 +227,7 @@ std::vector<ScenarioReport> SingleWriter(const BenchEnvironment& environment) {
         AtMost("1 writer: daemon p50 / cycle p50",
                Ratio(P50Milliseconds(daemon), P50Milliseconds(cycle)), 1.15),
         CpuPerWriteRatio("1 writer", daemon, cycle)};
+    AddTransportFloor(environment, &report);
   }
   return {report};
 }

@@ -18,7 +18,12 @@
 //
 //   1  1 writer, one target rewritten: the cycle (create a temp with
 //      O_CREAT|O_EXCL, write, fsync, rename over the target, fsync the
-//      directory) against one client.
+//      directory) against one client. A third row, measured after the
+//      daemon, is the transport floor: an ideal gRPC server in this process
+//      (async completion queue, one polling thread running the same cycle
+//      inline per Write) against the generated sync stub, with a note of
+//      its p50 over the cycle's and the daemon's over its own
+//      (transport_floor.h; informational, no threshold).
 //   2  32 writers, distinct files in one directory: 32 threads doing the
 //      cycle, the batched ceiling (one thread: 32 temps, one syncfs, 32
 //      renames, one directory fsync, repeated), 32 clients.
@@ -36,7 +41,8 @@
 //      --one_shot_runs one-shot 4 KiB writes, each a fresh process:
 //      `durable_cycle PATH < FILE` (the cycle, built here) against
 //      `durablectl --socket=S write PATH < FILE`.
-//   6  scenario 1 in directories pre-filled with --dir_sizes empty files.
+//   6  scenario 1 (without the transport floor) in directories pre-filled
+//      with --dir_sizes empty files.
 //
 // Columns, one row per side (the first row of a scenario is its baseline):
 //   writes/s      acknowledged writes per second of wall time, all threads
@@ -48,7 +54,9 @@
 //                 deltas); for dd, durable_cycle and durablectl the child
 //                 processes instead (wait4's rusage: getrusage CHILDREN
 //                 deltas). Daemon: deltas of utime + stime in
-//                 /proc/<pid>/stat. Baseline rows have no daemon part.
+//                 /proc/<pid>/stat. Baseline rows have no daemon part;
+//                 nor has the transport floor, whose server is this
+//                 process (its CPU is in the client part).
 //   x thr, x p50, x p99, x CPU   this row divided by the scenario's first
 //                 row: writes/s, p50, p99, CPU per write.
 // Below the table: issue 12's "Done when" thresholds, each with its
