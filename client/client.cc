@@ -128,6 +128,9 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
   durable::v1::WriteChunk chunk;
   chunk.mutable_header()->set_path(path);
   ToProto(options, chunk.mutable_header()->mutable_options());
+  // Announced, the daemon refuses content over a limit or quota before it
+  // stages anything.
+  if (total_size != 0) chunk.mutable_header()->set_size(total_size);
   std::string buffer(options_.chunk_size, '\0');
   uint64_t sent = 0;
   absl::Status source_error;
@@ -210,9 +213,14 @@ absl::StatusOr<CallerInfo> Client::WhoAmI() {
   caller.gid = response.gid();
   caller.groups.assign(response.groups().begin(), response.groups().end());
   caller.pid = response.pid();
+  caller.cgroup = response.cgroup();
+  caller.unit = response.unit();
   for (const durable::v1::WhoAmIResponse::Grant& proto : response.grants()) {
     CallerInfo::Grant& grant = caller.grants.emplace_back();
     grant.root = proto.root();
+    grant.name = proto.name();
+    grant.max_bytes = proto.max_bytes();
+    grant.max_files = proto.max_files();
     grant.max_file_size = proto.max_file_size();
     grant.create_mode = proto.create_mode();
     grant.max_mode = proto.max_mode();

@@ -81,11 +81,21 @@ struct CallerInfo {
   gid_t gid = 0;
   std::vector<gid_t> groups;  // supplementary groups
   pid_t pid = 0;
+  // The caller's cgroup and systemd unit, as read at accept; empty if the
+  // cgroup could not be read.
+  std::string cgroup;
+  std::string unit;
   // What one rule lets this caller do.
   struct Grant {
     // Directory under which the caller may write (unless one of
-    // `denied_roots` covers the path).
+    // `denied_roots` covers the path), expanded for the caller; empty if
+    // the rule hides it.
     std::string root;
+    // Name for "name:relative/path" addresses; empty if the root has none.
+    std::string name;
+    // Quota of the root (0: none).
+    uint64_t max_bytes = 0;
+    uint64_t max_files = 0;
     uint64_t max_file_size = 0;
     mode_t create_mode = 0;
     mode_t max_mode = 0;
@@ -172,8 +182,13 @@ class Client {
                                     const WriteOptions& options = {});
 
   // Makes `path` hold everything `source` yields, streamed in chunks so that
-  // neither side holds the whole content. `total_size` (0 if unknown) only
-  // feeds the progress callback.
+  // neither side holds the whole content. `total_size` (0 if unknown)
+  // feeds the progress callback and is announced to the daemon, which then
+  // refuses content over a limit or quota before staging anything, and
+  // fails the write (INVALID_ARGUMENT) if `source` yields another size.
+  //
+  // `path`, here and below: an absolute host path, or "name:relative/path"
+  // under a named root (WhoAmI lists the names).
   absl::StatusOr<WriteResult> WriteStream(const std::string& path,
                                           const ChunkSource& source,
                                           uint64_t total_size,

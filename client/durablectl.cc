@@ -53,7 +53,11 @@ Commands:
   rm PATH [--if-match=ETAG]
       Remove PATH durably (only version ETAG, if given).
   whoami
-      Print your identity as the daemon sees it and where you may write.
+      Print your identity as the daemon sees it (uid, gids, cgroup, unit)
+      and where you may write, with the root names you may use.
+
+PATH is an absolute host path (/var/lib/agents/7/x.json) or a root name and
+a path beneath that root (state:agent/x.json); whoami lists the names.
   stats
       Print the daemon's counters (root or the daemon's uid only).
 
@@ -407,16 +411,38 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
   std::cout << "uid " << caller->uid << ", gid " << caller->gid << ", groups ["
             << absl::StrJoin(caller->groups, " ") << "], pid " << caller->pid
             << "\n";
+  if (caller->cgroup.empty()) {
+    std::cout << "cgroup unknown (matched by uid and groups only)\n";
+  } else {
+    std::cout << "cgroup " << caller->cgroup << ", unit "
+              << (caller->unit.empty() ? "none" : caller->unit) << "\n";
+  }
   if (caller->grants.empty()) std::cout << "may write nowhere\n";
   for (const durable::CallerInfo::Grant& grant : caller->grants) {
-    std::cout << "may write under " << grant.root << " (max "
-              << grant.max_file_size << " bytes, create mode "
+    std::string where;
+    if (!grant.name.empty()) {
+      where = grant.root.empty()
+                  ? absl::StrCat(grant.name, ":")
+                  : absl::StrCat(grant.name, ": (", grant.root, ")");
+    } else {
+      where = grant.root;
+    }
+    std::string quota;
+    if (grant.max_bytes != 0) {
+      absl::StrAppend(&quota, ", quota ", grant.max_bytes, " bytes");
+    }
+    if (grant.max_files != 0) {
+      absl::StrAppend(&quota, quota.empty() ? ", quota " : " and ",
+                      grant.max_files, " files");
+    }
+    std::cout << "may write under " << where << " (max " << grant.max_file_size
+              << " bytes, create mode "
               << absl::StrFormat("0%o", grant.create_mode) << ", max mode "
               << absl::StrFormat("0%o", grant.max_mode)
               << (grant.allow_overwrite ? ", overwrite" : ", create-only")
               << (grant.allow_create_parents ? ", creates parents" : "")
               << ", directory mode "
-              << absl::StrFormat("0%o", grant.directory_mode) << ")\n";
+              << absl::StrFormat("0%o", grant.directory_mode) << quota << ")\n";
   }
   for (const std::string& root : caller->denied_roots) {
     std::cout << "but not under " << root << "\n";

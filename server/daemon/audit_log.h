@@ -21,8 +21,11 @@ struct AuditRecord {
   absl::Duration latency;
 };
 
-// Formats a record as one key=value line; the path is C-escaped and quoted
-// so that no client-chosen byte can forge a line or a field.
+// Formats a record as one key=value line. The caller's unit and cgroup
+// are named where they were read at accept (unit="..." cgroup="..."; the
+// unit is "" if the cgroup names none), else the line says cgroup=unknown.
+// The path, unit and cgroup are C-escaped and quoted so that no
+// client-chosen byte can forge a line or a field.
 std::string FormatAuditRecord(const AuditRecord& record);
 
 // Logs the record (notice priority for success, warning for failure).

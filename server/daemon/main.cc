@@ -30,6 +30,7 @@
 #include "server/daemon/metrics.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/pending_directories.h"
+#include "server/engine/usage_ledger.h"
 #include "server/engine/posix_file_system.h"
 #include "server/engine/commit_queue.h"
 #include "server/engine/temp_file_sweeper.h"
@@ -96,7 +97,8 @@ absl::StatusOr<std::shared_ptr<const ActivePolicy>> LoadPolicy(
 std::vector<RootLocks::Root> RootsOf(const ActivePolicy& policy) {
   std::vector<RootLocks::Root> roots;
   for (size_t i = 0; i < policy.roots.size(); ++i) {
-    roots.push_back({policy.policy.rules()[i].root, policy.roots.fd(i)});
+    roots.push_back(
+        {policy.policy.rules()[i].root_template.base(), policy.roots.fd(i)});
   }
   return roots;
 }
@@ -197,7 +199,7 @@ absl::Status PrepareRoots(const ActivePolicy& policy, FileSystem& fs,
   absl::Status locked = root_locks.LockExactly(RootsOf(policy));
   if (!locked.ok()) return locked;
   for (size_t i = 0; i < policy.roots.size(); ++i) {
-    const std::string& root = policy.policy.rules()[i].root;
+    const std::string& root = policy.policy.rules()[i].root_template.base();
     absl::StatusOr<SweepResult> swept =
         SweepTempFiles(fs, policy.roots.fd(i), root);
     if (!swept.ok()) {
@@ -312,6 +314,7 @@ int Run() {
   WriteAdmission admission(limits_config.max_concurrent_writes(),
                            limits_config.max_concurrent_writes_per_uid());
   PendingDirectories pending_directories;
+  UsageLedger usage(&fs);
   // The watchdog outlives the pool: a queued task may still touch it.
   StreamWatchdog watchdog;
   WorkerPool workers(absl::GetFlag(FLAGS_worker_threads));
@@ -321,7 +324,8 @@ int Run() {
   limits.request_arrival_timeout =
       absl::Milliseconds(limits_config.request_arrival_timeout_ms());
   DurableService service(WriteDependencies{&policies, &fs, &replacer, &commits,
-                                           &admission, &pending_directories},
+                                           &admission, &pending_directories,
+                                           &usage},
                          &peers, &workers, &watchdog, &accounting, limits);
 
   // 3. The gRPC server, with no listening port of its own.

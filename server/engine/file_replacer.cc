@@ -353,6 +353,7 @@ absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
     // on a write by anyone else, too).
     p.permissions = existing->mode & 01777;
     p.owner = Owner{existing->uid, existing->gid};
+    p.result.replaced_size = existing->size;
     p.existing = *std::move(existing);
   } else if (absl::IsNotFound(existing.status()) && options.if_match.empty()) {
     p.result.created = true;

@@ -61,6 +61,8 @@ struct CommitResult {
   std::string sha256;  // 32 raw bytes
   std::string etag;
   bool created = false;
+  // Size of the content the write replaced (0 if it created the file).
+  uint64_t replaced_size = 0;
   // Never published: a newer write of the same target was, in its place
   // (set by CommitQueue; `etag` is then the newer version's).
   bool superseded = false;

@@ -9,11 +9,15 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "server/policy/client_address.h"
 #include "server/policy/path_validation.h"
+#include "server/policy/root_template.h"
 
 namespace durable {
 namespace {
@@ -84,10 +88,6 @@ class ErrorLocator {
   const TextFormat::ParseInfoTree* tree_;
 };
 
-bool IsCleanRoot(const std::string& root) {
-  return root == "/" || ValidateClientPath(root).ok();
-}
-
 absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
   if (config.has_socket()) {
     const auto& socket = config.socket();
@@ -109,33 +109,74 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
                                  kMaxCommitBatch));
   }
   if (config.commit().committers() > kMaxCommitters) {
-    return at.Error("commit", -1, "committers",
-                    absl::StrCat(config.commit().committers(),
-                                 " is more than the most committers, ",
-                                 kMaxCommitters));
+    return at.Error(
+        "commit", -1, "committers",
+        absl::StrCat(config.commit().committers(),
+                     " is more than the most committers, ", kMaxCommitters));
   }
   absl::flat_hash_set<std::string> roots;
+  absl::flat_hash_set<std::string> names;
   for (int i = 0; i < config.rule_size(); ++i) {
     const durable::v1::Rule& rule = config.rule(i);
     if (rule.root().empty()) {
       return at.Error("rule", i, "root", "every rule needs a root");
     }
-    if (!IsCleanRoot(rule.root())) {
-      return at.Error("rule", i, "root",
-                      absl::StrCat("\"", rule.root(),
-                                   "\" is not a clean absolute path (no "
-                                   "'.', '..', '//' or trailing '/')"));
-    }
+    absl::StatusOr<RootTemplate> root = RootTemplate::Parse(rule.root());
+    if (!root.ok()) return at.Error("rule", i, "root", root.status().message());
     if (!roots.insert(rule.root()).second) {
       return at.Error("rule", i, "root",
                       absl::StrCat("\"", rule.root(),
                                    "\" is the root of an earlier rule too"));
     }
-    if (rule.allow_uid_size() == 0 && rule.allow_gid_size() == 0) {
+    if (rule.allow_uid_size() == 0 && rule.allow_gid_size() == 0 &&
+        rule.allow_unit_size() == 0 && rule.allow_cgroup_size() == 0) {
       return at.Error("rule", i, "root",
                       absl::StrCat("the rule for \"", rule.root(),
-                                   "\" allows nobody; add allow_uid or "
-                                   "allow_gid"));
+                                   "\" allows nobody; add allow_uid, "
+                                   "allow_gid, allow_unit or allow_cgroup"));
+    }
+    if (!rule.name().empty()) {
+      if (!IsValidRootName(rule.name())) {
+        return at.Error("rule", i, "name",
+                        absl::StrCat("\"", rule.name(),
+                                     "\" is not a valid root name (lowercase "
+                                     "letters, digits, '-' and '_', at most "
+                                     "64, starting with a letter or digit)"));
+      }
+      if (!names.insert(rule.name()).second) {
+        return at.Error("rule", i, "name",
+                        absl::StrCat("\"", rule.name(),
+                                     "\" is the name of an earlier rule too"));
+      }
+    }
+    if (rule.hide_root() && rule.name().empty()) {
+      return at.Error("rule", i, "hide_root",
+                      "a rule that hides its root needs a name callers can "
+                      "use instead");
+    }
+    if (rule.create_root() && !root->per_caller()) {
+      return at.Error("rule", i, "create_root",
+                      absl::StrCat("\"", rule.root(),
+                                   "\" has no placeholder; create_root is "
+                                   "for per-caller roots (the root itself "
+                                   "must exist at start)"));
+    }
+    for (const std::string& pattern : rule.allow_unit()) {
+      if (pattern.empty() || absl::StrContains(pattern, '/') ||
+          !IsSingleComponent(pattern)) {
+        return at.Error("rule", i, "allow_unit",
+                        absl::StrCat("\"", absl::CEscape(pattern),
+                                     "\" is not a unit name pattern (such as "
+                                     "agent@*.service)"));
+      }
+    }
+    for (const std::string& prefix : rule.allow_cgroup()) {
+      if (prefix != "/" && !ValidateClientPath(prefix).ok()) {
+        return at.Error("rule", i, "allow_cgroup",
+                        absl::StrCat("\"", absl::CEscape(prefix),
+                                     "\" is not a clean absolute cgroup path "
+                                     "(such as /machine.slice/agents)"));
+      }
     }
     if (rule.create_owner() != durable::v1::OWNER_FIXED &&
         (rule.owner_uid() != 0 || rule.owner_gid() != 0)) {

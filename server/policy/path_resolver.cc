@@ -1,6 +1,7 @@
 #include "server/policy/path_resolver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,13 +11,14 @@
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/engine/file_replacer.h"
+#include "server/policy/client_address.h"
 #include "server/policy/path_validation.h"
 
 namespace durable {
 namespace {
 
 absl::Status ExplainOpenFailure(const absl::Status& status,
-                                const std::string& root) {
+                                const std::string& root_label) {
   switch (ErrnoOf(status)) {
     case ENOENT:
       return absl::NotFoundError("the parent directory does not exist");
@@ -29,7 +31,7 @@ absl::Status ExplainOpenFailure(const absl::Status& status,
           "never follows symlinks");
     case EXDEV:
       return absl::PermissionDeniedError(
-          absl::StrCat("the parent path leaves the root ", root,
+          absl::StrCat("the parent path leaves the root ", root_label,
                        " or crosses a mount point beneath it"));
     case EACCES:
       return absl::PermissionDeniedError(
@@ -169,36 +171,77 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
     std::shared_ptr<const ActivePolicy> policy, FileSystem& fs,
     const PeerCredentials& caller, absl::string_view path,
     const ResolveOptions& options) {
-  absl::Status valid = ValidateClientPath(path);
-  if (!valid.ok()) return valid;
-  absl::StatusOr<Grant> grant = policy->policy.Authorize(caller, path);
+  absl::StatusOr<ClientAddress> address = ParseClientAddress(path);
+  if (!address.ok()) return address.status();
+  absl::StatusOr<Grant> grant = policy->policy.Authorize(caller, *address);
   if (!grant.ok()) return grant.status();
 
   const RulePolicy& rule = *grant->rule;
-  absl::Status in_place =
-      policy->roots.VerifyInPlace(grant->rule_index, rule.root);
+  const std::string& label = grant->root_label;
+  const bool root_shown = label == grant->root;
+  absl::Status in_place = policy->roots.VerifyInPlace(
+      grant->rule_index, rule.root_template.base(), root_shown ? "" : label);
   if (!in_place.ok()) return in_place;
-  const int root_fd = policy->roots.fd(grant->rule_index);
   ResolvedTarget target;
+  target.root_label = label;
+  const int base_fd = policy->roots.fd(grant->rule_index);
+  UniqueFd caller_root;  // the per-caller root, when there is one
+  if (!grant->root_below_base.empty()) {
+    absl::StatusOr<UniqueFd> opened =
+        fs.OpenDirectoryBeneath(base_fd, grant->root_below_base);
+    if (!opened.ok() && ErrnoOf(opened.status()) == ENOENT) {
+      if (!rule.create_root) {
+        return absl::NotFoundError(absl::StrCat(
+            "the caller's root ", label,
+            " does not exist yet, and the rule does not create it"));
+      }
+      opened = OpenCreatingParents(fs, base_fd, grant->root_below_base,
+                                   rule.directory_mode, rule.OwnerFor(caller),
+                                   options.pending_directories,
+                                   &target.created_directories);
+      if (!opened.ok()) RemoveCreatedDirectories(fs, target);
+    }
+    if (!opened.ok()) {
+      absl::Status explained = ExplainOpenFailure(opened.status(), label);
+      return Annotate(explained,
+                      absl::StrCat("cannot open the caller's root ", label));
+    }
+    caller_root = *std::move(opened);
+  }
+  const int root_fd = caller_root.valid() ? caller_root.get() : base_fd;
   absl::StatusOr<UniqueFd> dir =
       fs.OpenDirectoryBeneath(root_fd, grant->relative_parent);
   if (!dir.ok() && ErrnoOf(dir.status()) == ENOENT && options.create_parents) {
     if (!rule.allow_create_parents) {
+      RemoveCreatedDirectories(fs, target);
       return absl::PermissionDeniedError(absl::StrCat(
-          "the parent directory does not exist and the rule for root ",
-          rule.root, " does not allow creating parent directories"));
+          "the parent directory does not exist and the rule for root ", label,
+          " does not allow creating parent directories"));
     }
     dir = OpenCreatingParents(fs, root_fd, grant->relative_parent,
                               rule.directory_mode, rule.OwnerFor(caller),
                               options.pending_directories,
                               &target.created_directories);
-    if (!dir.ok()) RemoveCreatedDirectories(fs, target);
   }
-  if (!dir.ok()) return ExplainOpenFailure(dir.status(), rule.root);
+  if (!dir.ok()) {
+    RemoveCreatedDirectories(fs, target);
+    return ExplainOpenFailure(dir.status(), label);
+  }
   absl::StatusOr<FileInfo> dir_info = fs.Stat(dir->get());
   if (!dir_info.ok()) {
     RemoveCreatedDirectories(fs, target);
     return dir_info.status();
+  }
+  if (rule.has_quota()) {
+    if (caller_root.valid()) {
+      target.quota_root = std::move(caller_root);
+    } else {
+      target.quota_root = UniqueFd(fcntl(base_fd, F_DUPFD_CLOEXEC, 0));
+      if (!target.quota_root.valid()) {
+        RemoveCreatedDirectories(fs, target);
+        return SyscallError(errno, "fcntl(F_DUPFD_CLOEXEC) of the root");
+      }
+    }
   }
 
   target.rule = grant->rule;

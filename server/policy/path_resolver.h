@@ -28,6 +28,11 @@ struct CreatedDirectory {
 struct ResolvedTarget {
   std::shared_ptr<const ActivePolicy> policy;  // keeps `rule` and roots alive
   const RulePolicy* rule = nullptr;
+  // How messages to the caller name the root ("state:", or the host path).
+  std::string root_label;
+  // The caller's root (the rule's root expanded for it), opened; only when
+  // the rule has a quota, which is kept per root.
+  UniqueFd quota_root;
   UniqueFd dir;
   TargetKey key;  // key.leaf is the final path component
   // Directories created for this target (create_parents), outermost first.
@@ -42,13 +47,17 @@ struct ResolveOptions {
   PendingDirectories* pending_directories = nullptr;
 };
 
-// Turns a client's path into a ResolvedTarget: lexical validation
-// (INVALID_ARGUMENT), policy (PERMISSION_DENIED), then the parent directory
-// opened beneath the rule's root handle with openat2 and RESOLVE_BENEATH |
-// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV
-// (PERMISSION_DENIED for a symlink or mount point on the way, NOT_FOUND for
-// a missing parent). Messages state the reason without the path; the caller
-// adds it. Created directories get the rule's directory_mode and the rule's
+// Turns a client's path (absolute, or "name:relative", see
+// ParseClientAddress) into a ResolvedTarget: lexical validation
+// (INVALID_ARGUMENT), policy (PERMISSION_DENIED), then the caller's root
+// opened beneath the rule's root handle (for a per-caller root: created
+// first if the rule says create_root, else NOT_FOUND while it is missing),
+// then the parent directory opened beneath that, each with openat2 and
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+// RESOLVE_NO_XDEV (PERMISSION_DENIED for a symlink or mount point on the
+// way, NOT_FOUND for a missing parent). Messages state the reason without
+// the path (the caller adds it) and name the root as the caller may see
+// it. Created directories get the rule's directory_mode and the rule's
 // owner for `caller`, applied only after checking that the directory
 // opened is the one just made (ABORTED if another process swapped it).
 absl::StatusOr<ResolvedTarget> ResolveTarget(

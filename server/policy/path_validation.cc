@@ -9,7 +9,11 @@
 
 namespace durable {
 
-absl::Status ValidateClientPath(absl::string_view path) {
+namespace {
+
+// The checks of ValidateClientPath; `relative` for the part after a root
+// name ("state:agent/x.json"), which must not start with '/'.
+absl::Status ValidatePathText(absl::string_view path, bool relative) {
   if (path.empty()) return absl::InvalidArgumentError("the path is empty");
   if (path.size() >= PATH_MAX) {
     return absl::InvalidArgumentError(absl::StrCat("the path is ", path.size(),
@@ -26,9 +30,15 @@ absl::Status ValidateClientPath(absl::string_view path) {
           "the path contains a control character");
     }
   }
-  if (path[0] != '/') {
+  if (relative && path[0] == '/') {
     return absl::InvalidArgumentError(
-        "the path is relative; it must start with '/'");
+        "the path after the root name starts with '/'; it must be relative "
+        "to the root (name:dir/file)");
+  }
+  if (!relative && path[0] != '/') {
+    return absl::InvalidArgumentError(
+        "the path is relative; it must start with '/' (or name a root: "
+        "name:relative/path)");
   }
   if (path == "/") {
     return absl::InvalidArgumentError("the path names the root directory");
@@ -37,7 +47,7 @@ absl::Status ValidateClientPath(absl::string_view path) {
     return absl::InvalidArgumentError(
         "the path ends with '/'; it must name a file");
   }
-  absl::string_view rest = path.substr(1);
+  absl::string_view rest = relative ? path : path.substr(1);
   for (absl::string_view component : absl::StrSplit(rest, '/')) {
     if (component.empty()) {
       return absl::InvalidArgumentError(
@@ -45,8 +55,9 @@ absl::Status ValidateClientPath(absl::string_view path) {
     }
     if (component == "." || component == "..") {
       return absl::InvalidArgumentError(
-          absl::StrCat("the path contains a '", component,
-                       "' component; send the resolved absolute path"));
+          absl::StrCat("the path contains a '", component, "' component; ",
+                       relative ? "name the file without it"
+                                : "send the resolved absolute path"));
     }
     if (absl::StartsWith(component, kTempFilePrefix)) {
       // The start-up sweep deletes such files: an acknowledged write there
@@ -62,6 +73,16 @@ absl::Status ValidateClientPath(absl::string_view path) {
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateClientPath(absl::string_view path) {
+  return ValidatePathText(path, /*relative=*/false);
+}
+
+absl::Status ValidateRelativePath(absl::string_view path) {
+  return ValidatePathText(path, /*relative=*/true);
 }
 
 SplitPath SplitParentAndLeaf(absl::string_view path) {

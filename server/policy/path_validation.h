@@ -20,6 +20,10 @@ namespace durable {
 // resolution (symlinks, mounts, races).
 absl::Status ValidateClientPath(absl::string_view path);
 
+// The same checks for a path relative to a named root (the "agent/x.json"
+// of "state:agent/x.json"): like an absolute path without its leading '/'.
+absl::Status ValidateRelativePath(absl::string_view path);
+
 // A validated path split at its last '/': "/a/b/c" -> {"/a/b", "c"};
 // "/c" -> {"/", "c"}.
 struct SplitPath {

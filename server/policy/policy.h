@@ -14,14 +14,24 @@
 #include "durable/v1/config.pb.h"
 #include "server/base/peer_credentials.h"
 #include "server/engine/file_system.h"
+#include "server/policy/client_address.h"
+#include "server/policy/root_template.h"
 
 namespace durable {
 
 // One rule of the policy with its defaults applied.
 struct RulePolicy {
-  std::string root;
+  std::string root;  // as configured, placeholders and all
+  RootTemplate root_template;
+  std::string name;  // "" if the rule has none
+  bool hide_root = false;
+  bool create_root = false;
+  uint64_t max_bytes = 0;  // quota of each (expanded) root; 0: none
+  uint64_t max_files = 0;
   absl::flat_hash_set<uid_t> uids;
   absl::flat_hash_set<gid_t> gids;
+  std::vector<std::string> unit_patterns;  // fnmatch globs
+  std::vector<std::string> cgroup_prefixes;
   uint64_t max_file_size = 0;
   mode_t create_mode = 0;
   mode_t max_mode = 0;
@@ -31,7 +41,23 @@ struct RulePolicy {
   durable::v1::OwnerPolicy create_owner = durable::v1::OWNER_DAEMON;
   Owner fixed_owner;  // for OWNER_FIXED
 
+  // Whether the caller's identity matches: its uid or a gid is listed (or
+  // no uid or gid is), and its unit matches a pattern or its cgroup lies
+  // under a prefix (or neither is listed). A caller whose cgroup is unknown
+  // matches no unit or cgroup.
   bool Allows(const PeerCredentials& caller) const;
+
+  // The root for `caller` (placeholders expanded); nullopt if the rule has
+  // no root for it, and so does not govern it.
+  std::optional<std::string> RootFor(const PeerCredentials& caller) const {
+    return root_template.ExpandFor(caller);
+  }
+
+  // How messages to `caller` name this rule's root: "name:" when the
+  // request used the name or the root is hidden, else the expanded root.
+  std::string RootLabel(const std::string& expanded_root, bool by_name) const;
+
+  bool has_quota() const { return max_bytes != 0 || max_files != 0; }
 
   // Owner of files and directories this rule creates for `caller`; nullopt
   // means the daemon's own.
@@ -42,8 +68,14 @@ struct RulePolicy {
 struct Grant {
   size_t rule_index = 0;
   const RulePolicy* rule = nullptr;  // points into the Policy
-  // Parent directory relative to the rule's root ("." for the root itself)
-  // and the final component.
+  // The rule's root expanded for the caller, and the part of it below the
+  // rule's opened base ("" if the root is not per caller).
+  std::string root;
+  std::string root_below_base;
+  // How messages name the root (RulePolicy::RootLabel).
+  std::string root_label;
+  // Parent directory relative to the root ("." for the root itself) and
+  // the final component.
   std::string relative_parent;
   std::string leaf;
 };
@@ -52,10 +84,15 @@ struct Grant {
 // containing a path (at a component boundary) decides; no root, no write.
 // What the policy lets one caller do, for WhoAmI.
 struct CallerGrants {
+  struct Allowed {
+    const RulePolicy* rule = nullptr;
+    std::string root;  // expanded for the caller; "" if the rule hides it
+  };
   // The rules that allow the caller, in config order.
-  std::vector<const RulePolicy*> allowed;
+  std::vector<Allowed> allowed;
   // Roots nested inside an allowed root whose rules do not allow the
-  // caller: the holes in its grants. Other roots are none of its business.
+  // caller: the holes in its grants ("name:" for a hidden one). Other roots
+  // are none of its business.
   std::vector<std::string> denied_roots;
 };
 
@@ -64,12 +101,17 @@ class Policy {
   // `config` must have passed ValidateConfig (config_loader.h).
   static Policy FromConfig(const durable::v1::DaemonConfig& config);
 
-  // PERMISSION_DENIED unless the rule governing `path` allows `caller`.
-  // `path` must have passed ValidateClientPath.
+  // PERMISSION_DENIED unless the rule governing `address` allows `caller`.
+  // An absolute path is governed by the longest root (expanded for the
+  // caller) containing it; a named one is first turned into the host path
+  // under the named rule's root (which must allow the caller), then
+  // governed the same way, so a nested rule's holes hold for it too.
+  // `address` must come from ParseClientAddress. Messages never name a
+  // root that does not allow the caller, nor a hidden one.
   absl::StatusOr<Grant> Authorize(const PeerCredentials& caller,
-                                  absl::string_view path) const;
+                                  const ClientAddress& address) const;
 
-  // False if no rule lists the caller's uid or any of its groups: such a
+  // False if no rule allows the caller and has a root for it: such a
   // caller can never write anything and is turned away at accept.
   bool CouldEverAllow(const PeerCredentials& caller) const;
 

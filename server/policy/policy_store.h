@@ -20,7 +20,8 @@ struct ActivePolicy {
   RootDirectories roots;
 };
 
-// Builds an ActivePolicy from a validated config, opening every root.
+// Builds an ActivePolicy from a validated config, opening every root (the
+// base of a per-caller root): roots.fd(i) belongs to policy.rules()[i].
 absl::StatusOr<std::shared_ptr<const ActivePolicy>> BuildActivePolicy(
     const durable::v1::DaemonConfig& config);
 

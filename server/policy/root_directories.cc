@@ -84,25 +84,27 @@ absl::StatusOr<RootDirectories> RootDirectories::Open(
 }
 
 absl::Status RootDirectories::VerifyInPlace(size_t index,
-                                            const std::string& root) const {
+                                            const std::string& root,
+                                            const std::string& label) const {
+  const std::string& named = label.empty() ? root : label;
   UniqueFd now(static_cast<int>(OpenRootPath(root)));
   struct stat st;
   if (!now.valid()) {
     if (errno == ENOENT || errno == ENOTDIR) {
       return absl::NotFoundError(absl::StrCat(
-          "the root ", root,
+          "the root ", named,
           " was moved or removed after the daemon opened it; restore it and "
           "reload the daemon (SIGHUP)"));
     }
     return absl::PermissionDeniedError(
-        absl::StrCat("the root ", root, " cannot be reopened safely: ",
+        absl::StrCat("the root ", named, " cannot be reopened safely: ",
                      errno == ELOOP ? "its path now contains a symbolic link"
                                     : strerror(errno)));
   }
   if (fstat(now.get(), &st) != 0 || st.st_dev != identities_[index].device ||
       st.st_ino != identities_[index].inode) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "the root ", root,
+        "the root ", named,
         " is no longer the directory the daemon opened; reload the daemon "
         "(SIGHUP) if the change is intended"));
   }

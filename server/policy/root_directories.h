@@ -28,7 +28,10 @@ class RootDirectories {
   // that same directory. A root moved away or replaced since start must not
   // keep receiving writes at its new location: NOT_FOUND if the path is
   // gone, PERMISSION_DENIED if it now names something else.
-  absl::Status VerifyInPlace(size_t index, const std::string& root) const;
+  // Messages name the root as `label` (the path itself if empty), so that a
+  // hidden root stays hidden.
+  absl::Status VerifyInPlace(size_t index, const std::string& root,
+                             const std::string& label = "") const;
   size_t size() const { return fds_.size(); }
 
   // Findings worth an operator's attention, e.g. an ancestor of a root that

@@ -120,7 +120,7 @@ void DurableService::ServeWrite(grpc::CallbackServerContext* context,
   };
   absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
       WriteOperation::Begin(deps_, *caller, request.path(), request.options(),
-                            abandon);
+                            abandon, request.data().size());
   absl::Status status = operation.status();
   if (status.ok()) status = (*operation)->Append(request.data());
   if (!status.ok()) {

@@ -18,7 +18,7 @@ absl::StatusOr<std::string> RunRemoveOperation(const WriteDependencies& deps,
   if (!target.ok()) return target.status();
   if (!target->rule->allow_overwrite) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "the rule for root ", target->rule->root,
+        "the rule for root ", target->root_label,
         " does not allow overwriting, so it does not allow removing either"));
   }
   // In line with the target's writes: after those queued before, before
@@ -26,8 +26,19 @@ absl::StatusOr<std::string> RunRemoveOperation(const WriteDependencies& deps,
   absl::StatusOr<std::string> removed;
   absl::Notification finished;
   deps.commits->SubmitExclusive(target->key, caller.uid, [&] {
+    // The size is read in the target's turn, so no write of it runs
+    // between this look and the remove.
+    std::optional<uint64_t> size;
+    if (target->quota_root.valid() && deps.usage != nullptr) {
+      absl::StatusOr<FileInfo> info =
+          deps.fs->LookUp(target->dir.get(), target->key.leaf);
+      if (info.ok()) size = info->size;
+    }
     removed =
         deps.replacer->Remove(target->dir.get(), target->key.leaf, if_match);
+    if (removed.ok() && size.has_value()) {
+      deps.usage->RecordRemoval(target->quota_root.get(), *size);
+    }
     finished.Notify();
   });
   finished.WaitForNotification();

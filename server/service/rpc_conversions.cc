@@ -45,9 +45,17 @@ void FillWhoAmIResponse(const PeerCredentials& caller,
   response->set_gid(caller.gid);
   for (gid_t group : caller.groups) response->add_groups(group);
   response->set_pid(caller.pid);
-  for (const RulePolicy* rule : grants.allowed) {
+  if (caller.cgroup_known) {
+    response->set_cgroup(caller.cgroup);
+    response->set_unit(caller.unit);
+  }
+  for (const CallerGrants::Allowed& allowed : grants.allowed) {
+    const RulePolicy* rule = allowed.rule;
     durable::v1::WhoAmIResponse::Grant* grant = response->add_grants();
-    grant->set_root(rule->root);
+    grant->set_root(allowed.root);
+    grant->set_name(rule->name);
+    grant->set_max_bytes(rule->max_bytes);
+    grant->set_max_files(rule->max_files);
     grant->set_max_file_size(rule->max_file_size);
     grant->set_create_mode(rule->create_mode);
     grant->set_max_mode(rule->max_mode);

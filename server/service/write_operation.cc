@@ -27,10 +27,38 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Whether the content fits the rule's max_file_size and the root's quota,
+// before anything is staged; holds the quota room in `quota`.
+absl::Status CheckRoom(const WriteDependencies& deps,
+                       const ResolvedTarget& target,
+                       std::optional<uint64_t> content_size,
+                       UsageLedger::Reservation* quota) {
+  const RulePolicy& rule = *target.rule;
+  if (content_size.has_value() && *content_size > rule.max_file_size) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the content (", *content_size, " bytes) exceeds ", rule.max_file_size,
+        " bytes, the limit of the rule for root ", target.root_label,
+        "; nothing was staged"));
+  }
+  if (!rule.has_quota() || deps.usage == nullptr) return absl::OkStatus();
+  absl::StatusOr<UsageLedger::Reservation> reserved = deps.usage->Reserve(
+      target.quota_root.get(), QuotaLimits{rule.max_bytes, rule.max_files},
+      target.root_label, target.dir.get(), target.key.leaf,
+      content_size.value_or(0));
+  if (!reserved.ok()) return reserved.status();
+  *quota = *std::move(reserved);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     const WriteDependencies& deps, const PeerCredentials& caller,
     const std::string& path, const durable::v1::WriteOptions& options,
-    const std::function<bool()>& abandon) {
+    const std::function<bool()>& abandon,
+    std::optional<uint64_t> content_size) {
   absl::Status valid = ValidateWriteOptions(options);
   if (!valid.ok()) return valid;
   absl::StatusOr<WriteAdmission::Ticket> ticket =
@@ -45,6 +73,7 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   constexpr int kResolveAttempts = 3;
   absl::StatusOr<ResolvedTarget> target;
   absl::StatusOr<std::unique_ptr<StagedFile>> staged;
+  UsageLedger::Reservation quota;
   for (int attempt = 0; attempt < kResolveAttempts; ++attempt) {
     target = ResolveTarget(deps.policies->Current(), *deps.fs, caller, path,
                            resolve);
@@ -55,6 +84,11 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
       return absl::CancelledError(
           "the call was cancelled or its deadline passed before the write "
           "began; nothing was published");
+    }
+    absl::Status room = CheckRoom(deps, *target, content_size, &quota);
+    if (!room.ok()) {
+      RemoveCreatedDirectories(*deps.fs, *target);
+      return room;
     }
     staged = deps.replacer->Stage(target->dir.get(), target->key.leaf);
     if (staged.ok()) break;
@@ -78,20 +112,24 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   }
   return std::unique_ptr<WriteOperation>(new WriteOperation(
       deps, caller.uid, *std::move(ticket), *std::move(target),
-      *std::move(staged), std::move(commit)));
+      *std::move(staged), std::move(commit), std::move(quota), content_size));
 }
 
 WriteOperation::WriteOperation(const WriteDependencies& deps, uid_t caller,
                                WriteAdmission::Ticket ticket,
                                ResolvedTarget target,
                                std::unique_ptr<StagedFile> staged,
-                               CommitOptions options)
+                               CommitOptions options,
+                               UsageLedger::Reservation quota,
+                               std::optional<uint64_t> content_size)
     : deps_(deps),
       caller_(caller),
       ticket_(std::move(ticket)),
       target_(std::move(target)),
       staged_(std::move(staged)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      quota_(std::move(quota)),
+      content_size_(content_size) {}
 
 WriteOperation::~WriteOperation() { Close(); }
 
@@ -107,7 +145,17 @@ absl::Status WriteOperation::Append(absl::string_view data) {
   if (data.size() > limit - staged_->size()) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "the content exceeds ", limit,
-        " bytes, the limit of the rule for root ", target_.rule->root));
+        " bytes, the limit of the rule for root ", target_.root_label));
+  }
+  if (content_size_.has_value()) {
+    if (data.size() > *content_size_ - staged_->size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the content is longer than the ", *content_size_,
+                       " bytes announced"));
+    }
+  } else {
+    absl::Status room = quota_.Grow(data.size());
+    if (!room.ok()) return room;
   }
   absl::Status appended = staged_->Append(data);
   if (!appended.ok()) {
@@ -120,6 +168,12 @@ void WriteOperation::Commit(std::function<bool()> abandon,
                             CommitQueue::Done done) {
   // The digest is checked (and a large file's data written back) here, so
   // that the commit queue gets only content it may publish or supersede.
+  if (content_size_.has_value() && staged_->size() != *content_size_) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("the content is ", staged_->size(), " bytes, not the ",
+                     *content_size_, " announced; nothing was published")));
+    return;
+  }
   absl::Status sealed = staged_->Seal(options_.expected_sha256);
   if (!sealed.ok()) {
     done(sealed);
@@ -131,9 +185,13 @@ void WriteOperation::Commit(std::function<bool()> abandon,
   request.options.abandon = std::move(abandon);
   request.target = target_.key;
   request.tenant = caller_;
-  request.done = [this, done = std::move(done)](
-                     absl::StatusOr<CommitResult> result) {
+  request.done = [this,
+                  done = std::move(done)](absl::StatusOr<CommitResult> result) {
     published_ = result.ok();
+    if (result.ok() && !result->superseded) {
+      quota_.SettlePublished(result->size, result->created,
+                             result->replaced_size);
+    }
     if (result.ok() && deps_.pending_directories != nullptr) {
       // Our directory may be one another write is still creating.
       absl::Status durable = deps_.pending_directories->SyncAll(*deps_.fs);

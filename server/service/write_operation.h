@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +15,7 @@
 #include "server/engine/file_replacer.h"
 #include "server/engine/file_system.h"
 #include "server/engine/pending_directories.h"
+#include "server/engine/usage_ledger.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"
@@ -28,34 +30,41 @@ struct WriteDependencies {
   CommitQueue* commits = nullptr;
   WriteAdmission* admission = nullptr;
   PendingDirectories* pending_directories = nullptr;
+  // Quota accounting of the roots whose rules have one.
+  UsageLedger* usage = nullptr;
 };
 
 // One write from request to published file, shared by Write and
 // WriteStream: Begin checks the request and the policy, resolves the target
 // and stages a temp file; Append adds content; Commit hands it to the commit
-// queue (the target's writes in arrival order, group commit, coalescing). Destroying an operation that was not
-// committed leaves nothing behind: no temp file, no directory it created.
+// queue (the target's writes in arrival order, group commit, coalescing).
+// Destroying an operation that was not committed leaves nothing behind: no temp
+// file, no directory it created.
 //
 // The policy in force at Begin governs the whole operation, even across a
 // reload.
 class WriteOperation {
  public:
   // INVALID_ARGUMENT for bad options, RESOURCE_EXHAUSTED when the caller
-  // or the daemon has too many writes in progress, and the errors of
-  // ResolveTarget. `abandon`, if set, is asked once the caller is known to
-  // be allowed (so a refusal is reported as such) and before anything is
-  // staged; true fails with CANCELLED.
+  // or the daemon has too many writes in progress, when `content_size`
+  // (the whole content's size, where known in advance) is over the rule's
+  // max_file_size or would pass the root's quota, and the errors of
+  // ResolveTarget; nothing is staged then. `abandon`, if set, is asked
+  // once the caller is known to be allowed (so a refusal is reported as
+  // such) and before anything is staged; true fails with CANCELLED.
   static absl::StatusOr<std::unique_ptr<WriteOperation>> Begin(
       const WriteDependencies& deps, const PeerCredentials& caller,
       const std::string& path, const durable::v1::WriteOptions& options,
-      const std::function<bool()>& abandon = {});
+      const std::function<bool()>& abandon = {},
+      std::optional<uint64_t> content_size = std::nullopt);
 
   ~WriteOperation();
   WriteOperation(const WriteOperation&) = delete;
   WriteOperation& operator=(const WriteOperation&) = delete;
 
   // RESOURCE_EXHAUSTED once the content would exceed the rule's
-  // max_file_size; the operation is then dead.
+  // max_file_size, the content_size given to Begin, or (for content of
+  // unknown size) the root's quota; the operation is then dead.
   absl::Status Append(absl::string_view data);
 
   // Publishes the content durably through the commit queue, then calls
@@ -79,7 +88,9 @@ class WriteOperation {
  private:
   WriteOperation(const WriteDependencies& deps, uid_t caller,
                  WriteAdmission::Ticket ticket, ResolvedTarget target,
-                 std::unique_ptr<StagedFile> staged, CommitOptions options);
+                 std::unique_ptr<StagedFile> staged, CommitOptions options,
+                 UsageLedger::Reservation quota,
+                 std::optional<uint64_t> content_size);
 
   const WriteDependencies deps_;
   const uid_t caller_;
@@ -87,6 +98,10 @@ class WriteOperation {
   ResolvedTarget target_;
   std::unique_ptr<StagedFile> staged_;
   const CommitOptions options_;
+  // Room held under the root's quota (inactive without one), settled when
+  // the write is published.
+  UsageLedger::Reservation quota_;
+  const std::optional<uint64_t> content_size_;
   bool published_ = false;
   uint64_t closed_size_ = 0;
 };

@@ -60,8 +60,11 @@ void WriteStreamReactor::HandleReadOnWorker(bool ok) {
     }
     path_ = chunk_.header().path();
     absl::StatusOr<std::unique_ptr<WriteOperation>> operation =
-        WriteOperation::Begin(deps_, caller_, path_,
-                              chunk_.header().options());
+        WriteOperation::Begin(
+            deps_, caller_, path_, chunk_.header().options(), {},
+            chunk_.header().has_size()
+                ? std::optional<uint64_t>(chunk_.header().size())
+                : std::nullopt);
     if (!operation.ok()) {
       FinishWith(operation.status());
       return;

@@ -45,6 +45,20 @@ bool SomeoneListens(const sockaddr_un& address) {
                  sizeof(address)) == 0;
 }
 
+// "uid 1000 gid 1000 pid 42 unit \"agent@7.service\"", for log lines.
+std::string DescribePeer(const PeerCredentials& peer) {
+  std::string described =
+      absl::StrCat("uid ", peer.uid, " gid ", peer.gid, " pid ", peer.pid);
+  if (!peer.cgroup_known) {
+    absl::StrAppend(&described, " cgroup unknown");
+  } else if (!peer.unit.empty()) {
+    absl::StrAppend(&described, " unit \"", EscapeName(peer.unit), "\"");
+  } else {
+    absl::StrAppend(&described, " cgroup \"", DisplayPath(peer.cgroup), "\"");
+  }
+  return described;
+}
+
 absl::StatusOr<UniqueFd> MakeWakeup() {
   UniqueFd wakeup(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wakeup.valid()) return SyscallError(errno, "eventfd");
@@ -141,9 +155,8 @@ void UnixListener::Serve(grpc::Server* server, PeerRegistry* peers,
     }
     absl::Status admitted = admit(*peer);
     if (!admitted.ok()) {
-      LogInfo(absl::StrCat("connection refused: ", admitted.message(), " (uid ",
-                           peer->uid, " gid ", peer->gid, " pid ", peer->pid,
-                           ")"));
+      LogInfo(absl::StrCat("connection refused: ", admitted.message(), " (",
+                           DescribePeer(*peer), ")"));
       continue;
     }
     peers->Register(connection.get(), *peer);

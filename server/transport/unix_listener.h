@@ -25,8 +25,9 @@ using AdmissionCheck = std::function<absl::Status(const PeerCredentials&)>;
 
 // The daemon's listening Unix socket and its accept loop. Each accepted
 // connection is non-blocking and close-on-exec, has its peer credentials
-// read (SO_PEERCRED, SO_PEERGROUPS) and checked, is registered in the
-// PeerRegistry, and only then is handed to gRPC.
+// read (SO_PEERCRED, SO_PEERGROUPS, and the cgroup through SO_PEERPIDFD)
+// and checked, is registered in the PeerRegistry, and only then is handed
+// to gRPC.
 class UnixListener {
  public:
   // Creates a listening socket at `path` whose mode is `mode` (and group

@@ -3,9 +3,17 @@
 #include <cstdlib>
 #include <string>
 
-#include "server/policy/config_loader.h"
 #include "server/base/peer_credentials.h"
+#include "server/policy/config_loader.h"
 #include "server/policy/policy.h"
+
+// Authorizes an absolute path, as a request naming one would be.
+[[maybe_unused]] absl::StatusOr<durable::Grant> AuthorizePath(
+    const durable::Policy& policy, const durable::PeerCredentials& caller,
+    absl::string_view path) {
+  return policy.Authorize(caller,
+                          durable::ClientAddress{"", std::string(path)});
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -21,11 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   caller.gid = 1000;
   for (const durable::RulePolicy& rule : policy.rules()) {
     const std::string inside = rule.root == "/" ? "/f" : rule.root + "/f";
-    auto grant = policy.Authorize(caller, inside);
+    auto grant = AuthorizePath(policy, caller, inside);
     if (grant.ok() && grant->leaf != "f") std::abort();
     // Prefix confusion: a sibling with the root as string prefix.
     if (rule.root != "/") {
-      auto sibling = policy.Authorize(caller, rule.root + "x/f");
+      auto sibling = AuthorizePath(policy, caller, rule.root + "x/f");
       if (sibling.ok() && sibling->rule->root == rule.root) std::abort();
     }
   }

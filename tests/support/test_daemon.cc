@@ -129,8 +129,12 @@ TestDaemon::~TestDaemon() {
 }
 
 std::string TestDaemon::Expand(const std::string& text) const {
-  return absl::StrReplaceAll(
-      text, {{"{base}", base_}, {"{uid}", std::to_string(getuid())}});
+  // "${uid}" is the daemon's own placeholder (per-caller roots): kept.
+  constexpr char kKept[] = "<daemon-uid-placeholder>";
+  std::string expanded = absl::StrReplaceAll(text, {{"${uid}", kKept}});
+  expanded = absl::StrReplaceAll(
+      expanded, {{"{base}", base_}, {"{uid}", std::to_string(getuid())}});
+  return absl::StrReplaceAll(expanded, {{kKept, "${uid}"}});
 }
 
 void TestDaemon::WriteConfig(const std::string& body) const {

@@ -74,7 +74,8 @@ class TestDaemon {
   std::string log_path() const { return Path("durabled.log"); }
   pid_t pid() const { return pid_; }
 
-  // `text` with "{base}" and "{uid}" substituted.
+  // `text` with "{base}" and "{uid}" substituted ("${uid}", the daemon's
+  // per-caller placeholder, is left alone).
   std::string Expand(const std::string& text) const;
 
   // Replaces the config file atomically (write beside, rename over), so a

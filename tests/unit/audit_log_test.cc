@@ -46,6 +46,55 @@ TEST(FormatAuditRecordTest, SuccessHasAllFields) {
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 
+TEST(FormatAuditRecordTest, UnknownCgroupIsSaid) {
+  const std::string line =
+      FormatAuditRecord(Record("/srv/state.json", absl::OkStatus()));
+  EXPECT_THAT(line, HasSubstr(" pid=4321 cgroup=unknown path="));
+  EXPECT_THAT(line, Not(HasSubstr("unit=")));
+}
+
+TEST(FormatAuditRecordTest, KnownCgroupNamesUnitAndCgroup) {
+  AuditRecord record = Record("/srv/state.json", absl::OkStatus());
+  record.caller.cgroup_known = true;
+  record.caller.cgroup = "/system.slice/agent@7.service";
+  record.caller.unit = "agent@7.service";
+  const std::string line = FormatAuditRecord(record);
+  EXPECT_THAT(line, HasSubstr(" pid=4321 unit=\"agent@7.service\" "
+                              "cgroup=\"/system.slice/agent@7.service\" "
+                              "path=\"/srv/state.json\""));
+  EXPECT_THAT(line, Not(HasSubstr("cgroup=unknown")));
+}
+
+TEST(FormatAuditRecordTest, KnownCgroupWithoutUnit) {
+  AuditRecord record = Record("/srv/state.json", absl::OkStatus());
+  record.caller.cgroup_known = true;
+  record.caller.cgroup = "/";
+  const std::string line = FormatAuditRecord(record);
+  EXPECT_THAT(line, HasSubstr(" unit=\"\" cgroup=\"/\" path="));
+}
+
+TEST(FormatAuditRecordTest, EscapesCgroup) {
+  // Below a delegated cgroup, the caller names the directories; only '/'
+  // and '\n' are impossible in a name.
+  AuditRecord record = Record("/srv/x", absl::OkStatus());
+  record.caller.cgroup_known = true;
+  record.caller.cgroup =
+      "/system.slice/a.service/x\" result=OK\r\x1b path=\"/etc/shadow";
+  record.caller.unit = "a.service";
+  const std::string line = FormatAuditRecord(record);
+  EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+  EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  EXPECT_THAT(line, HasSubstr("cgroup=\"/system.slice/a.service/x\\\" "
+                              "result=OK\\r\\033 path=\\\"/etc/shadow\" "
+                              "path=\"/srv/x\""));
+  // Unescaped quotes: two each around unit, cgroup and path.
+  size_t quotes = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"' && (i == 0 || line[i - 1] != '\\')) ++quotes;
+  }
+  EXPECT_EQ(quotes, 6u) << line;
+}
+
 TEST(FormatAuditRecordTest, FailureIncludesReason) {
   const std::string line = FormatAuditRecord(
       Record("/srv/x", absl::PermissionDeniedError("uid 1000 is not allowed")));

@@ -19,6 +19,14 @@ using test::StatusIs;
 
 namespace {
 
+// Authorizes an absolute path, as a request naming one would be.
+[[maybe_unused]] absl::StatusOr<durable::Grant> AuthorizePath(
+    const durable::Policy& policy, const durable::PeerCredentials& caller,
+    absl::string_view path) {
+  return policy.Authorize(caller,
+                          durable::ClientAddress{"", std::string(path)});
+}
+
 using testing::HasSubstr;
 using testing::Not;
 
@@ -69,7 +77,8 @@ class PolicyTest : public testing::Test {
 };
 
 TEST_F(PolicyTest, AllowedByUid) {
-  absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 1), "/srv/x");
+  absl::StatusOr<Grant> grant =
+      AuthorizePath(policy_, Caller(1000, 1), "/srv/x");
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule_index, 0u);
   ASSERT_NE(grant->rule, nullptr);
@@ -79,26 +88,26 @@ TEST_F(PolicyTest, AllowedByUid) {
 }
 
 TEST_F(PolicyTest, AllowedBySecondListedUid) {
-  EXPECT_THAT(policy_.Authorize(Caller(1001, 1), "/srv/x"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy_, Caller(1001, 1), "/srv/x"), IsOk());
 }
 
 TEST_F(PolicyTest, AllowedByPrimaryGid) {
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(7, 3000), "/srv/a/file");
+      AuthorizePath(policy_, Caller(7, 3000), "/srv/a/file");
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv/a");
 }
 
 TEST_F(PolicyTest, AllowedBySupplementaryGroup) {
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(7, 8, {9, 3000, 11}), "/srv/a/file");
+      AuthorizePath(policy_, Caller(7, 8, {9, 3000, 11}), "/srv/a/file");
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv/a");
 }
 
 TEST_F(PolicyTest, DeniedOtherwise) {
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(7, 8, {9, 10}), "/srv/a/file");
+      AuthorizePath(policy_, Caller(7, 8, {9, 10}), "/srv/a/file");
   EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(std::string(grant.status().message()), HasSubstr("uid 7"));
   // The denying rule's root is none of this caller's business.
@@ -108,26 +117,26 @@ TEST_F(PolicyTest, DeniedOtherwise) {
 TEST_F(PolicyTest, GidIsNotMistakenForUid) {
   // uid 3000 is not listed; gid 3000 is. A caller with uid 3000 and another
   // gid gets nothing.
-  EXPECT_THAT(policy_.Authorize(Caller(3000, 8), "/srv/a/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(3000, 8), "/srv/a/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // And a gid equal to a listed uid does not count.
-  EXPECT_THAT(policy_.Authorize(Caller(7, 2000), "/srv/a/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(7, 2000), "/srv/a/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, LongestRootWinsEvenToDeny) {
   // uid 1000 may write under /srv, but /srv/a has its own rule without it.
-  EXPECT_THAT(policy_.Authorize(Caller(1000, 1), "/srv/other"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy_, Caller(1000, 1), "/srv/other"), IsOk());
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(1000, 1), "/srv/a/file");
+      AuthorizePath(policy_, Caller(1000, 1), "/srv/a/file");
   EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(std::string(grant.status().message()),
               HasSubstr("not allowed to write this path"));
   EXPECT_THAT(std::string(grant.status().message()), Not(HasSubstr("/srv/a")));
 
   // uid 2000 may write under /srv/a but not elsewhere under /srv.
-  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/file"), IsOk());
-  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(2000, 1), "/srv/a/file"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy_, Caller(2000, 1), "/srv/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
@@ -135,34 +144,35 @@ TEST_F(PolicyTest, LongestRootWinsAtDeeperLevel) {
   // /srv/a/b/c is nested in /srv/a: uid 1000 is allowed there again, uid
   // 2000 is not.
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(1000, 1), "/srv/a/b/c/d/file");
+      AuthorizePath(policy_, Caller(1000, 1), "/srv/a/b/c/d/file");
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule_index, 2u);
   EXPECT_EQ(grant->rule->root, "/srv/a/b/c");
   EXPECT_EQ(grant->relative_parent, "d");
-  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/c/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(2000, 1), "/srv/a/b/c/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // Just above the nested root, /srv/a governs.
-  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/a/b/file"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy_, Caller(2000, 1), "/srv/a/b/file"), IsOk());
 }
 
 TEST_F(PolicyTest, RootsMatchAtComponentBoundary) {
   // /srv/ab is governed by /srv, not /srv/a.
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(1000, 1), "/srv/ab/file");
+      AuthorizePath(policy_, Caller(1000, 1), "/srv/ab/file");
   ASSERT_THAT(grant, IsOk());
   EXPECT_EQ(grant->rule->root, "/srv");
   EXPECT_EQ(grant->relative_parent, "ab");
-  EXPECT_THAT(policy_.Authorize(Caller(2000, 1), "/srv/ab/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(2000, 1), "/srv/ab/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // /srvx is under no root at all.
-  EXPECT_THAT(policy_.Authorize(Caller(1000, 1), "/srvx/file"),
+  EXPECT_THAT(AuthorizePath(policy_, Caller(1000, 1), "/srvx/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(PolicyTest, OutsideEveryRootIsDenied) {
   for (const char* path : {"/etc/passwd", "/sr", "/datafile", "/x"}) {
-    absl::StatusOr<Grant> grant = policy_.Authorize(Caller(1000, 500), path);
+    absl::StatusOr<Grant> grant =
+        AuthorizePath(policy_, Caller(1000, 500), path);
     EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied)) << path;
     EXPECT_THAT(std::string(grant.status().message()),
                 HasSubstr("outside every root"))
@@ -173,7 +183,7 @@ TEST_F(PolicyTest, OutsideEveryRootIsDenied) {
 TEST_F(PolicyTest, RootItselfIsDenied) {
   for (const char* path : {"/srv", "/srv/a", "/data"}) {
     absl::StatusOr<Grant> grant =
-        policy_.Authorize(Caller(1000, 500, {3000}), path);
+        AuthorizePath(policy_, Caller(1000, 500, {3000}), path);
     EXPECT_THAT(grant, StatusIs(absl::StatusCode::kPermissionDenied)) << path;
     EXPECT_THAT(std::string(grant.status().message()), HasSubstr("itself"))
         << path;
@@ -182,18 +192,19 @@ TEST_F(PolicyTest, RootItselfIsDenied) {
 
 TEST_F(PolicyTest, RelativeParent) {
   absl::StatusOr<Grant> direct =
-      policy_.Authorize(Caller(7, 500), "/data/file");
+      AuthorizePath(policy_, Caller(7, 500), "/data/file");
   ASSERT_THAT(direct, IsOk());
   EXPECT_EQ(direct->relative_parent, ".");
   EXPECT_EQ(direct->leaf, "file");
 
   absl::StatusOr<Grant> deeper =
-      policy_.Authorize(Caller(7, 500), "/data/a/b/file");
+      AuthorizePath(policy_, Caller(7, 500), "/data/a/b/file");
   ASSERT_THAT(deeper, IsOk());
   EXPECT_EQ(deeper->relative_parent, "a/b");
   EXPECT_EQ(deeper->leaf, "file");
 
-  absl::StatusOr<Grant> one = policy_.Authorize(Caller(7, 500), "/data/a/file");
+  absl::StatusOr<Grant> one =
+      AuthorizePath(policy_, Caller(7, 500), "/data/a/file");
   ASSERT_THAT(one, IsOk());
   EXPECT_EQ(one->relative_parent, "a");
 }
@@ -220,7 +231,7 @@ TEST_F(PolicyTest, ExplicitValuesKept) {
   EXPECT_FALSE(a.allow_overwrite);
 
   absl::StatusOr<Grant> grant =
-      policy_.Authorize(Caller(2000, 1), "/srv/a/file");
+      AuthorizePath(policy_, Caller(2000, 1), "/srv/a/file");
   ASSERT_THAT(grant, IsOk());
   EXPECT_FALSE(grant->rule->allow_overwrite);
   EXPECT_EQ(grant->rule->max_file_size, 4096u);
@@ -239,7 +250,7 @@ TEST_F(PolicyTest, CouldEverAllow) {
 TEST(PolicyEmptyTest, NoRulesDeniesEverything) {
   Policy policy = Policy::FromConfig(durable::v1::DaemonConfig());
   EXPECT_FALSE(policy.CouldEverAllow(Caller(0, 0)));
-  EXPECT_THAT(policy.Authorize(Caller(0, 0), "/x"),
+  EXPECT_THAT(AuthorizePath(policy, Caller(0, 0), "/x"),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
@@ -251,21 +262,21 @@ TEST(PolicyRootSlashTest, RootDirectoryRule) {
   ASSERT_THAT(config, IsOk());
   Policy policy = Policy::FromConfig(*config);
 
-  absl::StatusOr<Grant> top = policy.Authorize(Caller(5, 5), "/file");
+  absl::StatusOr<Grant> top = AuthorizePath(policy, Caller(5, 5), "/file");
   ASSERT_THAT(top, IsOk());
   EXPECT_EQ(top->relative_parent, ".");
   EXPECT_EQ(top->leaf, "file");
 
-  absl::StatusOr<Grant> deep = policy.Authorize(Caller(5, 5), "/a/b/file");
+  absl::StatusOr<Grant> deep = AuthorizePath(policy, Caller(5, 5), "/a/b/file");
   ASSERT_THAT(deep, IsOk());
   EXPECT_EQ(deep->relative_parent, "a/b");
 
   // The nested root overrides "/".
-  EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secret/file"),
+  EXPECT_THAT(AuthorizePath(policy, Caller(5, 5), "/secret/file"),
               StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(policy.Authorize(Caller(6, 6), "/secret/file"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy, Caller(6, 6), "/secret/file"), IsOk());
   // "/secretx" is governed by "/".
-  EXPECT_THAT(policy.Authorize(Caller(5, 5), "/secretx"), IsOk());
+  EXPECT_THAT(AuthorizePath(policy, Caller(5, 5), "/secretx"), IsOk());
 }
 
 TEST_F(PolicyTest, GrantsForListAllowedRulesAndTheHolesInThem) {
@@ -273,14 +284,15 @@ TEST_F(PolicyTest, GrantsForListAllowedRulesAndTheHolesInThem) {
   // is a hole in its /srv grant; /data is none of its business.
   CallerGrants grants = policy_.GrantsFor(Caller(1000, 1));
   std::vector<std::string> allowed;
-  for (const RulePolicy* rule : grants.allowed) allowed.push_back(rule->root);
+  for (const CallerGrants::Allowed& entry : grants.allowed)
+    allowed.push_back(entry.root);
   EXPECT_EQ(allowed, (std::vector<std::string>{"/srv", "/srv/a/b/c"}));
   EXPECT_EQ(grants.denied_roots, std::vector<std::string>{"/srv/a"});
 
   // gid 500 only: /data, with no holes.
   grants = policy_.GrantsFor(Caller(7, 8, {500}));
   ASSERT_EQ(grants.allowed.size(), 1u);
-  EXPECT_EQ(grants.allowed[0]->root, "/data");
+  EXPECT_EQ(grants.allowed[0].root, "/data");
   EXPECT_TRUE(grants.denied_roots.empty());
 
   // Nobody listed: nothing at all.
