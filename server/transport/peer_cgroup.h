@@ -43,9 +43,11 @@ namespace durable {
 //  - the connecting process may hand the connected socket to another
 //    process; the identity stays the connector's, as with SO_PEERCRED;
 //  - the path is as the daemon's cgroup namespace shows it (relative to
-//    its root), and read through the daemon's /proc: a /proc that hides
-//    other users' processes (hidepid=invisible without CAP_SYS_PTRACE)
-//    makes every such read fail, which leaves cgroup_known false;
+//    its root), and read through the daemon's /proc: a /proc mounted
+//    hidepid= hides other users' processes from a daemon outside its gid=
+//    group (0 unless set) that lacks CAP_SYS_PTRACE, and then every such
+//    read fails, which leaves cgroup_known false (durabled as shipped
+//    runs as root:root, whom ProtectProc=invisible does not hide from);
 //  - on a host with no cgroup v2 hierarchy in use (legacy v1 only) every
 //    process's v2 path is "/", which names no unit.
 
@@ -67,10 +69,9 @@ absl::StatusOr<UniqueFd> PeerPidfd(int socket_fd);
 bool KernelLacksPeerPidfd(const absl::Status& status);
 
 // True if `status` (from ReadCgroupOfPidfd or ReadPeerCgroup) says the
-// peer runs but the daemon's /proc does not show it (mounted hidepid=,
-// as systemd's ProtectProc=invisible does, without CAP_SYS_PTRACE): a
-// configuration that hides every other user's cgroup, not one caller's
-// failure.
+// peer runs but the daemon's /proc does not show it (mounted hidepid=, see
+// above): a configuration that hides every other user's cgroup, not one
+// caller's failure.
 bool ProcHidesPeer(const absl::Status& status);
 
 // Fills peer->cgroup_known, cgroup and unit for the peer of connected Unix
