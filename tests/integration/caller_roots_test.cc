@@ -310,22 +310,32 @@ TEST_F(CallerRootsTest, CallerInAMountNamespaceThatSeesOnlyTheSocket) {
       "rule { root: \"{base}/agents/${uid}\" name: \"state\" allow_uid: ",
       kNobody, " create_root: true }\n")));
   ASSERT_EQ(chmod(daemon_->base().c_str(), 0755), 0);
-  // In its own mount namespace the caller gets the socket bind-mounted to
-  // /tmp/<x>.sock, and an empty tmpfs over the whole scratch tree: the host
-  // root it writes to is not there for it.
-  const std::string socket_view = daemon_->base() + ".sock";
-  WriteFileOrDie(socket_view, "");
+  // In its own mount namespace the caller's whole root is an empty tmpfs
+  // holding only the daemon's socket (bind-mounted) and durablectl (with
+  // the libraries it loads, for a dynamically linked build): no root of the
+  // policy, nothing of the host's tree.
+  const std::string new_root = daemon_->base() + "-sandbox";
+  ASSERT_EQ(mkdir(new_root.c_str(), 0755), 0);
   const std::string script = absl::StrCat(
-      "set -e; mount --make-rprivate /; mount --bind ", daemon_->socket_path(),
-      " ", socket_view, "; mount -t tmpfs tmpfs ", daemon_->base(),
-      "; test -z \"$(ls -A ", daemon_->base(),
-      ")\"; exec setpriv --reuid=", kNobody, " --regid=", kNobody,
-      " --clear-groups ", DURABLECTL_BINARY, " --socket=", socket_view,
-      " write state:from-the-sandbox");
+      "set -e; N=", new_root, "; mount --make-rprivate /; ",
+      "mount -t tmpfs -o mode=0755 tmpfs $N; ",
+      "touch $N/durable.sock; mount --bind ", daemon_->socket_path(),
+      " $N/durable.sock; ",
+      "mkdir $N/bin; touch $N/bin/durablectl; mount --bind ", DURABLECTL_BINARY,
+      " $N/bin/durablectl; ", "for lib in $(ldd ", DURABLECTL_BINARY,
+      " 2>/dev/null | grep -o '/[^ ]*' || true); do ",
+      "mkdir -p $N$(dirname $lib); touch $N$lib; mount --bind $lib $N$lib; "
+      "done; ",
+      // What the sandbox sees: the socket, durablectl, libraries; no data.
+      "test ! -e $N", daemon_->base(), "; ",
+      "test -z \"$(find $N -type f ! -path '*/lib*' ! -name durablectl ! -name "
+      "durable.sock)\"; ",
+      "exec chroot --userspec=", kNobody, ":", kNobody, " $N /bin/durablectl",
+      " --socket=/durable.sock write state:from-the-sandbox");
   CommandResult result =
       RunAsRoot({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script},
                 "hello from inside");
-  unlink(socket_view.c_str());
+  rmdir(new_root.c_str());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("state:from-the-sandbox"));
   EXPECT_EQ(ReadFile(daemon_->Path(
