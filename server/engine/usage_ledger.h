@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/file_system.h"
+#include "server/engine/inode_key.h"
 
 namespace durable {
 
@@ -98,17 +99,7 @@ class UsageLedger {
   absl::StatusOr<Usage> UsageOf(int root_fd);
 
  private:
-  struct Key {
-    uint64_t device = 0;
-    uint64_t inode = 0;
-    bool operator==(const Key& other) const {
-      return device == other.device && inode == other.inode;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& key) {
-      return H::combine(std::move(h), key.device, key.inode);
-    }
-  };
+  using Key = InodeKey;
 
   struct RootUsage {
     absl::Mutex mu;

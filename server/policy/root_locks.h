@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/base/unique_fd.h"
+#include "server/engine/inode_key.h"
 
 namespace durable {
 
@@ -49,17 +50,7 @@ class RootLocks {
   size_t size() const { return held_.size(); }
 
  private:
-  struct Key {
-    uint64_t device = 0;
-    uint64_t inode = 0;
-    bool operator==(const Key& other) const {
-      return device == other.device && inode == other.inode;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& key) {
-      return H::combine(std::move(h), key.device, key.inode);
-    }
-  };
+  using Key = InodeKey;
   struct Lock {
     UniqueFd fd;            // O_RDONLY handle the flock is taken on
     int operation = 0;      // LOCK_EX or LOCK_SH

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_cgroups.h"
 #include "server/base/unique_fd.h"
 #include "server/transport/socket_credentials.h"
 #include "tests/support/status_matchers.h"
@@ -187,29 +188,6 @@ class Child {
   bool reaped_ = false;
 };
 
-// Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup/unified on a
-// hybrid host, /sys/fs/cgroup on a unified one) and which cgroup its root
-// is, both from /proc/self/mountinfo.
-struct Cgroup2Mount {
-  std::string mount_point;
-  std::string root;
-};
-
-std::optional<Cgroup2Mount> FindCgroup2Mount() {
-  for (absl::string_view line :
-       absl::StrSplit(ReadWholeFile("/proc/self/mountinfo"), '\n')) {
-    // id parent major:minor root mount-point options... - type source ...
-    std::vector<absl::string_view> halves = absl::StrSplit(line, " - ");
-    if (halves.size() != 2 || !absl::StartsWith(halves[1], "cgroup2 ")) {
-      continue;
-    }
-    std::vector<absl::string_view> fields = absl::StrSplit(halves[0], ' ');
-    if (fields.size() < 5) continue;
-    return Cgroup2Mount{std::string(fields[4]), std::string(fields[3])};
-  }
-  return std::nullopt;
-}
-
 // A cgroup "<unique>.slice/agent@<n>.service" made for one test under the
 // root of the cgroup v2 hierarchy, removed (with its slice) at the end.
 class TestCgroup {
@@ -220,7 +198,7 @@ class TestCgroup {
       *why = "creating a cgroup needs root";
       return nullptr;
     }
-    std::optional<Cgroup2Mount> mount = FindCgroup2Mount();
+    std::optional<test::Cgroup2Mount> mount = test::FindCgroup2Mount();
     if (!mount.has_value()) {
       *why = "no cgroup2 hierarchy in /proc/self/mountinfo";
       return nullptr;
