@@ -190,10 +190,11 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
     absl::StatusOr<UniqueFd> opened =
         fs.OpenDirectoryBeneath(base_fd, grant->root_below_base);
     if (!opened.ok() && ErrnoOf(opened.status()) == ENOENT) {
-      if (!rule.create_root) {
+      if (!rule.create_root || !options.create_root) {
         return absl::NotFoundError(absl::StrCat(
-            "the caller's root ", label,
-            " does not exist yet, and the rule does not create it"));
+            "the caller's root ", label, " does not exist yet",
+            rule.create_root ? " (its first write creates it)"
+                             : ", and the rule does not create it"));
       }
       opened = OpenCreatingParents(fs, base_fd, grant->root_below_base,
                                    rule.directory_mode, rule.OwnerFor(caller),

@@ -43,6 +43,9 @@ struct ResolveOptions {
   // Create missing parent directories (the rule must allow it), each made
   // durable (the directory and its parent fsynced) before going deeper.
   bool create_parents = false;
+  // Create a missing per-caller root where the rule says create_root (a
+  // write; a stat or remove must change nothing on disk).
+  bool create_root = false;
   // Where directories being created are registered until durable.
   PendingDirectories* pending_directories = nullptr;
 };

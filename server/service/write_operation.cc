@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   if (!ticket.ok()) return ticket.status();
   ResolveOptions resolve;
   resolve.create_parents = options.create_parents();
+  resolve.create_root = true;
   resolve.pending_directories = deps.pending_directories;
   // A directory another write created for itself may be removed again when
   // that write fails, between our resolution and our staging; then resolve

@@ -155,6 +155,10 @@ TEST_F(CallerRootsTest, UidRootsAreCreatedOnFirstUseAndIsolated) {
       " create_root: true create_owner: OWNER_CALLER directory_mode: 0700 "
       "}\n")));
   ASSERT_EQ(chmod(daemon_->base().c_str(), 0755), 0);
+  // A stat or remove before the first write changes nothing.
+  EXPECT_EQ(Ctl(*daemon_, kNobody, {"stat", "state:mine"}).exit_code, 4);
+  EXPECT_EQ(Ctl(*daemon_, kNobody, {"rm", "state:mine"}).exit_code, 4);
+  EXPECT_THAT(ListDirectory(daemon_->Path("agents")), IsEmpty());
   for (uid_t uid : {kNobody, kOther}) {
     CommandResult written =
         Ctl(*daemon_, uid, {"write", "state:mine"}, absl::StrCat("uid ", uid));
