@@ -30,6 +30,9 @@ absl::StatusOr<std::string> RunRemoveOperation(const WriteDependencies& deps,
     // between this look and the remove.
     std::optional<uint64_t> size;
     if (target->quota_root.valid() && deps.usage != nullptr) {
+      // Counted before the remove (on a root's first use), so the removal
+      // is not subtracted from a count that already lacks it.
+      (void)deps.usage->UsageOf(target->quota_root.get());
       absl::StatusOr<FileInfo> info =
           deps.fs->LookUp(target->dir.get(), target->key.leaf);
       if (info.ok()) size = info->size;
