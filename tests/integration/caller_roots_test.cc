@@ -295,12 +295,24 @@ TEST_F(CallerRootsTest, QuotaOnLoopExt4CapsBytesAndFiles) {
   EXPECT_THAT(fifth.err, HasSubstr("4 files (max_files)"));
   EXPECT_FALSE(PathExists(dir + "/e"));
 
-  // The count is rebuilt from disk at the next start.
+  // The count is rebuilt from disk at the next start: still 4 files.
   daemon_->StopWith(SIGTERM);
   ASSERT_TRUE(daemon_->Restart().ok());
   CommandResult after = Ctl(*daemon_, kNobody, {"write", "q:e"}, "e");
   EXPECT_EQ(after.exit_code, 8) << after.err;
   EXPECT_THAT(after.err, HasSubstr("4 files (max_files)"));
+  // A remove as a root's first use after start: 1000 + 2000 + 1 bytes
+  // stay, so 2000 more would pass the cap by one byte.
+  ASSERT_TRUE(daemon_->StopWith(SIGTERM) == 0);
+  ASSERT_TRUE(daemon_->Restart().ok());
+  ASSERT_EQ(Ctl(*daemon_, kNobody, {"rm", "q:d"}).exit_code, 0);
+  CommandResult by_one =
+      Ctl(*daemon_, kNobody, {"write", "q:e"}, std::string(2000, 'e'));
+  EXPECT_EQ(by_one.exit_code, 8) << by_one.err;
+  EXPECT_THAT(by_one.err, HasSubstr("5000 bytes (max_bytes)"));
+  EXPECT_EQ(Ctl(*daemon_, kNobody, {"write", "q:e"}, std::string(1999, 'e'))
+                .exit_code,
+            0);
   daemon_.reset();
   fs.reset();
   RunAsRoot({"/bin/rm", "-rf", scratch});
