@@ -1,4 +1,4 @@
-#include "client/client.h"
+#include "durable/client.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "server/engine/posix_file_system.h"
 #include "server/policy/config_loader.h"
 #include "server/policy/path_resolver.h"

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 
 namespace durable::bench {
 

@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "tests/bench/measurement.h"
 
 namespace durable::bench {

@@ -37,7 +37,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "gtest/gtest.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/sha256.h"

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/held_stream.h"

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "absl/status/status.h"
-#include "client/client.h"
+#include "durable/client.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {

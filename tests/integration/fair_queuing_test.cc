@@ -26,7 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "gtest/gtest.h"
 #include "tests/adversarial/adversarial_support.h"
 #include "tests/support/spawn.h"

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "gtest/gtest.h"
 
 namespace durable::test {

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/client.h"
+#include "durable/client.h"
 #include "server/engine/sha256.h"
 
 namespace durable::test {

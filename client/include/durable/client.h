@@ -1,5 +1,5 @@
-#ifndef DURABLED_CLIENT_CLIENT_H_
-#define DURABLED_CLIENT_CLIENT_H_
+#ifndef DURABLE_CLIENT_H_
+#define DURABLE_CLIENT_H_
 
 #include <sys/types.h>
 
@@ -216,4 +216,4 @@ class Client {
 
 }  // namespace durable
 
-#endif  // DURABLED_CLIENT_CLIENT_H_
+#endif  // DURABLE_CLIENT_H_
