@@ -15,6 +15,10 @@ packages=(
   # adversarial tests: a raw HTTP/2 client (hyperframe, hpack) that breaks
   # the rules gRPC clients follow
   python3-h2
+  # Python client: stubs from grpc_python_plugin (protobuf-compiler-grpc),
+  # runtime, wheel build and its tests
+  python3-grpcio python3-protobuf python3-build python3-wheel python3-venv
+  python3-pytest
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -25,4 +29,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node client (and buf, the proto linter, from npm): Debian's nodejs and npm,
+# unless a Node.js with npm is already installed.
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm
 fi
