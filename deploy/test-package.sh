@@ -3,19 +3,22 @@
 #
 #   bash deploy/test-package.sh BUILD_DIR SOURCE_DIR
 #
-# 1. Builds the .deb with cpack into a scratch directory.
-# 2. Checks its control data (name, computed Depends, conffiles), its file
-#    list and modes, and its maintainer scripts (syntax, permissions, what
-#    they run).
-# 3. Installs it with `dpkg --root` into an empty scratch root, maintainer
+# 1. Builds the two .debs (durabled, durabled-dev) with cpack into a scratch
+#    directory.
+# 2. Checks their control data (name, computed Depends, conffiles), their
+#    file lists and modes (development files only in durabled-dev), and the
+#    maintainer scripts (syntax, permissions, what they run).
+# 3. Installs both with `dpkg --root` into an empty scratch root, maintainer
 #    scripts run chrootless with DPKG_ROOT set (as dpkg does for a foreign
 #    root): the group, the enabled units and the conffile must be there, and
 #    nothing may have been started.
 # 4. Runs the installed durabled as the socket unit would (under
 #    systemd-socket-activate): with the shipped config it allows nothing
 #    (`durablectl whoami` is disconnected, exit 7); with a rule added for us,
-#    `durablectl whoami` and a write succeed.
-# 5. Purges the package from the scratch root.
+#    `durablectl whoami` and a write succeed. Builds C++ programs against
+#    the installed durabled-dev with CMake and pkg-config and runs them
+#    against the installed daemon (tests/consumer/install-and-run.sh).
+# 5. Purges both packages from the scratch root.
 #
 # Nothing outside the scratch directory is changed. Exit 77: skipped
 # because a tool is missing (the message says which).
@@ -61,7 +64,10 @@ cpack --config "$build_dir/CPackConfig.cmake" -G DEB -B "$scratch/out" \
 debs=("$scratch"/out/durabled_*.deb)
 [ -f "${debs[0]}" ] || { cat "$scratch/cpack.log"; fail "cpack made no durabled_*.deb"; }
 deb=${debs[0]}
-echo "built $(basename "$deb")"
+dev_debs=("$scratch"/out/durabled-dev_*.deb)
+[ -f "${dev_debs[0]}" ] || { cat "$scratch/cpack.log"; fail "cpack made no durabled-dev_*.deb"; }
+dev_deb=${dev_debs[0]}
+echo "built $(basename "$deb") and $(basename "$dev_deb")"
 
 # --- 2. Contents ----------------------------------------------------------------
 step "control"
@@ -121,8 +127,34 @@ expect_file usr/lib/sysusers.d/durabled.conf -rw-r--r--
 expect_file usr/lib/tmpfiles.d/durabled.conf -rw-r--r--
 expect_file etc/durabled/durabled.conf -rw-r--r--
 expect_file usr/share/doc/durabled/README.md -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/libdurable_client.so.0.1.0 -rw-r--r--
+if grep -q 'include/\|\.a$\|cmake/durable\|pkgconfig' "$scratch/contents"; then
+  fail "development files in the runtime package"
+fi
 if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
   fail "the package holds build paths"
+fi
+
+step "durabled-dev"
+dpkg-deb --info "$dev_deb"
+[ "$(dpkg-deb --field "$dev_deb" Package)" = durabled-dev ] || fail "Package is not durabled-dev"
+dev_depends=$(dpkg-deb --field "$dev_deb" Depends)
+for dependency in "durabled (= $(dpkg-deb --field "$deb" Version))" libgrpc++-dev libprotobuf-dev libabsl-dev; do
+  grep -qF "$dependency" <<<"$dev_depends" || fail "durabled-dev Depends lacks $dependency: $dev_depends"
+done
+dpkg-deb --contents "$dev_deb" | tee "$scratch/contents"
+expect_file usr/include/durable/client.h -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/libdurable_client.a -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/cmake/durable/durableConfig.cmake -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/cmake/durable/durableConfigVersion.cmake -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/cmake/durable/durableTargets.cmake -rw-r--r--
+expect_file usr/lib/x86_64-linux-gnu/pkgconfig/durable-client.pc -rw-r--r--
+expect_file usr/share/durabled/proto/durable/v1/durable.proto -rw-r--r--
+expect_file usr/share/durabled/proto/durable/v1/config.proto -rw-r--r--
+grep -q "./usr/lib/x86_64-linux-gnu/libdurable_client.so -> libdurable_client.so.0" "$scratch/contents" ||
+  fail "no libdurable_client.so link to the runtime's libdurable_client.so.0"
+if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
+  fail "durabled-dev holds build paths"
 fi
 
 # --- 3. Install into a scratch root --------------------------------------------------
@@ -133,7 +165,7 @@ touch "$root/var/lib/dpkg/status"
 # Scripts see DPKG_ROOT=$root: they configure the scratch root and must not
 # touch the running system. Dependencies live on the host, not in the root.
 dpkg --root="$root" --force-script-chrootless --force-depends \
-  --log="$scratch/dpkg.log" -i "$deb"
+  --log="$scratch/dpkg.log" -i "$deb" "$dev_deb"
 [ -x "$root/usr/sbin/durabled" ] || fail "durabled not installed"
 cmp "$root/etc/durabled/durabled.conf" "$source_dir/deploy/durabled.conf" ||
   fail "installed config differs from deploy/durabled.conf"
@@ -204,11 +236,16 @@ echo "hello from the package" | durablectl write "$scratch/data/hello"
 stop_daemon
 cat "$run_dir/durabled.log"
 
+step "C++ consumers against the installed durabled-dev"
+bash "$source_dir/tests/consumer/install-and-run.sh" --prefix "$root/usr" \
+  "$source_dir" "$scratch/consumer" "$root/usr/sbin/durabled"
+
 # --- 5. Purge ------------------------------------------------------------------
 step "dpkg --root purge"
 dpkg --root="$root" --force-script-chrootless --force-depends \
-  --log="$scratch/dpkg.log" --purge durabled
+  --log="$scratch/dpkg.log" --purge durabled-dev durabled
 [ ! -e "$root/usr/sbin/durabled" ] || fail "durabled left after purge"
+[ ! -e "$root/usr/include/durable/client.h" ] || fail "durabled-dev left after purge"
 [ ! -e "$root/etc/durabled/durabled.conf" ] || fail "conffile left after purge"
 [ ! -e "$root/etc/systemd/system/sockets.target.wants/durabled.socket" ] ||
   fail "enable symlink left after purge"
