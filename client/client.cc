@@ -5,9 +5,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "durable/v1/durable.grpc.pb.h"
 #include "durable/v1/durable.pb.h"
+#include "utf8.h"
 
 namespace durable {
 namespace {
@@ -41,6 +43,24 @@ WriteResult FromProto(const durable::v1::WriteResponse& response) {
   result.created = response.created();
   result.superseded = response.superseded();
   return result;
+}
+
+// proto3 strings must be UTF-8: protobuf would refuse to serialize the
+// request, and gRPC would report only an INTERNAL error without a message.
+absl::Status CheckUtf8(absl::string_view what, const std::string& value,
+                       const std::string& path) {
+  if (IsValidUtf8(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      absl::CHexEscape(path), ": the ", what,
+      " is not valid UTF-8; the API carries it as a proto3 string, which must "
+      "be UTF-8"));
+}
+
+absl::Status CheckStrings(const std::string& path,
+                          const std::string& if_match = "") {
+  absl::Status status = CheckUtf8("path", path, path);
+  if (status.ok()) status = CheckUtf8("if_match etag", if_match, path);
+  return status;
 }
 
 absl::Status MovedFromError() {
@@ -91,6 +111,8 @@ absl::StatusOr<WriteResult> Client::Write(const std::string& path,
                                           absl::string_view data,
                                           const WriteOptions& options) {
   if (stub_ == nullptr) return MovedFromError();
+  if (absl::Status bad = CheckStrings(path, options.if_match); !bad.ok())
+    return bad;
   if (data.size() > options_.stream_threshold) {
     size_t offset = 0;
     ChunkSource source = [&](char* buffer,
@@ -119,6 +141,8 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
                                                 uint64_t total_size,
                                                 const WriteOptions& options) {
   if (stub_ == nullptr) return MovedFromError();
+  if (absl::Status bad = CheckStrings(path, options.if_match); !bad.ok())
+    return bad;
   grpc::ClientContext context;
   stub_->SetDeadline(context, options_);
   durable::v1::WriteResponse response;
@@ -169,6 +193,7 @@ absl::StatusOr<WriteResult> Client::WriteStream(const std::string& path,
 
 absl::StatusOr<FileStatus> Client::Stat(const std::string& path) {
   if (stub_ == nullptr) return MovedFromError();
+  if (absl::Status bad = CheckStrings(path); !bad.ok()) return bad;
   durable::v1::StatRequest request;
   request.set_path(path);
   durable::v1::StatResponse response;
@@ -189,6 +214,7 @@ absl::StatusOr<FileStatus> Client::Stat(const std::string& path) {
 absl::StatusOr<std::string> Client::Remove(const std::string& path,
                                            const std::string& if_match) {
   if (stub_ == nullptr) return MovedFromError();
+  if (absl::Status bad = CheckStrings(path, if_match); !bad.ok()) return bad;
   durable::v1::RemoveRequest request;
   request.set_path(path);
   request.set_if_match(if_match);

@@ -32,7 +32,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli_path.h"
 #include "durable/client.h"
+#include "json_writer.h"
 
 namespace {
 
@@ -48,18 +50,23 @@ Commands:
       --sha256 makes the daemon verify the content's digest before
       publishing; --parents creates missing parent directories. Content over
       4 MiB is streamed, with progress on a terminal.
-  stat PATH
-      Print size, mode, owner, modification time and etag of PATH.
+  stat PATH [--json]
+      Print size, mode, owner, modification time and etag of PATH; with
+      --json, as one JSON object (mode and times as numbers).
   rm PATH [--if-match=ETAG]
       Remove PATH durably (only version ETAG, if given).
-  whoami
+  whoami [--json]
       Print your identity as the daemon sees it (uid, gids, cgroup, unit)
-      and where you may write, with the root names you may use.
-
-PATH is an absolute host path (/var/lib/agents/7/x.json) or a root name and
-a path beneath that root (state:agent/x.json); whoami lists the names.
+      and where you may write, with the root names you may use; with
+      --json, as one JSON object.
   stats
       Print the daemon's counters (root or the daemon's uid only).
+
+PATH is an absolute host path (/var/lib/agents/7/x.json), a root name and a
+path beneath that root (state:agent/x.json; whoami lists the names), or a
+path relative to the working directory (x.json, ./x.json, ../x.json), which
+durablectl makes absolute before sending it. Write ./name:x for a file in
+the working directory whose name looks like a root name.
 
 Options:
   --socket=PATH      daemon socket (default: $DURABLED_SOCKET, else
@@ -318,6 +325,8 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
       });
   if (!path.ok()) return UsageError(std::string(path.status().message()));
   if (!usage_error.empty()) return UsageError(usage_error);
+  path = durable::cli::ResolveCliPath(*path);
+  if (!path.ok()) return Fail("write", path.status());
 
   absl::StatusOr<ContentSource> source = ContentSource::Open(from);
   if (!source.ok()) {
@@ -369,11 +378,32 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
 }
 
 int Stat(durable::Client& client, const std::vector<std::string>& args) {
+  bool json = false;
   absl::StatusOr<std::string> path =
-      ParseArgs("stat", args, true, [](const Flag&) { return false; });
+      ParseArgs("stat", args, true, [&](const Flag& flag) {
+        if (flag.name != "json" || flag.value.has_value()) return false;
+        json = true;
+        return true;
+      });
   if (!path.ok()) return UsageError(std::string(path.status().message()));
+  path = durable::cli::ResolveCliPath(*path);
+  if (!path.ok()) return Fail("stat", path.status());
   absl::StatusOr<durable::FileStatus> status = client.Stat(*path);
   if (!status.ok()) return Fail("stat", status.status());
+  if (json) {
+    durable::cli::JsonWriter out;
+    out.BeginObject();
+    out.StringField("path", *path);
+    out.NumberField("size", status->size);
+    out.NumberField("mode", uint64_t{status->mode});
+    out.NumberField("uid", uint64_t{status->uid});
+    out.NumberField("gid", uint64_t{status->gid});
+    out.NumberField("mtime_ns", status->mtime_ns);
+    out.StringField("etag", status->etag);
+    out.EndObject();
+    std::cout << out.text() << "\n";
+    return kOk;
+  }
   std::cout << *path << "\n"
             << "  size:  " << status->size << "\n"
             << "  mode:  " << absl::StrFormat("0%o", status->mode) << "\n"
@@ -396,18 +426,67 @@ int Remove(durable::Client& client, const std::vector<std::string>& args) {
         return true;
       });
   if (!path.ok()) return UsageError(std::string(path.status().message()));
+  path = durable::cli::ResolveCliPath(*path);
+  if (!path.ok()) return Fail("rm", path.status());
   absl::StatusOr<std::string> etag = client.Remove(*path, if_match);
   if (!etag.ok()) return Fail("rm", etag.status());
   std::cout << *path << ": removed (etag " << *etag << ")\n";
   return kOk;
 }
 
+// WhoAmI's answer as one JSON object; fields as in durable::CallerInfo.
+std::string CallerInfoJson(const durable::CallerInfo& caller) {
+  durable::cli::JsonWriter out;
+  out.BeginObject();
+  out.NumberField("uid", uint64_t{caller.uid});
+  out.NumberField("gid", uint64_t{caller.gid});
+  out.Key("groups");
+  out.BeginArray();
+  for (gid_t group : caller.groups) out.Number(uint64_t{group});
+  out.EndArray();
+  out.NumberField("pid", int64_t{caller.pid});
+  out.StringField("cgroup", caller.cgroup);
+  out.StringField("unit", caller.unit);
+  out.Key("grants");
+  out.BeginArray();
+  for (const durable::CallerInfo::Grant& grant : caller.grants) {
+    out.BeginObject();
+    out.StringField("name", grant.name);
+    out.StringField("root", grant.root);
+    out.NumberField("max_file_size", grant.max_file_size);
+    out.NumberField("max_bytes", grant.max_bytes);
+    out.NumberField("max_files", grant.max_files);
+    out.NumberField("create_mode", uint64_t{grant.create_mode});
+    out.NumberField("max_mode", uint64_t{grant.max_mode});
+    out.BoolField("allow_overwrite", grant.allow_overwrite);
+    out.BoolField("allow_create_parents", grant.allow_create_parents);
+    out.NumberField("directory_mode", uint64_t{grant.directory_mode});
+    out.EndObject();
+  }
+  out.EndArray();
+  out.Key("denied_roots");
+  out.BeginArray();
+  for (const std::string& root : caller.denied_roots) out.String(root);
+  out.EndArray();
+  out.EndObject();
+  return out.text();
+}
+
 int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
+  bool json = false;
   absl::StatusOr<std::string> parsed =
-      ParseArgs("whoami", args, false, [](const Flag&) { return false; });
+      ParseArgs("whoami", args, false, [&](const Flag& flag) {
+        if (flag.name != "json" || flag.value.has_value()) return false;
+        json = true;
+        return true;
+      });
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   absl::StatusOr<durable::CallerInfo> caller = client.WhoAmI();
   if (!caller.ok()) return Fail("whoami", caller.status());
+  if (json) {
+    std::cout << CallerInfoJson(*caller) << "\n";
+    return kOk;
+  }
   std::cout << "uid " << caller->uid << ", gid " << caller->gid << ", groups ["
             << absl::StrJoin(caller->groups, " ") << "], pid " << caller->pid
             << "\n";

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   std::ifstream in(path, std::ios::binary);
   const std::string on_disk((std::istreambuf_iterator<char>(in)),
                             std::istreambuf_iterator<char>());
-  if (on_disk != content || !written->created || written->size != content.size()) {
+  if (on_disk != content || !written->created ||
+      written->size != content.size()) {
     std::fprintf(stderr, "%s does not hold what was written\n", path.c_str());
     return 1;
   }

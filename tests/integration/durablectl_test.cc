@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_daemon.h"
@@ -30,6 +32,23 @@ class DurablectlTest : public testing::Test {
         {"nobody"});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
+  }
+
+  // durablectl started in `directory` (through sh: cd, then exec).
+  CommandResult DurablectlIn(const std::string& directory,
+                             std::vector<std::string> args,
+                             const std::string& stdin_data = "") {
+    std::vector<std::string> shell = {"/bin/sh",
+                                      "-c",
+                                      "cd \"$0\" && exec \"$@\"",
+                                      directory,
+                                      DURABLECTL_BINARY,
+                                      "--socket=" + daemon_->socket_path()};
+    shell.insert(shell.end(), args.begin(), args.end());
+    Command command;
+    command.argv = shell;
+    command.stdin_data = stdin_data;
+    return RunCommand(command);
   }
 
   CommandResult Durablectl(std::vector<std::string> args,
@@ -214,6 +233,117 @@ TEST_F(DurablectlTest, WhoAmIListsWhereICanWrite) {
   EXPECT_THAT(result.out, HasSubstr("may write under " + daemon_->data()));
   EXPECT_THAT(result.out, HasSubstr("directory mode 0755)"));
   EXPECT_THAT(result.out, testing::Not(HasSubstr("/nobody")));
+}
+
+// The output of a --json command, parsed by protobuf's JSON parser (which
+// refuses anything that is not JSON).
+google::protobuf::Struct ParseJson(const std::string& text) {
+  google::protobuf::Struct parsed;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(text, &parsed);
+  EXPECT_TRUE(status.ok()) << status.ToString() << " in: " << text;
+  return parsed;
+}
+
+double NumberField(const google::protobuf::Struct& object,
+                   const std::string& key) {
+  auto field = object.fields().find(key);
+  return field == object.fields().end() ? -1 : field->second.number_value();
+}
+
+std::string StringField(const google::protobuf::Struct& object,
+                        const std::string& key) {
+  auto field = object.fields().find(key);
+  return field == object.fields().end() ? "<missing>"
+                                        : field->second.string_value();
+}
+
+TEST_F(DurablectlTest, RelativePathsResolveAgainstTheWorkingDirectory) {
+  const std::string sub = daemon_->data() + "/sub";
+  ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+  CommandResult plain =
+      DurablectlIn(daemon_->data(), {"write", "plain.txt"}, "p");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  // What was sent (and is printed) is the absolute path.
+  EXPECT_THAT(plain.out,
+              HasSubstr(daemon_->data() + "/plain.txt: 1 bytes created"));
+  EXPECT_EQ(*ReadFile(daemon_->data() + "/plain.txt"), "p");
+
+  CommandResult dotted = DurablectlIn(sub, {"write", "./here.txt"}, "h");
+  ASSERT_EQ(dotted.exit_code, 0) << dotted.err;
+  EXPECT_EQ(*ReadFile(sub + "/here.txt"), "h");
+  CommandResult up = DurablectlIn(sub, {"write", "../up.txt"}, "u");
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_EQ(*ReadFile(daemon_->data() + "/up.txt"), "u");
+
+  // stat and rm resolve the same way.
+  CommandResult stat = DurablectlIn(sub, {"stat", "../up.txt"});
+  EXPECT_EQ(stat.exit_code, 0) << stat.err;
+  EXPECT_THAT(stat.out, HasSubstr("size:  1"));
+  EXPECT_EQ(DurablectlIn(sub, {"rm", "here.txt"}).exit_code, 0);
+  EXPECT_FALSE(PathExists(sub + "/here.txt"));
+
+  // Out of every root through "..": denied, nothing written there.
+  CommandResult out_of_root =
+      DurablectlIn(daemon_->data(), {"write", "../outside/x"}, "x");
+  EXPECT_EQ(out_of_root.exit_code, 3) << out_of_root.err;
+  EXPECT_THAT(ListDirectory(daemon_->outside()), IsEmpty());
+  // A ".." below the working directory is sent as it is, and refused.
+  CommandResult inner =
+      DurablectlIn(daemon_->data(), {"write", "sub/../x"}, "x");
+  EXPECT_EQ(inner.exit_code, 6) << inner.err;
+  EXPECT_FALSE(PathExists(daemon_->data() + "/x"));
+}
+
+TEST_F(DurablectlTest, StatJsonIsJsonWithTheFileStatus) {
+  const std::string path = daemon_->data() + "/quote\"d caf\xc3\xa9 \\ name";
+  CommandResult written = Durablectl({"write", "--mode=0600", path}, "four");
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  CommandResult stat = Durablectl({"stat", "--json", path});
+  ASSERT_EQ(stat.exit_code, 0) << stat.err;
+  google::protobuf::Struct json = ParseJson(stat.out);
+  EXPECT_EQ(StringField(json, "path"), path);
+  EXPECT_EQ(NumberField(json, "size"), 4);
+  EXPECT_EQ(NumberField(json, "mode"), 0600);
+  EXPECT_EQ(NumberField(json, "uid"), getuid());
+  EXPECT_GT(NumberField(json, "mtime_ns"), 0);
+  EXPECT_THAT(StringField(json, "etag"), testing::MatchesRegex("[0-9a-f]{16}"));
+  EXPECT_THAT(written.out, HasSubstr(StringField(json, "etag")));
+  // Errors stay on stderr with the usual exit code.
+  CommandResult missing =
+      Durablectl({"stat", "--json", daemon_->data() + "/none"});
+  EXPECT_EQ(missing.exit_code, 4);
+  EXPECT_THAT(missing.out, IsEmpty());
+  EXPECT_EQ(Durablectl({"stat", "--json=yes", path}).exit_code, 2);
+}
+
+TEST_F(DurablectlTest, PathThatIsNotUtf8IsRefusedByName) {
+  // proto3 strings must be UTF-8: the client says so instead of sending.
+  const std::string path = daemon_->data() + "/latin1-\xe9";
+  CommandResult result = Durablectl({"write", path}, "x");
+  EXPECT_EQ(result.exit_code, 6) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("not valid UTF-8"));
+  EXPECT_THAT(result.err, HasSubstr("latin1-\\xe9"));
+  EXPECT_THAT(ListDirectory(daemon_->data()), IsEmpty());
+  EXPECT_EQ(Durablectl({"stat", path}).exit_code, 6);
+  EXPECT_EQ(Durablectl({"rm", path}).exit_code, 6);
+}
+
+TEST_F(DurablectlTest, WhoAmIJsonListsTheGrants) {
+  CommandResult result = Durablectl({"whoami", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  google::protobuf::Struct json = ParseJson(result.out);
+  EXPECT_EQ(NumberField(json, "uid"), getuid());
+  EXPECT_EQ(NumberField(json, "gid"), getgid());
+  ASSERT_TRUE(json.fields().contains("grants"));
+  const auto& grants = json.fields().at("grants").list_value();
+  ASSERT_EQ(grants.values_size(), 1);
+  const google::protobuf::Struct& grant = grants.values(0).struct_value();
+  EXPECT_EQ(StringField(grant, "root"), daemon_->data());
+  EXPECT_EQ(NumberField(grant, "directory_mode"), 0755);
+  EXPECT_TRUE(grant.fields().at("allow_overwrite").bool_value());
+  EXPECT_TRUE(json.fields().contains("denied_roots"));
+  EXPECT_TRUE(json.fields().contains("groups"));
 }
 
 TEST_F(DurablectlTest, CallerThatNoRuleAllowsIsTurnedAwayAtAccept) {
