@@ -19,6 +19,9 @@ packages=(
   # runtime, wheel build and its tests
   python3-grpcio python3-protobuf python3-build python3-wheel python3-venv
   python3-pytest
+  # man pages (scdoc), the package checker, bash completion, and the
+  # OpenMetrics parser the metrics test reads durablectl's output with
+  scdoc man-db lintian bash-completion python3-prometheus-client
 )
 missing=()
 for package in "${packages[@]}"; do
