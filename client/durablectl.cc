@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -72,6 +73,8 @@ Options:
   --socket=PATH      daemon socket (default: $DURABLED_SOCKET, else
                      /run/durabled/durabled.sock)
   --timeout=SECONDS  deadline of each call (default 600)
+  --help             print this help and exit
+  --version          print durablectl's version and exit
 
 Exit codes:
   0 success            1 other failure        2 usage error
@@ -121,7 +124,9 @@ int ExitCodeFor(const absl::Status& status) {
 }
 
 int UsageError(const std::string& message) {
+  const std::string usage(kUsage, std::string_view(kUsage).find('\n'));
   std::cerr << "durablectl: " << message << "\n"
+            << usage << "\n"
             << "Run 'durablectl --help' for usage.\n";
   return kUsageError;
 }
@@ -611,6 +616,9 @@ int main(int argc, char** argv) {
     if (!flag.has_value()) break;
     if (flag->name == "help" || flag->name == "h") {
       std::cout << kUsage;
+      return kOk;
+    } else if (flag->name == "version" && !flag->value.has_value()) {
+      std::cout << "durablectl " << DURABLED_VERSION << "\n";
       return kOk;
     } else if (flag->name == "socket" && flag->value.has_value()) {
       options.socket_path = *flag->value;

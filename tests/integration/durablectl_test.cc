@@ -144,6 +144,16 @@ TEST_F(DurablectlTest, UsageErrorsExitTwo) {
   CommandResult bad_mode = Durablectl({"write", "/a", "--mode=999"});
   EXPECT_EQ(bad_mode.exit_code, 2);
   EXPECT_THAT(bad_mode.err, HasSubstr("--mode=999"));
+  // Unknown flags, global or a command's: exit 2 with the usage line.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--bogus", "whoami"}, {"stat", "--nope", "/a"}, {"whoami", "-x"}}) {
+    CommandResult unknown = Durablectl(args);
+    EXPECT_EQ(unknown.exit_code, 2) << args[0];
+    EXPECT_THAT(unknown.err, HasSubstr("usage: durablectl [--socket=PATH]"));
+  }
+  CommandResult version = Durablectl({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, "durablectl " DURABLED_VERSION "\n");
   CommandResult help = Durablectl({"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("Exit codes"));
