@@ -16,8 +16,14 @@ function(durable_find_static_archives OUT)
   endif()
   set(names ${${pc}_STATIC_LIBRARIES} ${ARG_EXTRA})
   list(REMOVE_DUPLICATES names)
-  # The C and C++ runtimes' own libraries stay shared.
-  list(REMOVE_ITEM names atomic rt dl m pthread)
+  # The C and C++ runtimes' own libraries stay shared, and so does zlib:
+  # Debian's policy (lintian's embedded-library) wants it never copied into
+  # a binary, so that its security updates reach every program.
+  set(shared_names)
+  if(z IN_LIST names)
+    set(shared_names z)
+  endif()
+  list(REMOVE_ITEM names atomic rt dl m pthread z)
   set(archives)
   foreach(name IN LISTS names)
     find_library(archive_${name} NAMES lib${name}.a
@@ -28,6 +34,6 @@ function(durable_find_static_archives OUT)
     endif()
     list(APPEND archives ${archive_${name}})
   endforeach()
-  set(${OUT} ${archives} PARENT_SCOPE)
+  set(${OUT} ${archives} ${shared_names} PARENT_SCOPE)
 endfunction()
 

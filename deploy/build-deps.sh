@@ -10,8 +10,9 @@ packages=(
   # fuzzing (libFuzzer) and I/O fault injection in the tests
   clang libclang-rt-14-dev strace
   # lifecycle tests and the .deb: systemd-analyze, systemd-socket-activate,
-  # systemd-sysusers/-tmpfiles; dpkg-shlibdeps; deb-systemd-helper
-  systemd dpkg-dev init-system-helpers
+  # systemd-sysusers/-tmpfiles; dpkg-shlibdeps; deb-systemd-helper; file (CPack
+  # reads shared objects with it)
+  systemd dpkg-dev init-system-helpers file
   # adversarial tests: a raw HTTP/2 client (hyperframe, hpack) that breaks
   # the rules gRPC clients follow
   python3-h2

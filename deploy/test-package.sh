@@ -3,12 +3,12 @@
 #
 #   bash deploy/test-package.sh BUILD_DIR SOURCE_DIR
 #
-# 1. Builds the two .debs (durabled, durabled-dev) with cpack into a scratch
-#    directory.
+# 1. Builds the three .debs (durabled, libdurable-client0, durabled-dev)
+#    with cpack into a scratch directory.
 # 2. Checks their control data (name, computed Depends, conffiles), their
 #    file lists and modes (development files only in durabled-dev), and the
 #    maintainer scripts (syntax, permissions, what they run).
-# 3. Installs both with `dpkg --root` into an empty scratch root, maintainer
+# 3. Installs all three with `dpkg --root` into an empty scratch root, maintainer
 #    scripts run chrootless with DPKG_ROOT set (as dpkg does for a foreign
 #    root): the group, the enabled units and the conffile must be there, and
 #    nothing may have been started.
@@ -18,7 +18,7 @@
 #    `durablectl whoami` and a write succeed. Builds C++ programs against
 #    the installed durabled-dev with CMake and pkg-config and runs them
 #    against the installed daemon (tests/consumer/install-and-run.sh).
-# 5. Purges both packages from the scratch root.
+# 5. Purges the packages from the scratch root.
 #
 # Nothing outside the scratch directory is changed. Exit 77: skipped
 # because a tool is missing (the message says which).
@@ -67,7 +67,10 @@ deb=${debs[0]}
 dev_debs=("$scratch"/out/durabled-dev_*.deb)
 [ -f "${dev_debs[0]}" ] || { cat "$scratch/cpack.log"; fail "cpack made no durabled-dev_*.deb"; }
 dev_deb=${dev_debs[0]}
-echo "built $(basename "$deb") and $(basename "$dev_deb")"
+lib_debs=("$scratch"/out/libdurable-client0_*.deb)
+[ -f "${lib_debs[0]}" ] || { cat "$scratch/cpack.log"; fail "cpack made no libdurable-client0_*.deb"; }
+lib_deb=${lib_debs[0]}
+echo "built $(basename "$deb"), $(basename "$lib_deb") and $(basename "$dev_deb")"
 
 # --- 2. Contents ----------------------------------------------------------------
 step "control"
@@ -127,19 +130,31 @@ expect_file usr/lib/sysusers.d/durabled.conf -rw-r--r--
 expect_file usr/lib/tmpfiles.d/durabled.conf -rw-r--r--
 expect_file etc/durabled/durabled.conf -rw-r--r--
 expect_file usr/share/doc/durabled/README.md -rw-r--r--
-expect_file usr/lib/x86_64-linux-gnu/libdurable_client.so.0.1.0 -rw-r--r--
-if grep -q 'include/\|\.a$\|cmake/durable\|pkgconfig' "$scratch/contents"; then
-  fail "development files in the runtime package"
+if grep -q 'include/\|\.a$\|cmake/durable\|pkgconfig\|libdurable_client' "$scratch/contents"; then
+  fail "library or development files in the runtime package"
 fi
 if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
   fail "the package holds build paths"
 fi
 
+step "libdurable-client0"
+dpkg-deb --info "$lib_deb"
+[ "$(dpkg-deb --field "$lib_deb" Section)" = libs ] || fail "libdurable-client0 is not in section libs"
+dpkg-deb --contents "$lib_deb" | tee "$scratch/contents"
+expect_file usr/lib/x86_64-linux-gnu/libdurable_client.so.0.1.0 -rw-r--r--
+grep -q "./usr/lib/x86_64-linux-gnu/libdurable_client.so.0 -> libdurable_client.so.0.1.0" "$scratch/contents" ||
+  fail "no soname link libdurable_client.so.0"
+mkdir "$scratch/lib-control"
+dpkg-deb --control "$lib_deb" "$scratch/lib-control"
+grep -q "^libdurable_client 0 libdurable-client0 (>= " "$scratch/lib-control/shlibs" ||
+  fail "no shlibs entry for libdurable_client.so.0: $(cat "$scratch/lib-control/shlibs")"
+grep -qx "activate-noawait ldconfig" "$scratch/lib-control/triggers" || fail "no ldconfig trigger"
+
 step "durabled-dev"
 dpkg-deb --info "$dev_deb"
 [ "$(dpkg-deb --field "$dev_deb" Package)" = durabled-dev ] || fail "Package is not durabled-dev"
 dev_depends=$(dpkg-deb --field "$dev_deb" Depends)
-for dependency in "durabled (= $(dpkg-deb --field "$deb" Version))" libgrpc++-dev libprotobuf-dev libabsl-dev; do
+for dependency in "libdurable-client0 (= $(dpkg-deb --field "$deb" Version))" libgrpc++-dev libprotobuf-dev libabsl-dev; do
   grep -qF "$dependency" <<<"$dev_depends" || fail "durabled-dev Depends lacks $dependency: $dev_depends"
 done
 dpkg-deb --contents "$dev_deb" | tee "$scratch/contents"
@@ -165,7 +180,7 @@ touch "$root/var/lib/dpkg/status"
 # Scripts see DPKG_ROOT=$root: they configure the scratch root and must not
 # touch the running system. Dependencies live on the host, not in the root.
 dpkg --root="$root" --force-script-chrootless --force-depends \
-  --log="$scratch/dpkg.log" -i "$deb" "$dev_deb"
+  --log="$scratch/dpkg.log" -i "$deb" "$lib_deb" "$dev_deb"
 [ -x "$root/usr/sbin/durabled" ] || fail "durabled not installed"
 cmp "$root/etc/durabled/durabled.conf" "$source_dir/deploy/durabled.conf" ||
   fail "installed config differs from deploy/durabled.conf"
@@ -243,9 +258,10 @@ bash "$source_dir/tests/consumer/install-and-run.sh" --prefix "$root/usr" \
 # --- 5. Purge ------------------------------------------------------------------
 step "dpkg --root purge"
 dpkg --root="$root" --force-script-chrootless --force-depends \
-  --log="$scratch/dpkg.log" --purge durabled-dev durabled
+  --log="$scratch/dpkg.log" --purge durabled-dev libdurable-client0 durabled
 [ ! -e "$root/usr/sbin/durabled" ] || fail "durabled left after purge"
 [ ! -e "$root/usr/include/durable/client.h" ] || fail "durabled-dev left after purge"
+[ ! -e "$root/usr/lib/x86_64-linux-gnu/libdurable_client.so.0" ] || fail "libdurable-client0 left after purge"
 [ ! -e "$root/etc/durabled/durabled.conf" ] || fail "conffile left after purge"
 [ ! -e "$root/etc/systemd/system/sockets.target.wants/durabled.socket" ] ||
   fail "enable symlink left after purge"

@@ -2,7 +2,7 @@
 # Consumer test of the installed C++ client (ctest: cpp_consumer_test).
 #
 #   install-and-run.sh BUILD_DIR SOURCE_DIR WORK_DIR DURABLED
-#       installs BUILD_DIR's runtime and dev components into WORK_DIR/stage
+#       installs BUILD_DIR's runtime, lib and dev components into WORK_DIR/stage
 #       (DESTDIR, prefix /usr), then runs the checks below against it.
 #   install-and-run.sh --prefix PREFIX SOURCE_DIR WORK_DIR DURABLED
 #       runs them against an existing install prefix (e.g. the root of the
@@ -32,7 +32,7 @@ rm -rf "$work_dir"; mkdir -p "$work_dir"; work_dir=$(realpath "$work_dir")
 
 if [ -n "$build_dir" ]; then
   step "install into $work_dir/stage"
-  for component in runtime dev; do
+  for component in runtime lib dev; do
     DESTDIR="$work_dir/stage" cmake --install "$build_dir" --prefix /usr \
       --component "$component" >"$work_dir/install-$component.log"
   done
