@@ -5,7 +5,8 @@ Runs every case of $DURABLE_CONFORMANCE_CASES against the daemon at
 $DURABLED_SOCKET, whose roots are $DURABLE_CONFORMANCE_BASE/roots/NAME:
 
     bash tests/conformance/with-daemon.sh build/server/durabled -- \\
-        /usr/bin/python3 client/python/tests/conformance_runner.py [CASE...]
+        /usr/bin/python3 client/python/tests/conformance_runner.py \\
+        [--cases FILE] [CASE...]
 
 write, write_stream, stat, remove, whoami and stats go through the public
 API of the ``durable`` package; raw_stream sends its messages through the
@@ -394,7 +395,8 @@ class Runner:
             problems.append(f"etag {etag} did not change")
         if call == "whoami":
             if "uid_is_self" in expect and (answer.uid == os.getuid()) != expect["uid_is_self"]:
-                problems.append(f"uid {answer.uid}, runner's uid {os.getuid()}")
+                problems.append(f"uid_is_self: expected {expect['uid_is_self']}, "
+                                f"uid {answer.uid}, the runner's {os.getuid()}")
             if "grant_names" in expect and set(answer.names) != set(expect["grant_names"]):
                 problems.append(f"grant names {sorted(answer.names)}, expected "
                                 f"{sorted(expect['grant_names'])}")
@@ -503,10 +505,13 @@ def temp_files(base: str) -> List[str]:
 
 
 def main(argv: List[str]) -> int:
+    override = None
+    if argv[:1] == ["--cases"] and len(argv) >= 2:
+        override, argv = argv[1], argv[2:]
     try:
         base = os.environ["DURABLE_CONFORMANCE_BASE"]
         socket = os.environ["DURABLED_SOCKET"]
-        cases = os.environ["DURABLE_CONFORMANCE_CASES"]
+        cases = override or os.environ["DURABLE_CONFORMANCE_CASES"]
     except KeyError as missing:
         print(f"{missing} is not set: run under tests/conformance/with-daemon.sh",
               file=sys.stderr)

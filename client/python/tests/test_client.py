@@ -375,6 +375,7 @@ def test_failing_iterator_publishes_nothing(client: durable.Client, daemon,
                                             scratch) -> None:
     target = scratch.data / "keep.txt"
     target.write_bytes(b"old")
+    before = client.stats()
 
     class SourceBroke(Exception):
         pass
@@ -391,7 +392,7 @@ def test_failing_iterator_publishes_nothing(client: durable.Client, daemon,
     with pytest.raises(SourceBroke):
         client.write(str(new), failing(), size=300_000)
     assert not new.exists()
-    wait_for_no_temp_files(daemon)
+    settle(client, daemon, before, 2)
     # The client still works afterwards.
     client.write(str(target), b"fine")
 
@@ -400,6 +401,7 @@ def test_failing_file_publishes_nothing(client: durable.Client, daemon,
                                         scratch) -> None:
     target = scratch.data / "keep.txt"
     target.write_bytes(b"old")
+    before = client.stats()
 
     class BrokenFile(io.RawIOBase):
         def __init__(self) -> None:
@@ -417,7 +419,7 @@ def test_failing_file_publishes_nothing(client: durable.Client, daemon,
     with pytest.raises(OSError, match="Input/output error"):
         client.write(str(target), BrokenFile())
     assert target.read_bytes() == b"old"
-    wait_for_no_temp_files(daemon)
+    settle(client, daemon, before, 1)
 
 
 def test_wrong_content_types(client: durable.Client, scratch,
@@ -436,8 +438,10 @@ def test_wrong_content_types(client: durable.Client, scratch,
     assert not os.path.exists(target)
 
 
-def test_stream_timeout_publishes_nothing(daemon, scratch) -> None:
+def test_stream_timeout_publishes_nothing(client: durable.Client, daemon,
+                                          scratch) -> None:
     target = scratch.data / "slow.txt"
+    before = client.stats()
 
     def slow() -> Iterator[bytes]:
         yield b"a"
@@ -446,18 +450,19 @@ def test_stream_timeout_publishes_nothing(daemon, scratch) -> None:
         time.sleep(0.5)
         yield b"c"
 
-    with durable.Client(daemon.socket, timeout=0.3) as client:
+    with durable.Client(daemon.socket, timeout=0.3) as impatient:
         with pytest.raises(durable.DeadlineExceeded) as raised:
-            client.write(str(target), slow())
+            impatient.write(str(target), slow())
     assert str(target) in raised.value.message
     assert not target.exists()
-    wait_for_no_temp_files(daemon)
+    settle(client, daemon, before, 1)
 
 
 def test_silent_stream_is_ended_by_the_daemon(client: durable.Client, daemon,
                                               scratch) -> None:
     """The daemon ends a stream silent for stream_idle_timeout_ms (1 s)."""
     target = scratch.data / "idle.txt"
+    before = client.stats()
 
     def silent() -> Iterator[bytes]:
         yield b"a"
@@ -469,16 +474,22 @@ def test_silent_stream_is_ended_by_the_daemon(client: durable.Client, daemon,
         client.write(str(target), silent())
     assert time.monotonic() - started < 10
     assert not target.exists()
-    wait_for_no_temp_files(daemon)
+    settle(client, daemon, before, 1)
 
 
-def wait_for_no_temp_files(daemon) -> None:
-    # A cancelled stream's temp file is removed when the daemon sees the
-    # cancellation, which may come just after the client's answer.
-    deadline = time.monotonic() + 5
-    while daemon.temp_files() and time.monotonic() < deadline:
+def settle(client: durable.Client, daemon, before: durable.DaemonStats,
+           failures: int) -> None:
+    """Waits until the daemon has ended `failures` more writes (a stream the
+    client cancelled may still be staging when the client's call returns)
+    and checks that they left no temp file."""
+    deadline = time.monotonic() + 10
+    while True:
+        now = client.stats()
+        if (now.writes_failed >= before.writes_failed + failures
+                and now.writes_in_progress == 0 and not daemon.temp_files()):
+            return
+        assert time.monotonic() < deadline, (now, daemon.temp_files())
         time.sleep(0.02)
-    assert daemon.temp_files() == []
 
 
 # -- stat, remove -------------------------------------------------------------
