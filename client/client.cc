@@ -291,6 +291,7 @@ absl::StatusOr<DaemonStats> Client::GetStats() {
   stats.commits = response.commits();
   stats.batched_writes = response.batched_writes();
   stats.coalesced_writes = response.coalesced_writes();
+  stats.latency_sum = absl::Microseconds(response.latency_sum_us());
   stats.latency.reserve(response.latency_bucket_count_size());
   for (int i = 0; i < response.latency_bucket_count_size(); ++i) {
     stats.latency.push_back(LatencyBucket{response.latency_bucket_upper_us(i),

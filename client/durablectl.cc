@@ -36,6 +36,7 @@
 #include "cli_path.h"
 #include "durable/client.h"
 #include "json_writer.h"
+#include "openmetrics.h"
 
 namespace {
 
@@ -60,8 +61,10 @@ Commands:
       Print your identity as the daemon sees it (uid, gids, cgroup, unit)
       and where you may write, with the root names you may use; with
       --json, as one JSON object.
-  stats
-      Print the daemon's counters (root or the daemon's uid only).
+  stats [--openmetrics]
+      Print the daemon's counters (root or the daemon's uid only); with
+      --openmetrics, in the OpenMetrics text format, for node_exporter's
+      textfile collector (durablectl stats --openmetrics > FILE.prom).
 
 PATH is an absolute host path (/var/lib/agents/7/x.json), a root name and a
 path beneath that root (state:agent/x.json; whoami lists the names), or a
@@ -535,11 +538,20 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
 }
 
 int Stats(durable::Client& client, const std::vector<std::string>& args) {
+  bool openmetrics = false;
   absl::StatusOr<std::string> parsed =
-      ParseArgs("stats", args, false, [](const Flag&) { return false; });
+      ParseArgs("stats", args, false, [&](const Flag& flag) {
+        if (flag.name != "openmetrics" || flag.value.has_value()) return false;
+        openmetrics = true;
+        return true;
+      });
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   absl::StatusOr<durable::DaemonStats> stats = client.GetStats();
   if (!stats.ok()) return Fail("stats", stats.status());
+  if (openmetrics) {
+    std::cout << durable::cli::FormatOpenMetrics(*stats);
+    return kOk;
+  }
   std::cout << "uptime:          " << absl::ToInt64Seconds(stats->uptime)
             << " s\n"
             << "writes:          " << stats->writes_ok << " ok, "

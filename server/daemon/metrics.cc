@@ -21,6 +21,7 @@ void Metrics::RecordCall(bool is_write, const absl::Status& status,
       errors_by_code_[code].fetch_add(1, kRelaxed);
   }
   const int64_t us = absl::ToInt64Microseconds(latency);
+  latency_sum_us_.fetch_add(us > 0 ? us : 0, kRelaxed);
   for (size_t i = 0; i < kLatencyBucketUpperUs.size(); ++i) {
     if (us < kLatencyBucketUpperUs[i] ||
         i + 1 == kLatencyBucketUpperUs.size()) {
@@ -75,6 +76,7 @@ void Metrics::Fill(durable::v1::GetStatsResponse* out) const {
     out->add_latency_bucket_upper_us(kLatencyBucketUpperUs[i]);
     out->add_latency_bucket_count(latency_[i].load(kRelaxed));
   }
+  out->set_latency_sum_us(latency_sum_us_.load(kRelaxed));
   out->set_connections_accepted(connections_accepted_.load(kRelaxed));
   out->set_connections_refused(connections_refused_.load(kRelaxed));
 }

@@ -49,6 +49,7 @@ class Metrics final : public SyncObserver, public CommitObserver {
   Counter filesystem_syncs_{0};
   Counter batches_{0}, batched_writes_{0}, superseded_{0};
   std::array<Counter, kLatencyBucketUpperUs.size()> latency_{};
+  Counter latency_sum_us_{0};
   Counter connections_accepted_{0}, connections_refused_{0};
 };
 

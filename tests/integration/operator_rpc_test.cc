@@ -100,6 +100,7 @@ TEST_F(OperatorRpcTest, StatsCountWritesFailuresAndSyncs) {
     in_histogram += bucket.count;
   }
   EXPECT_EQ(in_histogram, 4u);
+  EXPECT_GT(stats->latency_sum, absl::ZeroDuration());
   EXPECT_GE(stats->connections_accepted, 1u);
   EXPECT_EQ(stats->writes_in_progress, 0u);
   EXPECT_GE(stats->uptime, absl::ZeroDuration());
@@ -137,6 +138,53 @@ TEST_F(OperatorRpcTest, DurablectlStatsShowsSmallAmountsInBytes) {
   EXPECT_THAT(result.out, HasSubstr("2 ok, 0 failed, 12 bytes written"));
   EXPECT_THAT(result.out, ::testing::Not(HasSubstr("KiB")));
   EXPECT_THAT(result.out, HasSubstr("longer"));
+}
+
+TEST_F(OperatorRpcTest, DurablectlStatsOpenMetricsParsesWithPrometheusClient) {
+  if (geteuid() != 0) GTEST_SKIP() << "GetStats needs root or the daemon uid";
+  auto client = daemon_->NewClient();
+  ASSERT_TRUE(client->Write(daemon_->data() + "/a", "12345").ok());
+  ASSERT_TRUE(client->Write(daemon_->data() + "/b", "1234567").ok());
+  ASSERT_FALSE(client->Write(daemon_->outside() + "/c", "x").ok());
+  Command command;
+  command.argv = {DURABLECTL_BINARY, "--socket=" + daemon_->socket_path(),
+                  "stats", "--openmetrics"};
+  CommandResult metrics = RunCommand(command);
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_THAT(metrics.out, ::testing::EndsWith("# EOF\n"));
+
+  // Python's prometheus_client (python3-prometheus-client) parses it.
+  Command parse;
+  parse.argv = {"/usr/bin/python3", PARSE_OPENMETRICS_SCRIPT};
+  parse.stdin_data = metrics.out;
+  CommandResult parsed = RunCommand(parse);
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.err << "\n" << metrics.out;
+  EXPECT_THAT(parsed.out,
+              HasSubstr("counter durabled_writes_total{outcome=ok} 2"));
+  EXPECT_THAT(parsed.out,
+              HasSubstr("counter durabled_writes_total{outcome=failed} 1"));
+  EXPECT_THAT(
+      parsed.out,
+      HasSubstr("counter durabled_errors_total{code=PERMISSION_DENIED} 1"));
+  EXPECT_THAT(parsed.out,
+              HasSubstr("counter durabled_written_bytes_total{} 12"));
+  EXPECT_THAT(parsed.out,
+              HasSubstr("counter durabled_syncs_total{kind=file} 2"));
+  EXPECT_THAT(parsed.out, HasSubstr("gauge durabled_writes_in_progress{} 0"));
+  // The histogram: cumulative buckets up to +Inf, count of the three calls,
+  // and a positive sum of their latencies.
+  EXPECT_THAT(
+      parsed.out,
+      HasSubstr("histogram durabled_call_latency_seconds_bucket{le=+Inf} 3"));
+  EXPECT_THAT(parsed.out,
+              HasSubstr("histogram durabled_call_latency_seconds_count{} 3"));
+  EXPECT_THAT(
+      parsed.out,
+      HasSubstr("histogram durabled_call_latency_seconds_bucket{le=0.0001} "));
+  EXPECT_THAT(
+      parsed.out,
+      ::testing::ContainsRegex(
+          "histogram durabled_call_latency_seconds_sum\\{\\} [0-9.e-]*[1-9]"));
 }
 
 TEST_F(OperatorRpcTest, StatsAreForRootOnlyAndShownByDurablectl) {

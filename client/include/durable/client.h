@@ -144,8 +144,10 @@ struct DaemonStats {
   uint64_t commits = 0;
   uint64_t batched_writes = 0;
   uint64_t coalesced_writes = 0;
-  // Latency of completed writes and removes, by ascending bound.
+  // Latency of completed writes and removes, by ascending bound, and the
+  // sum of all of them.
   std::vector<LatencyBucket> latency;
+  absl::Duration latency_sum;
   // Connections accepted and refused at accept (no rule for the caller, or
   // over the per-uid limit).
   uint64_t connections_accepted = 0;
