@@ -44,27 +44,39 @@ constexpr char kUsage[] =
     R"(usage: durablectl [--socket=PATH] [--timeout=SECONDS] COMMAND [ARGS]
 
 Commands:
-  write PATH [--from=FILE] [--mode=OCTAL] [--if-absent] [--if-match=ETAG]
-             [--sha256=HEX] [--parents] [--no-progress]
-      Make PATH hold the content of FILE (default: standard input), durably
-      and atomically. --mode sets the permission bits; --if-absent fails if
-      PATH exists; --if-match fails unless PATH is still at version ETAG;
-      --sha256 makes the daemon verify the content's digest before
-      publishing; --parents creates missing parent directories. Content over
-      4 MiB is streamed, with progress on a terminal.
-  stat PATH [--json]
-      Print size, mode, owner, modification time and etag of PATH; with
-      --json, as one JSON object (mode and times as numbers).
-  rm PATH [--if-match=ETAG]
-      Remove PATH durably (only version ETAG, if given).
-  whoami [--json]
-      Print your identity as the daemon sees it (uid, gids, cgroup, unit)
-      and where you may write, with the root names you may use; with
-      --json, as one JSON object.
-  stats [--openmetrics]
-      Print the daemon's counters (root or the daemon's uid only); with
-      --openmetrics, in the OpenMetrics text format, for node_exporter's
-      textfile collector (durablectl stats --openmetrics > FILE.prom).
+  write PATH          make PATH hold standard input (or --from=FILE), durably
+                      and atomically; content over 4 MiB is streamed
+  stat PATH           print size, mode, owner, modification time and etag
+  rm PATH             remove PATH durably
+  whoami              print your uid, gids, cgroup and unit as the daemon sees
+                      them, and where you may write (with root names)
+  stats               print the daemon's counters (root or the daemon's uid)
+  help                print this help
+
+write:
+  --from=FILE         read the content from FILE (default: standard input)
+  --mode=OCTAL        permission bits, capped by the rule's max_mode
+  --if-absent         fail (exit 5) if PATH exists
+  --if-match=ETAG     fail (exit 5) unless PATH is still at version ETAG
+  --sha256=HEX        have the daemon verify the content's SHA-256 first
+  --parents           create missing parent directories (if the rule allows)
+  --no-progress       no progress line while streaming to a terminal
+stat:
+  --json              print one JSON object (mode and times as numbers)
+rm:
+  --if-match=ETAG     remove only version ETAG
+whoami:
+  --json              print one JSON object
+stats:
+  --openmetrics       print the OpenMetrics text format (node_exporter's
+                      textfile collector: durablectl stats --openmetrics > F.prom)
+
+Options:
+  --socket=PATH       daemon socket (default: $DURABLED_SOCKET, else
+                      /run/durabled/durabled.sock)
+  --timeout=SECONDS   deadline of each call (default 600)
+  --help              print this help and exit
+  --version           print durablectl's version and exit
 
 PATH is an absolute host path (/var/lib/agents/7/x.json), a root name and a
 path beneath that root (state:agent/x.json; whoami lists the names), or a
@@ -72,18 +84,17 @@ path relative to the working directory (x.json, ./x.json, ../x.json), which
 durablectl makes absolute before sending it. Write ./name:x for a file in
 the working directory whose name looks like a root name.
 
-Options:
-  --socket=PATH      daemon socket (default: $DURABLED_SOCKET, else
-                     /run/durabled/durabled.sock)
-  --timeout=SECONDS  deadline of each call (default 600)
-  --help             print this help and exit
-  --version          print durablectl's version and exit
-
 Exit codes:
-  0 success            1 other failure        2 usage error
-  3 permission denied  4 not found            5 exists, changed (etag) or
-  6 invalid request    7 daemon unreachable     not a regular file
-  8 too large or disk full                    9 content digest mismatch
+  0  success
+  1  other failure (e.g. an I/O error in the daemon)
+  2  usage error
+  3  permission denied
+  4  not found
+  5  already exists, changed (etag), or not a regular file
+  6  invalid request (bad path or mode)
+  7  daemon unreachable
+  8  too large, over quota, or disk full
+  9  content digest mismatch (--sha256)
 )";
 
 enum ExitCode {
