@@ -40,7 +40,7 @@ PLACEHOLDER = re.compile(r"\{(root:[^{}]+|case|etag:[^{}]+|uid)\}")
 CONTENT_KEYS = ("content", "content_base64", "content_repeat")
 WRITE_FIELDS = {"mode", "if_absent", "if_match", "expected_sha256",
                 "create_parents", *CONTENT_KEYS}
-STEP_FIELDS = {
+STEP_FIELDS: Dict[str, Set[str]] = {
     "write": WRITE_FIELDS,
     "write_stream": WRITE_FIELDS | {"chunk_size", "announce_size"},
     "raw_stream": {"messages", "pause_ms_before_close"},
@@ -52,7 +52,7 @@ STEP_FIELDS = {
 COMMON_FIELDS = {"call", "path", "expect", "save_etag", "socket"}
 WRITES = {"write", "write_stream", "raw_stream"}
 # Which calls' answers each `expect` field describes.
-EXPECT_FIELDS = {
+EXPECT_FIELDS: Dict[str, Set[str]] = {
     "created": WRITES,
     "superseded": WRITES,
     "sha256": WRITES,

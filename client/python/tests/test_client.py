@@ -428,11 +428,11 @@ def test_wrong_content_types(client: durable.Client, scratch,
     (tmp_path / "text").write_text("text")
     with open(tmp_path / "text", encoding="utf-8") as text_file:
         with pytest.raises(TypeError, match="binary"):
-            client.write(target, text_file)
+            client.write(target, text_file)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         client.write(target, 42)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        client.write(target, iter(["str chunk"]))  # type: ignore[list-item]
+        client.write(target, iter(["str chunk"]))  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         client.write(target, b"abc", size=4)
     assert not os.path.exists(target)

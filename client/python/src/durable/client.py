@@ -120,7 +120,8 @@ class Client:
                 # two independent callers to the daemon.
                 ("grpc.use_local_subchannel_pool", 1),
             ])
-        self._stub = _pb_grpc.DurableWriterStub(self._channel)
+        self._stub: Any = _pb_grpc.DurableWriterStub(  # type: ignore[no-untyped-call]
+            self._channel)
         self._closed = False
 
     # -- lifetime -----------------------------------------------------------
@@ -240,20 +241,20 @@ class Client:
                 f"{target}: write() takes a binary file object, not a text "
                 "one; open the file with 'rb'")
         elif hasattr(data, "read"):
-            file = data  # type: ignore[assignment]
+            file: Any = data
             announced = size if size is not None else _remaining_size(file)
             return self._stream(target, _file_chunks(file, self._chunk_size),
                                 announced, options, on_progress)
         else:
             try:
-                buffer = _byte_view(data)  # type: ignore[arg-type]
+                buffer = _byte_view(data)
             except TypeError:
                 if not hasattr(data, "__iter__"):
                     raise TypeError(
                         f"{target}: cannot write a {type(data).__name__}: "
                         "pass bytes, str, a binary file object or an "
                         "iterable of bytes chunks") from None
-                chunks = _split_chunks(data, self._chunk_size, target)  # type: ignore[arg-type]
+                chunks = _split_chunks(data, self._chunk_size, target)
                 return self._stream(target, chunks, size, options,
                                     on_progress)
 
@@ -302,7 +303,8 @@ class Client:
         self._check_open()
         target = os.fspath(path)
         request = _pb.RemoveRequest(path=target, if_match=if_match or "")
-        return self._unary(self._stub.Remove, request, target).etag
+        etag: str = self._unary(self._stub.Remove, request, target).etag
+        return etag
 
     def whoami(self) -> CallerInfo:
         """Who the daemon thinks the caller is, and where it may write
@@ -524,16 +526,17 @@ def _remaining_size(file: Any) -> Optional[int]:
     try:
         info = os.fstat(file.fileno())
         if stat_module.S_ISREG(info.st_mode):
-            return max(info.st_size - file.tell(), 0)
+            position: int = file.tell()
+            return max(info.st_size - position, 0)
         return None  # a pipe, socket or device: unknown
     except (AttributeError, OSError, ValueError):
         pass  # no descriptor (io.BytesIO raises io.UnsupportedOperation)
     try:
         if not file.seekable():
             return None
-        position = file.tell()
-        end = file.seek(0, io.SEEK_END)
-        file.seek(position)
-        return max(end - position, 0)
+        start: int = file.tell()
+        end: int = file.seek(0, io.SEEK_END)
+        file.seek(start)
+        return max(end - start, 0)
     except (AttributeError, OSError, ValueError):
         return None
