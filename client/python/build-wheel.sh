@@ -6,7 +6,7 @@
 #   build-wheel.sh STAGE_DIR DIST_DIR
 #
 # STAGE_DIR is emptied and receives pyproject.toml, setup.py, README.md,
-# src/ and proto/durable/v1/durable.proto; the wheel
+# the checkout's LICENSE, src/ and proto/durable/v1/durable.proto; the wheel
 # (durabled_client-VERSION-py3-none-any.whl) goes to DIST_DIR, which holds
 # nothing else afterwards. Environment: PYTHON (default /usr/bin/python3:
 # Debian's, with python3-build, python3-wheel and setuptools), PROTOC and
@@ -19,7 +19,7 @@ python=${PYTHON:-/usr/bin/python3}
 
 rm -rf "$stage"
 mkdir -p "$stage/proto/durable/v1" "$dist"
-cp "$here/pyproject.toml" "$here/setup.py" "$here/README.md" "$stage/"
+cp "$here/pyproject.toml" "$here/setup.py" "$here/README.md" "$here/../../LICENSE" "$stage/"
 cp -R "$here/src" "$stage/src"
 find "$stage/src" \( -name __pycache__ -o -name '*.egg-info' -o -name '*_pb2*.py*' \) \
   -prune -exec rm -rf {} +

@@ -351,6 +351,7 @@ class Client:
                 LatencyBucket(upper_bound_us=bound, count=count)
                 for bound, count in zip(r.latency_bucket_upper_us,
                                         r.latency_bucket_count)),
+            latency_sum_us=r.latency_sum_us,
             connections_accepted=r.connections_accepted,
             connections_refused=r.connections_refused,
             writes_in_progress=r.writes_in_progress)

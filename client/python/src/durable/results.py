@@ -159,6 +159,8 @@ class DaemonStats:
             writes in them; coalesced_writes: writes answered as superseded.
         latency: histogram of completed writes and removes, by ascending
             bound (the last bound is :data:`UNBOUNDED_LATENCY_US`).
+        latency_sum_us: the sum of their latencies, in microseconds (with
+            the buckets' total count, the mean).
         connections_accepted, connections_refused: at accept.
         writes_in_progress: when the daemon answered.
     """
@@ -178,6 +180,7 @@ class DaemonStats:
     batched_writes: int
     coalesced_writes: int
     latency: Tuple[LatencyBucket, ...]
+    latency_sum_us: int
     connections_accepted: int
     connections_refused: int
     writes_in_progress: int
