@@ -233,7 +233,8 @@ class Client:
 
         buffer: Optional[memoryview] = None
         if isinstance(data, str):
-            buffer = memoryview(data.encode("utf-8"))
+            data = data.encode("utf-8")
+            buffer = memoryview(data)
         elif isinstance(data, (bytes, bytearray, memoryview)):
             buffer = _byte_view(data)
         elif isinstance(data, io.TextIOBase):
@@ -265,8 +266,8 @@ class Client:
             return self._stream(
                 target, _buffer_chunks(buffer, self._chunk_size),
                 buffer.nbytes, options, on_progress)
-        request = _pb.WriteRequest(path=target, data=buffer.tobytes(),
-                                   options=options)
+        content = data if isinstance(data, bytes) else buffer.tobytes()
+        request = _pb.WriteRequest(path=target, data=content, options=options)
         response = self._unary(self._stub.Write, request, target)
         return _write_result(response)
 
