@@ -36,13 +36,16 @@ class TestDaemon {
     daemon.process = spawn(binary, [`--config=${path.join(daemon.base, 'durabled.conf')}`],
       { stdio: ['ignore', 'ignore', log] });
     fs.closeSync(log);
+    let spawnError;
     daemon.exited = new Promise((resolve) => {
       daemon.process.once('exit', (code, signal) => resolve({ code, signal }));
+      daemon.process.once('error', (error) => { spawnError = error; resolve({ error }); });
     });
     let gone = false;
     daemon.exited.then(() => { gone = true; });
     const until = Date.now() + 30000;
     while (!(await connectable(daemon.socket))) {
+      if (spawnError) throw new Error(`cannot start ${binary}: ${spawnError.message}`);
       if (gone || Date.now() > until) {
         const text = fs.readFileSync(daemon.logPath, 'utf8');
         throw new Error(`durabled did not start:\n${text}`);

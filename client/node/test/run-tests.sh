@@ -18,6 +18,7 @@
 set -euo pipefail
 work=$(mkdir -p "$1" && cd "$1" && pwd)
 daemon=$2
+case $daemon in /*) ;; *) daemon=$PWD/$daemon ;; esac
 mode=${3:-all}
 here=$(cd "$(dirname "$0")/.." && pwd)    # client/node
 top=$(cd "$here/../.." && pwd)             # the checkout
@@ -57,10 +58,19 @@ prepare() {
     cp "$here/package-lock.json" "$work/dev/package-lock.json"
   fi
 
-  # A scratch project that installs the tarball like any consumer would.
-  rm -rf "$work/consumer" && mkdir -p "$work/consumer"
-  printf '{"name": "durabled-node-consumer", "private": true}\n' > "$work/consumer/package.json"
-  (cd "$work/consumer" && npm install --ignore-scripts "${npm_flags[@]}" "$tarball")
+  # A scratch project that installs the tarball like any consumer would
+  # (again only when the tarball changed: npm pack's output is reproducible).
+  local digest
+  digest=$(sha256sum "$tarball" | cut -d' ' -f1)
+  if [ "$(cat "$work/consumer.sha256" 2>/dev/null)" != "$digest" ] ||
+     [ ! -d "$work/consumer/node_modules/@durabled/client" ]; then
+    rm -rf "$work/consumer" "$work/consumer.sha256" && mkdir -p "$work/consumer"
+    printf '{"name": "durabled-node-consumer", "private": true}\n' > "$work/consumer/package.json"
+    (cd "$work/consumer" && npm install --ignore-scripts "${npm_flags[@]}" "$tarball")
+    echo "$digest" > "$work/consumer.sha256"
+  else
+    echo "the installed $tarball is up to date"
+  fi
   check_resolution
 }
 
