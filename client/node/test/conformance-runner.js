@@ -261,7 +261,10 @@ class Runner {
     const [code, message, answer] = await this.perform(call, step, step.socket === 'missing');
     const problems = this.compare(call, expect, code, message, answer);
     if (problems.length) throw new Mismatch(`${label}: ${problems.join('; ')}`);
-    if ('save_etag' in step && code === 'OK') this.etags[step.save_etag] = answer.etag;
+    if ('save_etag' in step && code === 'OK') {
+      if (typeof answer.etag !== 'string') throw new BadCase(`${label}: save_etag, but ${call} answers no etag`);
+      this.etags[step.save_etag] = answer.etag;
+    }
   }
 
   missingSocket() { return path.join(this.base, `missing-${this.caseName}.sock`); }
