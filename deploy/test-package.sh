@@ -7,7 +7,8 @@
 #    with cpack into a scratch directory.
 # 2. Checks their control data (name, computed Depends, conffiles), their
 #    file lists and modes (development files only in durabled-dev), and the
-#    maintainer scripts (syntax, permissions, what they run).
+#    maintainer scripts (syntax, permissions, what they run); lintian
+#    reports no error and no warning.
 # 3. Installs all three with `dpkg --root` into an empty scratch root, maintainer
 #    scripts run chrootless with DPKG_ROOT set (as dpkg does for a foreign
 #    root): the group, the enabled units and the conffile must be there, and
@@ -136,6 +137,18 @@ fi
 if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
   fail "the package holds build paths"
 fi
+expect_docs() {  # package: DEP-5 copyright and the changelog of the version
+  expect_file "usr/share/doc/$1/copyright" -rw-r--r--
+  expect_file "usr/share/doc/$1/changelog.gz" -rw-r--r--
+}
+expect_docs durabled
+expect_file usr/share/man/man8/durabled.8.gz -rw-r--r--
+expect_file usr/share/man/man1/durablectl.1.gz -rw-r--r--
+expect_file usr/share/man/man5/durabled.conf.5.gz -rw-r--r--
+expect_file usr/share/bash-completion/completions/durablectl -rw-r--r--
+changelog_version=$(dpkg-parsechangelog -l "$source_dir/deploy/debian/changelog" -S Version)
+[ "$changelog_version" = "$(field Version)" ] ||
+  fail "deploy/debian/changelog is at $changelog_version, the package at $(field Version)"
 
 step "libdurable-client0"
 dpkg-deb --info "$lib_deb"
@@ -149,6 +162,10 @@ dpkg-deb --control "$lib_deb" "$scratch/lib-control"
 grep -q "^libdurable_client 0 libdurable-client0 (>= " "$scratch/lib-control/shlibs" ||
   fail "no shlibs entry for libdurable_client.so.0: $(cat "$scratch/lib-control/shlibs")"
 grep -qx "activate-noawait ldconfig" "$scratch/lib-control/triggers" || fail "no ldconfig trigger"
+for script in postinst postrm; do
+  [ ! -e "$scratch/lib-control/$script" ] || fail "libdurable-client0 has a $script (the trigger runs ldconfig)"
+done
+expect_docs libdurable-client0
 
 step "durabled-dev"
 dpkg-deb --info "$dev_deb"
@@ -166,10 +183,21 @@ expect_file usr/lib/x86_64-linux-gnu/cmake/durable/durableTargets.cmake -rw-r--r
 expect_file usr/lib/x86_64-linux-gnu/pkgconfig/durable-client.pc -rw-r--r--
 expect_file usr/share/durabled/proto/durable/v1/durable.proto -rw-r--r--
 expect_file usr/share/durabled/proto/durable/v1/config.proto -rw-r--r--
+expect_docs durabled-dev
 grep -q "./usr/lib/x86_64-linux-gnu/libdurable_client.so -> libdurable_client.so.0" "$scratch/contents" ||
   fail "no libdurable_client.so link to the runtime's libdurable_client.so.0"
 if grep -q "$build_dir\|$scratch" "$scratch/contents"; then
   fail "durabled-dev holds build paths"
+fi
+
+step "lintian"
+# Debian's own checker: no error and no warning (informational tags may
+# stay).
+command -v lintian >/dev/null || fail "lintian not found (deploy/build-deps.sh installs it)"
+lintian --tag-display-limit 0 "$deb" "$lib_deb" "$dev_deb" 2>&1 |
+  grep -v "^N: \|running with root privileges" | tee "$scratch/lintian.out" || true
+if grep -q "^[EW]: " "$scratch/lintian.out"; then
+  fail "lintian reports errors or warnings (above)"
 fi
 
 # --- 3. Install into a scratch root --------------------------------------------------
