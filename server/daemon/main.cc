@@ -9,17 +9,24 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -28,12 +35,12 @@
 #include "server/daemon/call_accounting.h"
 #include "server/daemon/grpc_server_options.h"
 #include "server/daemon/metrics.h"
+#include "server/engine/commit_queue.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/pending_directories.h"
-#include "server/engine/usage_ledger.h"
 #include "server/engine/posix_file_system.h"
-#include "server/engine/commit_queue.h"
 #include "server/engine/temp_file_sweeper.h"
+#include "server/engine/usage_ledger.h"
 #include "server/policy/config_loader.h"
 #include "server/policy/policy_store.h"
 #include "server/policy/root_locks.h"
@@ -61,6 +68,39 @@ ABSL_FLAG(std::string, flush_strategy, "",
           "measuring one against another).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM, how long in-flight calls may take to finish.");
+
+namespace {
+
+constexpr char kUsage[] =
+    "durabled --config=FILE [--socket=PATH]\n"
+    "Performs durable, atomic file writes for local callers over a Unix "
+    "socket.";
+
+// --help: the usage and each of durabled's own flags on one line (Abseil's
+// own --help lists no flag unless asked for a substring; --helpfull still
+// lists Abseil's and gRPC's too).
+void PrintHelp() {
+  std::vector<const absl::CommandLineFlag*> own;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "daemon/main.cc")) own.push_back(flag);
+  }
+  std::sort(own.begin(), own.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  std::string help = absl::StrCat("usage: ", kUsage, "\n\nFlags:\n");
+  for (const absl::CommandLineFlag* flag : own) {
+    absl::StrAppend(
+        &help, "  --", flag->Name(), " (default ",
+        flag->DefaultValue().empty() ? "\"\"" : flag->DefaultValue(),
+        "): ", flag->Help(), "\n");
+  }
+  absl::StrAppend(&help,
+                  "  --help: print this help and exit\n"
+                  "  --helpfull: also list the flags of Abseil and gRPC\n"
+                  "  --version: print durabled's version and exit\n");
+  std::fputs(help.c_str(), stdout);
+}
+
+}  // namespace
 
 namespace durable {
 namespace {
@@ -135,9 +175,9 @@ absl::StatusOr<CommitQueueOptions> CommitQueueOptionsFrom(
   CommitQueueOptions options;
   CommitConfig::FlushStrategy flush = commit.flush();
   const std::string flag = absl::GetFlag(FLAGS_flush_strategy);
-  if (!flag.empty() && !CommitConfig::FlushStrategy_Parse(
-                           absl::StrCat("FLUSH_", absl::AsciiStrToUpper(flag)),
-                           &flush)) {
+  if (!flag.empty() &&
+      !CommitConfig::FlushStrategy_Parse(
+          absl::StrCat("FLUSH_", absl::AsciiStrToUpper(flag)), &flush)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--flush_strategy=", flag, " is none of auto, fsync, syncfs"));
   }
@@ -304,11 +344,10 @@ int Run() {
   // the queue and so goes first: its threads are the committers, and once
   // they are joined nothing uses the queue any more.
   WorkerPool* answer_pool = nullptr;
-  commit_options->answer_executor = [&answer_pool](
-                                        uint64_t tenant,
-                                        std::function<void()> answer) {
-    answer_pool->Submit(tenant, std::move(answer));
-  };
+  commit_options->answer_executor =
+      [&answer_pool](uint64_t tenant, std::function<void()> answer) {
+        answer_pool->Submit(tenant, std::move(answer));
+      };
   CommitQueue commits(&replacer, *commit_options, &metrics);
   const durable::v1::Limits limits_config = EffectiveLimits(config);
   WriteAdmission admission(limits_config.max_concurrent_writes(),
@@ -323,10 +362,10 @@ int Run() {
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   limits.request_arrival_timeout =
       absl::Milliseconds(limits_config.request_arrival_timeout_ms());
-  DurableService service(WriteDependencies{&policies, &fs, &replacer, &commits,
-                                           &admission, &pending_directories,
-                                           &usage},
-                         &peers, &workers, &watchdog, &accounting, limits);
+  DurableService service(
+      WriteDependencies{&policies, &fs, &replacer, &commits, &admission,
+                        &pending_directories, &usage},
+      &peers, &workers, &watchdog, &accounting, limits);
 
   // 3. The gRPC server, with no listening port of its own.
   grpc::ServerBuilder builder;
@@ -399,10 +438,20 @@ int main(int argc, char** argv) {
   // EFBIG, not kill the daemon.
   signal(SIGXFSZ, SIG_IGN);
 
-  absl::SetProgramUsageMessage(
-      "durabled --config=FILE [--socket=PATH]\n"
-      "Performs durable, atomic file writes for local callers over a Unix "
-      "socket.");
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return std::string("durabled " DURABLED_VERSION "\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h") {
+      PrintHelp();
+      return 0;
+    }
+  }
   absl::ParseCommandLine(argc, argv);
   // Streamed content passes through 1 MiB buffers (gRPC slices, messages).
   // With glibc's defaults each was mmapped or trimmed back with madvise
