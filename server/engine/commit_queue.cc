@@ -3,13 +3,14 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/types/span.h"
 
 namespace durable {
 
 bool CommitQueue::Pending::Coalescable() const {
   const CommitOptions& options = request.options;
-  return !exclusive && !options.if_absent && options.if_match.empty() &&
+  return !exclusive && group == nullptr && !options.if_absent && options.if_match.empty() &&
          options.allow_overwrite;
 }
 
@@ -20,7 +21,9 @@ CommitQueue::CommitQueue(FileReplacer* replacer, CommitQueueOptions options,
 void CommitQueue::Submit(Request request) {
   auto pending = std::make_unique<Pending>();
   pending->request = std::move(request);
-  Enqueue(std::move(pending));
+  std::vector<std::unique_ptr<Pending>> pendings;
+  pendings.push_back(std::move(pending));
+  Enqueue(std::move(pendings));
 }
 
 void CommitQueue::SubmitExclusive(const TargetKey& target, uint64_t tenant,
@@ -29,19 +32,46 @@ void CommitQueue::SubmitExclusive(const TargetKey& target, uint64_t tenant,
   pending->request.target = target;
   pending->request.tenant = tenant;
   pending->exclusive = std::move(work);
-  Enqueue(std::move(pending));
+  std::vector<std::unique_ptr<Pending>> pendings;
+  pendings.push_back(std::move(pending));
+  Enqueue(std::move(pendings));
 }
 
-void CommitQueue::Enqueue(std::unique_ptr<Pending> pending) {
+void CommitQueue::SubmitExclusiveGroup(std::vector<TargetKey> targets,
+                                       uint64_t tenant,
+                                       std::function<void()> work) {
+  absl::flat_hash_set<TargetKey> seen;
+  auto group = std::make_shared<Group>();
+  group->work = std::move(work);
+  std::vector<std::unique_ptr<Pending>> pendings;
+  for (TargetKey& target : targets) {
+    if (!seen.insert(target).second) continue;
+    auto pending = std::make_unique<Pending>();
+    pending->request.target = std::move(target);
+    pending->request.tenant = tenant;
+    pending->group = group;
+    pendings.push_back(std::move(pending));
+  }
+  group->needed = pendings.size();
+  if (pendings.empty()) {
+    group->work();
+    return;
+  }
+  Enqueue(std::move(pendings));
+}
+
+void CommitQueue::Enqueue(std::vector<std::unique_ptr<Pending>> pendings) {
   {
     absl::MutexLock lock(&mu_);
-    const TargetKey& key = pending->request.target;
-    auto [it, added] = targets_.try_emplace(key);
-    TargetQueue& target = it->second;
-    if (added) target.key = key;
-    target.waiting.push_back(std::move(pending));
-    if (!target.in_flight && target.waiting.size() == 1) {
-      ready_.push_back(&target);
+    for (std::unique_ptr<Pending>& pending : pendings) {
+      const TargetKey& key = pending->request.target;
+      auto [it, added] = targets_.try_emplace(key);
+      TargetQueue& target = it->second;
+      if (added) target.key = key;
+      target.waiting.push_back(std::move(pending));
+      if (!target.in_flight && target.waiting.size() == 1) {
+        ready_.push_back(&target);
+      }
     }
     if (committers_ >= options_.max_committers) return;
     ++committers_;
@@ -88,6 +118,16 @@ std::vector<CommitQueue::Slot> CommitQueue::TakeBatch() {
       slot.target = target;
       slot.run = std::move(target->waiting.front());
       target->waiting.pop_front();
+      took = true;
+      if (slot.run->group != nullptr) {
+        // Held for the group; its work runs once it holds the last one.
+        Group& group = *slot.run->group;
+        if (group.held.size() + 1 < group.needed) {
+          group.held.push_back(target);
+          continue;
+        }
+        slot.also_held = std::move(group.held);
+      }
       if (options_.coalesce && slot.run->Coalescable()) {
         while (!target->waiting.empty() &&
                target->waiting.front()->Coalescable()) {
@@ -97,7 +137,6 @@ std::vector<CommitQueue::Slot> CommitQueue::TakeBatch() {
         }
       }
       batch.push_back(std::move(slot));
-      took = true;
     }
     if (!took) break;
   }
@@ -114,6 +153,12 @@ void CommitQueue::Run(std::vector<Slot>& batch) {
   std::vector<Slot*> writes;
   entries.reserve(batch.size());
   for (Slot& slot : batch) {
+    if (slot.run->group != nullptr) {
+      std::function<void()> work = std::move(slot.run->group->work);
+      slot.run.reset();
+      work();
+      continue;
+    }
     if (slot.run->exclusive) {
       slot.run->exclusive();
       slot.run.reset();
@@ -185,6 +230,12 @@ void CommitQueue::Land(Slot& slot) {
     target->waiting.push_front(std::move(*it));
   }
   slot.superseded.clear();
+  for (TargetQueue* held : slot.also_held) LandTarget(held);
+  slot.also_held.clear();
+  LandTarget(target);
+}
+
+void CommitQueue::LandTarget(TargetQueue* target) {
   target->in_flight = false;
   if (!target->waiting.empty()) {
     ready_.push_back(target);

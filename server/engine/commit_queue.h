@@ -102,12 +102,34 @@ class CommitQueue {
   void SubmitExclusive(const TargetKey& target, uint64_t tenant,
                        std::function<void()> work);
 
+  // Runs `work` once it holds every one of `targets` (duplicates count
+  // once): after every request submitted before for any of them has been
+  // answered, and before any submitted after for any of them is started
+  // (for WriteSet, whose members change together). The group's places in
+  // all its targets' queues are taken at once, under one lock, so every
+  // queue orders overlapping groups the same way (the order of submission):
+  // the oldest waiting group always gets all its targets, and overlapping
+  // groups never deadlock. A target reached first is held, idle, until the
+  // group's last target is free. `work` runs on a committer thread and may
+  // block.
+  void SubmitExclusiveGroup(std::vector<TargetKey> targets, uint64_t tenant,
+                            std::function<void()> work);
+
   const CommitQueueOptions& options() const { return options_; }
 
  private:
+  struct TargetQueue;
+  // The shared state of one SubmitExclusiveGroup.
+  struct Group {
+    size_t needed = 0;
+    // Targets the group holds so far (in flight, idle), but not the last.
+    std::vector<TargetQueue*> held;
+    std::function<void()> work;
+  };
   struct Pending {
     Request request;
     std::function<void()> exclusive;  // set for SubmitExclusive
+    std::shared_ptr<Group> group;     // set for SubmitExclusiveGroup
     bool Coalescable() const;
   };
   struct TargetQueue {
@@ -121,9 +143,13 @@ class CommitQueue {
     TargetQueue* target = nullptr;
     std::unique_ptr<Pending> run;
     std::vector<std::unique_ptr<Pending>> superseded;
+    // A group's other targets, held until its work has run.
+    std::vector<TargetQueue*> also_held;
   };
 
-  void Enqueue(std::unique_ptr<Pending> pending) ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues each of `pendings` at its target, all under one lock.
+  void Enqueue(std::vector<std::unique_ptr<Pending>> pendings)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Commits batches until none is ready; the caller was counted in
   // committers_, and is not any more when this returns.
   void CommitWhileReady() ABSL_LOCKS_EXCLUDED(mu_);
@@ -135,6 +161,7 @@ class CommitQueue {
   // writes `slot` still holds (its winner failed) at the head of its
   // target's queue, and makes the target ready again (or forgets it).
   void Land(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LandTarget(TargetQueue* target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileReplacer* const replacer_;
   const CommitQueueOptions options_;

@@ -331,6 +331,24 @@ void FileReplacer::CommitBatch(absl::Span<BatchEntry> batch,
   }
 }
 
+absl::StatusOr<PreparedFile> FileReplacer::Prepare(
+    StagedFile& staged, const CommitOptions& options) {
+  if (staged.failed_ || !staged.sealed_) {
+    return absl::FailedPreconditionError(staged.failed_
+                                             ? "an earlier append failed"
+                                             : "the content was not sealed");
+  }
+  BatchEntry entry;
+  entry.staged = &staged;
+  entry.options = &options;
+  Publication p(entry);
+  absl::Status status = DecideCreateOrReplace(p);
+  if (status.ok()) status = VerifyContent(p);
+  if (status.ok()) status = PrepareTempFile(p);
+  if (!status.ok()) return status;
+  return PreparedFile{std::move(p.result), std::move(p.own)};
+}
+
 // 1. What is at the target now decides create vs replace, and the mode and
 // owner of the new file.
 absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {

@@ -89,6 +89,7 @@ inline constexpr uint64_t kWriteBehindBytes = 8 << 20;
 inline constexpr uint64_t kWriteBehindDepth = 4;
 
 class FileReplacer;
+class SetReplacer;
 
 // New content on its way to a target: a temp file beside the target that
 // collects data. Destroying a StagedFile that was not committed removes the
@@ -116,6 +117,7 @@ class StagedFile {
 
  private:
   friend class FileReplacer;
+  friend class SetReplacer;
   StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
              std::string temp_name, UniqueFd fd, uint64_t sequence);
 
@@ -139,6 +141,14 @@ class StagedFile {
   uint64_t written_back_ = 0;  // bytes handed to WriteBehind
   bool needs_cleanup_ = true;
   bool failed_ = false;
+};
+
+// A staged file made ready to publish (FileReplacer::Prepare).
+struct PreparedFile {
+  // What Commit would answer if it published now.
+  CommitResult result;
+  // The temp file as written, seen through our own fd.
+  FileInfo own;
 };
 
 // One write of a batch (FileReplacer::CommitBatch).
@@ -210,6 +220,26 @@ class FileReplacer {
   // its StagedFile is destroyed, so callers can answer first.
   void CommitBatch(absl::Span<BatchEntry> batch, FlushStrategy flush);
 
+  // The steps of Commit before its flush, for callers that publish
+  // themselves (SetReplacer): checks the target against `options` (create
+  // or replace, if_absent, if_match, allow_overwrite), the content's digest,
+  // and gives the temp file its mode, owner and an mtime later than the
+  // file it replaces. Nothing is flushed or published; on error the temp
+  // file stays for its owner to discard. `staged` must be sealed.
+  absl::StatusOr<PreparedFile> Prepare(StagedFile& staged,
+                                       const CommitOptions& options);
+
+  // Makes good every earlier failed directory fsync (see
+  // DirectorySyncDebt); nothing more may be published until it succeeds.
+  absl::Status SettleSyncDebt() { return sync_debt_.Settle(*fs_); }
+
+  // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
+  // logged once and counts as success. A success pays the directory's
+  // entry in the sync debt, if any; a failure is only returned (the caller
+  // decides whether it was made good, or records it with AddSyncDebt).
+  absl::Status SyncDirectory(int dir_fd);
+  void AddSyncDebt(int dir_fd) { sync_debt_.Add(*fs_, dir_fd); }
+
   // Stage + Append + Commit of a whole content in one call.
   absl::StatusOr<CommitResult> Write(int dir_fd, const std::string& leaf,
                                      absl::string_view data,
@@ -255,12 +285,6 @@ class FileReplacer {
   absl::Status RolledBack(Publication& p, const absl::Status& sync_error,
                           const absl::Status& undone,
                           const absl::Status& resynced);
-
-  // Fsyncs directory `dir_fd`. UNIMPLEMENTED (the filesystem cannot) is
-  // logged once and counts as success. A success pays the directory's
-  // entry in sync_debt_, if any; a failure is only returned (the caller
-  // decides whether it was made good).
-  absl::Status SyncDirectory(int dir_fd);
 
   // Sets the mtime of the file at `fd` to max(now, `old_mtime_ns` + 1ns),
   // growing the increment where the filesystem's timestamp granularity

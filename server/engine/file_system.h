@@ -142,6 +142,15 @@ class FileSystem {
   virtual absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
       int dir_fd) = 0;
 
+  // Reads the whole regular file `name` in `dir_fd` (never following a
+  // symlink, never blocking on a FIFO). FAILED_PRECONDITION for anything
+  // but a regular file, RESOURCE_EXHAUSTED if it holds more than
+  // `max_bytes`. For the daemon's own small records (set commit records),
+  // not for callers' content.
+  virtual absl::StatusOr<std::string> ReadFileAt(int dir_fd,
+                                                 const std::string& name,
+                                                 size_t max_bytes) = 0;
+
   // Removes the empty directory `name` from `dir_fd`.
   virtual absl::Status RemoveDirectory(int dir_fd, const std::string& name) = 0;
 

@@ -211,6 +211,34 @@ absl::Status PosixFileSystem::MakeDirectory(int dir_fd,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> PosixFileSystem::ReadFileAt(
+    int dir_fd, const std::string& name, size_t max_bytes) {
+  const std::string what = absl::StrCat("read(", name, ")");
+  UniqueFd fd(openat(dir_fd, name.c_str(),
+                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid()) return SyscallError(errno, what);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return SyscallError(errno, what);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": not a regular file"));
+  }
+  std::string content;
+  char buffer[8192];
+  while (true) {
+    const ssize_t got = read(fd.get(), buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return SyscallError(errno, what);
+    if (got == 0) break;
+    if (content.size() + static_cast<size_t>(got) > max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(what, ": more than ", max_bytes, " bytes"));
+    }
+    content.append(buffer, static_cast<size_t>(got));
+  }
+  return content;
+}
+
 absl::StatusOr<std::vector<DirectoryEntry>> PosixFileSystem::ListDirectory(
     int dir_fd) {
   // readdir consumes its own fd; reopen so the caller's fd keeps its offset.

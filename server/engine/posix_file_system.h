@@ -30,6 +30,8 @@ class PosixFileSystem : public FileSystem {
   absl::Status MakeDirectory(int dir_fd, const std::string& name) override;
   absl::StatusOr<std::vector<DirectoryEntry>> ListDirectory(
       int dir_fd) override;
+  absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name,
+                                         size_t max_bytes) override;
   absl::Status RemoveDirectory(int dir_fd, const std::string& name) override;
   absl::Status Rename(int dir_fd, const std::string& from,
                       const std::string& to, RenameMode mode) override;

@@ -11,6 +11,8 @@
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/engine/file_replacer.h"
+#include "server/engine/set_record.h"
+#include "server/engine/set_recovery.h"
 
 namespace durable {
 
@@ -50,6 +52,18 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
                               "\": ", entries.status().message()));
       continue;
     }
+    // Committed sets first: their content is in temp files here or below.
+    bool recovered = false;
+    for (const DirectoryEntry& entry : *entries) {
+      if (!entry.is_regular || !IsSetRecordName(entry.name)) continue;
+      absl::Status finished =
+          RecoverSetRecord(fs, dir->get(), entry.name, next.path);
+      if (!finished.ok()) return finished;
+      ++result.sets_finished;
+      recovered = true;
+    }
+    if (recovered) entries = fs.ListDirectory(dir->get());
+    if (!entries.ok()) return entries.status();
     for (const DirectoryEntry& entry : *entries) {
       const std::string path = absl::StrCat(next.path, "/", entry.name);
       if (entry.is_regular && IsTempFileName(entry.name)) {

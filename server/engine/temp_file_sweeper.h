@@ -12,6 +12,7 @@ namespace durable {
 struct SweepResult {
   uint64_t removed = 0;      // temp files removed
   uint64_t directories = 0;  // directories visited
+  uint64_t sets_finished = 0;  // committed sets completed (RecoverSetRecord)
 };
 
 // Start-up recovery: removes the temp files an earlier crash may have left
@@ -20,6 +21,13 @@ struct SweepResult {
 // files whose name IsTempFileName() are touched; the walk never follows a
 // symlink or crosses a mount point (OpenDirectoryBeneath). Unreadable
 // subdirectories are skipped and reported in the log.
+//
+// In each directory it first finishes every committed set whose record
+// (IsSetRecordName) lies there, before removing any temp file there or
+// below: a set's members are all beneath its record. If finishing one
+// fails, the sweep stops with that error and removes nothing more, since
+// the remaining temp files may be the set's content; the daemon must not
+// start then.
 //
 // Must run before the daemon serves requests: a temp file of a write in
 // progress looks the same as a leftover.

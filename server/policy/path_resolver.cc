@@ -233,6 +233,15 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
     RemoveCreatedDirectories(fs, target);
     return dir_info.status();
   }
+  if (options.keep_root) {
+    target.root = UniqueFd(fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+    if (!target.root.valid()) {
+      RemoveCreatedDirectories(fs, target);
+      return SyscallError(errno, "fcntl(F_DUPFD_CLOEXEC) of the root");
+    }
+    target.relative_parent =
+        grant->relative_parent.empty() ? "." : grant->relative_parent;
+  }
   if (rule.has_quota()) {
     if (caller_root.valid()) {
       target.quota_root = std::move(caller_root);

@@ -35,6 +35,11 @@ struct ResolvedTarget {
   UniqueFd quota_root;
   UniqueFd dir;
   TargetKey key;  // key.leaf is the final path component
+  // The caller's root, opened, and the parent directory's path beneath it
+  // ("." for the root itself); only with ResolveOptions::keep_root (sets
+  // keep their commit record there).
+  UniqueFd root;
+  std::string relative_parent;
   // Directories created for this target (create_parents), outermost first.
   std::vector<CreatedDirectory> created_directories;
 };
@@ -48,6 +53,8 @@ struct ResolveOptions {
   bool create_root = false;
   // Where directories being created are registered until durable.
   PendingDirectories* pending_directories = nullptr;
+  // Fill in ResolvedTarget::root and relative_parent.
+  bool keep_root = false;
 };
 
 // Turns a client's path (absolute, or "name:relative", see

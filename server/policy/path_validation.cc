@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/engine/file_replacer.h"
+#include "server/engine/set_record.h"
 
 namespace durable {
 
@@ -65,6 +66,12 @@ absl::Status ValidatePathText(absl::string_view path, bool relative) {
       return absl::InvalidArgumentError(
           absl::StrCat("names beginning with \"", kTempFilePrefix,
                        "\" are reserved for durabled's temporary files"));
+    }
+    if (absl::StartsWith(component, kSetRecordPrefix)) {
+      // Start-up recovery reads such files as set commit records.
+      return absl::InvalidArgumentError(
+          absl::StrCat("names beginning with \"", kSetRecordPrefix,
+                       "\" are reserved for durabled's set commit records"));
     }
     if (component.size() > NAME_MAX) {
       return absl::InvalidArgumentError(

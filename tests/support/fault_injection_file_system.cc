@@ -222,6 +222,12 @@ FaultInjectionFileSystem::ListDirectory(int dir_fd) {
              [&] { return base_->ListDirectory(dir_fd); });
 }
 
+absl::StatusOr<std::string> FaultInjectionFileSystem::ReadFileAt(
+    int dir_fd, const std::string& name, size_t max_bytes) {
+  return Run(MakeCall(Operation::kReadFileAt, name),
+             [&] { return base_->ReadFileAt(dir_fd, name, max_bytes); });
+}
+
 absl::string_view OperationName(Operation operation) {
   switch (operation) {
     case Operation::kOpenDirectoryBeneath:
@@ -252,6 +258,8 @@ absl::string_view OperationName(Operation operation) {
       return "RemoveDirectory";
     case Operation::kListDirectory:
       return "ListDirectory";
+    case Operation::kReadFileAt:
+      return "ReadFileAt";
     case Operation::kSetModificationTime:
       return "SetModificationTime";
     case Operation::kSyncFilesystem:

@@ -62,6 +62,7 @@ class FaultInjectionFileSystem : public FileSystem {
     kMakeDirectory,
     kRemoveDirectory,
     kListDirectory,
+    kReadFileAt,
     kSetModificationTime,
     kSyncFilesystem,
     kWriteBehind,

@@ -59,6 +59,10 @@ class ForwardingFileSystem : public FileSystem {
       int dir_fd) override {
     return base_->ListDirectory(dir_fd);
   }
+  absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name,
+                                         size_t max_bytes) override {
+    return base_->ReadFileAt(dir_fd, name, max_bytes);
+  }
   absl::Status RemoveDirectory(int dir_fd, const std::string& name) override {
     return base_->RemoveDirectory(dir_fd, name);
   }

@@ -582,6 +582,29 @@ absl::Status PowerLossFileSystem::MakeDirectory(int dir_fd,
   });
 }
 
+absl::StatusOr<std::string> PowerLossFileSystem::ReadFileAt(
+    int dir_fd, const std::string& name, size_t max_bytes) {
+  return Run(absl::StrCat("ReadFileAt(", name, ")"),
+             [&]() -> absl::StatusOr<std::string> {
+               const std::string what = absl::StrCat("read(", name, ")");
+               absl::StatusOr<uint64_t> dir = DirectoryOf(dir_fd);
+               if (!dir.ok()) return dir.status();
+               const auto& entries = inodes_.at(*dir).live.entries;
+               auto it = entries.find(name);
+               if (it == entries.end()) return SyscallError(ENOENT, what);
+               const Inode& file = inodes_.at(it->second);
+               if (file.is_directory) {
+                 return absl::FailedPreconditionError(
+                     absl::StrCat(what, ": not a regular file"));
+               }
+               if (file.live.content.size() > max_bytes) {
+                 return absl::ResourceExhaustedError(
+                     absl::StrCat(what, ": more than ", max_bytes, " bytes"));
+               }
+               return file.live.content;
+             });
+}
+
 absl::StatusOr<std::vector<DirectoryEntry>> PowerLossFileSystem::ListDirectory(
     int dir_fd) {
   return Run("ListDirectory",

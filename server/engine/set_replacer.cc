@@ -1,0 +1,221 @@
+#include "server/engine/set_replacer.h"
+
+#include <memory>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "server/base/errno_status.h"
+#include "server/base/logging.h"
+#include "server/engine/etag.h"
+#include "server/engine/set_record.h"
+#include "server/engine/set_recovery.h"
+
+namespace durable {
+namespace {
+
+// Each distinct member directory once, in the order of its first member.
+std::vector<SetEntry*> DistinctDirectories(absl::Span<SetEntry> set) {
+  absl::flat_hash_set<std::tuple<uint64_t, uint64_t>> seen;
+  std::vector<SetEntry*> directories;
+  for (SetEntry& member : set) {
+    if (seen.insert({member.directory_device, member.directory_inode})
+            .second) {
+      directories.push_back(&member);
+    }
+  }
+  return directories;
+}
+
+}  // namespace
+
+absl::Status SetReplacer::Check(SetEntry& member) {
+  if (member.staged != nullptr) {
+    absl::StatusOr<PreparedFile> prepared =
+        replacer_->Prepare(*member.staged, *member.options);
+    if (!prepared.ok()) return prepared.status();
+    member.result = std::move(prepared->result);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<FileInfo> existing =
+      replacer_->InspectTarget(member.dir_fd, member.leaf, member.if_match);
+  if (!existing.ok()) return existing.status();
+  member.result.etag = EtagOf(*existing);
+  member.result.replaced_size = existing->size;
+  return absl::OkStatus();
+}
+
+absl::Status SetReplacer::MakeTempFilesDurable(absl::Span<SetEntry> set) {
+  for (SetEntry& member : set) {
+    if (member.staged == nullptr) continue;
+    absl::Status synced = fs_->SyncFile(member.staged->fd_.get());
+    if (!synced.ok()) {
+      member.status = Annotate(synced, "cannot flush the new content");
+      return member.status;
+    }
+  }
+  absl::Status settled = replacer_->SettleSyncDebt();
+  if (!settled.ok()) return Annotate(settled, "nothing was published, because");
+  // The temp names must survive a power cut as well as their data: after
+  // the commit point recovery finds the content by them.
+  for (SetEntry* directory : DistinctDirectories(set)) {
+    absl::Status synced = replacer_->SyncDirectory(directory->dir_fd);
+    if (!synced.ok()) {
+      directory->status =
+          Annotate(synced, "cannot make the temp files' names durable");
+      return directory->status;
+    }
+  }
+  // Nobody may have put another file under a temp name (anyone who may
+  // write the directory could): what is published must be what we wrote.
+  for (SetEntry& member : set) {
+    if (member.staged == nullptr) continue;
+    absl::StatusOr<FileInfo> own = fs_->Stat(member.staged->fd_.get());
+    absl::StatusOr<FileInfo> named =
+        fs_->LookUp(member.dir_fd, member.staged->temp_name_);
+    if (!own.ok() || !named.ok() || own->device != named->device ||
+        own->inode != named->inode) {
+      member.status = absl::AbortedError(
+          "the temp file was replaced by another process before the set was "
+          "committed; nothing was published");
+      return member.status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SetReplacer::WriteRecord(absl::Span<SetEntry> set,
+                                                     int record_dir_fd) {
+  SetRecord record;
+  for (const SetEntry& member : set) {
+    SetRecord::Member recorded;
+    recorded.remove = member.staged == nullptr;
+    recorded.directory = member.record_path;
+    recorded.leaf = member.leaf;
+    if (recorded.remove) {
+      recorded.etag = member.result.etag;
+    } else {
+      recorded.temp = member.staged->temp_name_;
+    }
+    record.members.push_back(std::move(recorded));
+  }
+  const std::string name = RandomSetRecordName();
+  absl::StatusOr<std::unique_ptr<StagedFile>> staged =
+      replacer_->Stage(record_dir_fd, name);
+  if (!staged.ok()) {
+    return Annotate(staged.status(), "cannot create the set's commit record");
+  }
+  StagedFile& file = **staged;
+  absl::Status status = file.Append(EncodeSetRecord(record));
+  if (status.ok()) status = file.Seal(std::nullopt);
+  if (status.ok()) status = fs_->SyncFile(file.fd_.get());
+  if (status.ok()) {
+    status = fs_->Rename(record_dir_fd, file.temp_name_, name,
+                         RenameMode::kNoReplace);
+  }
+  if (!status.ok()) {
+    return Annotate(status,
+                    "cannot write the set's commit record; nothing was "
+                    "published");
+  }
+  file.needs_cleanup_ = false;  // it is the record now
+  // The commit point.
+  status = replacer_->SyncDirectory(record_dir_fd);
+  if (status.ok()) return name;
+  absl::Status undone = fs_->Unlink(record_dir_fd, name);
+  absl::Status resynced =
+      undone.ok() ? replacer_->SyncDirectory(record_dir_fd) : undone;
+  if (resynced.ok()) {
+    return Annotate(status,
+                    "cannot make the set's commit record durable; nothing was "
+                    "published");
+  }
+  replacer_->AddSyncDebt(record_dir_fd);
+  KeepForRecovery(set);
+  return absl::UnknownError(absl::StrCat(
+      "outcome unknown: cannot make the set's commit record durable (",
+      status.message(), ") nor remove it durably (", resynced.message(),
+      "); nothing was published yet, and the daemon's next start finishes "
+      "the set if the record survived"));
+}
+
+absl::Status SetReplacer::Publish(absl::Span<SetEntry> set, int record_dir_fd,
+                                  const std::string& record_name) {
+  absl::Status first_error;
+  std::string failed_leaf;
+  for (SetEntry& member : set) {
+    absl::Status status;
+    if (member.staged != nullptr) {
+      status = fs_->Rename(member.dir_fd, member.staged->temp_name_,
+                           member.leaf, RenameMode::kReplace);
+      if (status.ok()) member.staged->needs_cleanup_ = false;
+    } else {
+      status = fs_->Unlink(member.dir_fd, member.leaf);
+    }
+    if (!status.ok() && first_error.ok()) {
+      first_error = status;
+      failed_leaf = member.leaf;
+    }
+  }
+  for (SetEntry* directory : DistinctDirectories(set)) {
+    absl::Status synced = replacer_->SyncDirectory(directory->dir_fd);
+    if (!synced.ok()) {
+      replacer_->AddSyncDebt(directory->dir_fd);
+      if (first_error.ok()) {
+        first_error = synced;
+        failed_leaf = directory->leaf;
+      }
+    }
+  }
+  if (!first_error.ok()) {
+    KeepForRecovery(set);
+    // Finishing is the only way left; try once more, as recovery would.
+    absl::Status finished =
+        RecoverSetRecord(*fs_, record_dir_fd, record_name, "(set root)");
+    if (finished.ok()) {
+      LogWarning(absl::StrCat("publishing a set failed at first (",
+                              first_error.message(), ") but was finished"));
+      return absl::OkStatus();
+    }
+    LogError(absl::StrCat("set commit record ", record_name,
+                          " is kept: publishing ", EscapeName(failed_leaf),
+                          " failed (", first_error.message(),
+                          "); the next start finishes the set"));
+    return absl::UnknownError(absl::StrCat(
+        "outcome unknown: the set was committed, but publishing ",
+        failed_leaf, " failed (", first_error.message(),
+        "); the daemon's next start finishes the set"));
+  }
+  absl::Status retired = fs_->Unlink(record_dir_fd, record_name);
+  if (!retired.ok()) {
+    // Harmless: recovery finds every member done and removes it.
+    LogWarning(absl::StrCat("cannot remove set commit record ", record_name,
+                            ": ", retired.message()));
+  }
+  return absl::OkStatus();
+}
+
+void SetReplacer::KeepForRecovery(absl::Span<SetEntry> set) {
+  for (SetEntry& member : set) {
+    if (member.staged != nullptr) member.staged->needs_cleanup_ = false;
+  }
+}
+
+absl::Status SetReplacer::Commit(absl::Span<SetEntry> set, int record_dir_fd) {
+  for (SetEntry& member : set) {
+    absl::Status checked = Check(member);
+    if (!checked.ok()) {
+      member.status = checked;
+      return checked;
+    }
+  }
+  absl::Status durable = MakeTempFilesDurable(set);
+  if (!durable.ok()) return durable;
+  absl::StatusOr<std::string> record = WriteRecord(set, record_dir_fd);
+  if (!record.ok()) return record.status();
+  return Publish(set, record_dir_fd, *record);
+}
+
+}  // namespace durable

@@ -1,0 +1,91 @@
+#ifndef DURABLED_SERVER_ENGINE_SET_REPLACER_H_
+#define DURABLED_SERVER_ENGINE_SET_REPLACER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "server/engine/file_replacer.h"
+#include "server/engine/file_system.h"
+
+namespace durable {
+
+// One member of a set (SetReplacer::Commit).
+struct SetEntry {
+  // A write member: its sealed staged file and how to publish it. Null for
+  // a remove member.
+  StagedFile* staged = nullptr;
+  const CommitOptions* options = nullptr;
+  // The member's directory (for a write, the staged file's) and name.
+  int dir_fd = -1;
+  std::string leaf;
+  // A remove member: non-empty means it must have this etag.
+  std::string if_match;
+  // The member's directory relative to the set's record directory ("." or
+  // components separated by '/'), for recovery.
+  std::string record_path;
+  // The member's directory as (device, inode): members that share one
+  // share its fsyncs.
+  uint64_t directory_device = 0;
+  uint64_t directory_inode = 0;
+  // Set by Commit: for a write what Commit would have answered; for a
+  // remove `etag` is the removed file's.
+  CommitResult result;
+  // Set by Commit on the member whose check or step ended the set.
+  absl::Status status;
+};
+
+// The set commit protocol: every member is published, or none is. The
+// caller holds every member's target (CommitQueue::SubmitExclusiveGroup)
+// for the whole of Commit:
+//
+//   1. Check every member: a write as FileReplacer::Prepare does (also
+//      mode, owner and mtime of its temp file), a remove as
+//      FileReplacer::InspectTarget with its if_match.
+//   2. Flush every temp file (fsync), make good earlier failed directory
+//      fsyncs, then fsync each member directory so the temp names are
+//      durable too, and check that each temp name still holds our inode.
+//   3. Write the commit record (SetRecord) to a temp file in the record
+//      directory, fsync it, rename it to its record name and fsync the
+//      record directory. This fsync is the commit point: before it a crash
+//      leaves every target old (the start-up sweep removes the temp files),
+//      after it recovery (RecoverSets) finishes the set.
+//   4. Publish: rename each temp file over its target, unlink each remove
+//      member; then fsync each member directory.
+//   5. Retire the record (unlink; not fsynced, recovery is idempotent).
+//
+// A failure in steps 1-3 publishes nothing: the temp files stay for their
+// owners to discard, the record (if written) is removed, and Commit
+// returns the error (also set on the member it concerns, if one). If the
+// record's fsync fails and removing it cannot be made durable, or a step
+// of 4 fails, the set's outcome is decided at the next start: Commit
+// returns UNKNOWN, keeps the record and the unpublished temp files, and
+// recovery completes the set. Readers opening members one by one during
+// step 4 may see some old and some new.
+class SetReplacer {
+ public:
+  SetReplacer(FileSystem* fs, FileReplacer* replacer)
+      : fs_(fs), replacer_(replacer) {}
+
+  absl::Status Commit(absl::Span<SetEntry> set, int record_dir_fd);
+
+ private:
+  absl::Status Check(SetEntry& member);
+  absl::Status MakeTempFilesDurable(absl::Span<SetEntry> set);
+  // Writes the record durably and returns its name; on error nothing of it
+  // is left, or (UNKNOWN) the record may be durable.
+  absl::StatusOr<std::string> WriteRecord(absl::Span<SetEntry> set,
+                                          int record_dir_fd);
+  // Steps 4-5; UNKNOWN if any part failed.
+  absl::Status Publish(absl::Span<SetEntry> set, int record_dir_fd,
+                       const std::string& record_name);
+  // Leaves every unpublished temp file of `set` in place for recovery.
+  void KeepForRecovery(absl::Span<SetEntry> set);
+
+  FileSystem* const fs_;
+  FileReplacer* const replacer_;
+};
+
+}  // namespace durable
+
+#endif  // DURABLED_SERVER_ENGINE_SET_REPLACER_H_
