@@ -614,22 +614,21 @@ absl::StatusOr<std::vector<std::string>> Runner::RunCase(
   etags_.clear();
   RETURN_IF_ERROR(CheckFields(absl::StrCat("case ", case_name_), test_case,
                               {"name", "setup", "steps", "files"}));
-  absl::StatusOr<std::vector<std::string>> problems;
-  absl::Status prepared;
+  // Each listed root gets a fresh directory for the case (removed after
+  // it); a directory that cannot be made fails the case.
+  absl::Status made;
   for (const std::string& root : roots) {
     const std::string dir = CaseDir(root);
-    prepared = RemoveTree(dir);
-    if (!prepared.ok()) break;
-    if (mkdir(dir.c_str(), 0755) != 0 || chmod(dir.c_str(), 0755) != 0) {
-      prepared = ErrnoError("mkdir", dir);
-      break;
+    made = RemoveTree(dir);
+    if (made.ok() &&
+        (mkdir(dir.c_str(), 0755) != 0 || chmod(dir.c_str(), 0755) != 0)) {
+      made = ErrnoError("mkdir", dir);
     }
+    if (!made.ok()) break;
   }
-  problems =
-      prepared.ok()
-          ? RunCaseBody(test_case)
-          : absl::StatusOr<std::vector<std::string>>(
-                std::vector<std::string>{std::string(prepared.message())});
+  absl::StatusOr<std::vector<std::string>> problems =
+      made.ok() ? RunCaseBody(test_case)
+                : std::vector<std::string>{std::string(made.message())};
   for (const std::string& root : roots) RemoveTree(CaseDir(root)).IgnoreError();
   return problems;
 }
@@ -663,7 +662,7 @@ absl::StatusOr<std::vector<std::string>> Runner::RunCaseBody(
     if (const Value* files = Find(test_case, "files")) {
       const Struct* states;
       ASSIGN_OR_RETURN(states, AsObject(*files, "files"));
-      // In the file's order is not kept by Struct; sorted, for stable output.
+      // (Struct keeps no order: in sorted order, for a stable output.)
       std::map<std::string, const Value*> sorted;
       for (const auto& [key, state] : states->fields()) sorted[key] = &state;
       for (const auto& [key, state] : sorted) {
