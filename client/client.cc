@@ -1,5 +1,7 @@
 #include "durable/client.h"
 
+#include "client_internal.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -12,7 +14,7 @@
 #include "utf8.h"
 
 namespace durable {
-namespace {
+namespace internal {
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& socket) {
   if (status.ok()) return absl::OkStatus();
@@ -27,6 +29,31 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& socket) {
                       message);
 }
 
+namespace {
+
+absl::Status CheckUtf8(absl::string_view what, const std::string& value,
+                       const std::string& path) {
+  if (IsValidUtf8(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      absl::CHexEscape(path), ": the ", what,
+      " is not valid UTF-8; the API carries it as a proto3 string, which must "
+      "be UTF-8"));
+}
+
+}  // namespace
+
+absl::Status CheckStrings(const std::string& path,
+                          const std::string& if_match) {
+  absl::Status status = CheckUtf8("path", path, path);
+  if (status.ok()) status = CheckUtf8("if_match etag", if_match, path);
+  return status;
+}
+
+absl::Status MovedFromError() {
+  return absl::FailedPreconditionError(
+      "this durable::Client was moved from; assign a Client to it first");
+}
+
 void ToProto(const WriteOptions& options, durable::v1::WriteOptions* proto) {
   proto->set_mode(options.mode);
   proto->set_if_absent(options.if_absent);
@@ -34,6 +61,15 @@ void ToProto(const WriteOptions& options, durable::v1::WriteOptions* proto) {
   proto->set_expected_sha256(options.expected_sha256);
   proto->set_create_parents(options.create_parents);
 }
+
+}  // namespace internal
+
+using internal::CheckStrings;
+using internal::FromGrpc;
+using internal::MovedFromError;
+using internal::ToProto;
+
+namespace {
 
 WriteResult FromProto(const durable::v1::WriteResponse& response) {
   WriteResult result;
@@ -45,29 +81,6 @@ WriteResult FromProto(const durable::v1::WriteResponse& response) {
   return result;
 }
 
-// proto3 strings must be UTF-8: protobuf would refuse to serialize the
-// request, and gRPC would report only an INTERNAL error without a message.
-absl::Status CheckUtf8(absl::string_view what, const std::string& value,
-                       const std::string& path) {
-  if (IsValidUtf8(value)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      absl::CHexEscape(path), ": the ", what,
-      " is not valid UTF-8; the API carries it as a proto3 string, which must "
-      "be UTF-8"));
-}
-
-absl::Status CheckStrings(const std::string& path,
-                          const std::string& if_match = "") {
-  absl::Status status = CheckUtf8("path", path, path);
-  if (status.ok()) status = CheckUtf8("if_match etag", if_match, path);
-  return status;
-}
-
-absl::Status MovedFromError() {
-  return absl::FailedPreconditionError(
-      "this durable::Client was moved from; assign a Client to it first");
-}
-
 }  // namespace
 
 std::string DefaultSocketPath() {
@@ -77,17 +90,6 @@ std::string DefaultSocketPath() {
   }
   return kDefaultSocketPath;
 }
-
-struct Client::Stub {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<durable::v1::DurableWriter::Stub> writer;
-
-  void SetDeadline(grpc::ClientContext& context,
-                   const ClientOptions& options) const {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(options.timeout));
-  }
-};
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
   grpc::ChannelArguments arguments;

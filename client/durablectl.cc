@@ -5,6 +5,7 @@
 // Exit codes (stable, for scripts) are listed in kUsage.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@
 #include "durable/client.h"
 #include "json_writer.h"
 #include "openmetrics.h"
+#include "write_set_plan.h"
 
 namespace {
 
@@ -48,6 +50,9 @@ Commands:
                       and atomically; content over 4 MiB is streamed
   stat PATH           print size, mode, owner, modification time and etag
   rm PATH             remove PATH durably
+  write-set MANIFEST  change several files together: all or none
+  write-set --from-dir=DIR --to=SUB
+                      make SUB hold DIR's files, all or none
   whoami              print your uid, gids, cgroup and unit as the daemon sees
                       them, and where you may write (with root names)
   stats               print the daemon's counters (root or the daemon's uid)
@@ -65,6 +70,17 @@ stat:
   --json              print one JSON object (mode and times as numbers)
 rm:
   --if-match=ETAG     remove only version ETAG
+write-set:
+  MANIFEST            a file (- for standard input), one member per line:
+                        write TARGET FILE [mode=OCTAL] [if-absent]
+                              [if-match=ETAG] [sha256=HEX] [parents]
+                        remove TARGET [if-match=ETAG]
+                      fields separated by tabs (or spaces if a line has none)
+  --from-dir=DIR      write each regular file under DIR to the same place
+                      under --to=SUB (a host path)
+  --to=SUB            where --from-dir's files go
+  --delete            also remove SUB's files that DIR lacks
+  --parents           create missing directories under SUB
 whoami:
   --json              print one JSON object
 stats:
@@ -595,11 +611,116 @@ int Stats(durable::Client& client, const std::vector<std::string>& args) {
   return kOk;
 }
 
+// A regular file's content for a set member, read as the set is sent.
+durable::ChunkSource FileChunks(std::shared_ptr<ContentSource> file) {
+  return [file](char* buffer, size_t capacity) {
+    return file->Read(buffer, capacity);
+  };
+}
+
+int WriteSet(durable::Client& client, const std::vector<std::string>& args) {
+  std::string from_dir, to;
+  bool remove_extra = false, parents = false;
+  bool progress = isatty(STDERR_FILENO);
+  std::optional<std::string> manifest_path;
+  for (const std::string& arg : args) {
+    std::optional<Flag> flag = ParseFlag(arg);
+    if (!flag.has_value()) {
+      if (manifest_path.has_value()) {
+        return UsageError(absl::StrCat("write-set: unexpected argument ", arg));
+      }
+      manifest_path = arg;
+    } else if (flag->name == "from-dir" && flag->value.has_value()) {
+      from_dir = *flag->value;
+    } else if (flag->name == "to" && flag->value.has_value()) {
+      to = *flag->value;
+    } else if (flag->name == "delete" && !flag->value.has_value()) {
+      remove_extra = true;
+    } else if (flag->name == "parents" && !flag->value.has_value()) {
+      parents = true;
+    } else if (flag->name == "no-progress" && !flag->value.has_value()) {
+      progress = false;
+    } else {
+      return UsageError(
+          absl::StrCat("write-set: unknown or malformed option ", arg));
+    }
+  }
+  const bool from_directory = !from_dir.empty() || !to.empty();
+  if (from_directory == manifest_path.has_value()) {
+    return UsageError(
+        "write-set needs a MANIFEST or --from-dir=DIR and --to=SUB");
+  }
+  if (from_directory && (from_dir.empty() || to.empty())) {
+    return UsageError("write-set: --from-dir and --to go together");
+  }
+  if (!from_directory && (remove_extra || parents)) {
+    return UsageError("write-set: --delete and --parents need --from-dir");
+  }
+  std::string cwd(PATH_MAX, '\0');
+  if (getcwd(cwd.data(), cwd.size()) == nullptr) {
+    return Fail("write-set",
+                absl::InternalError(absl::StrCat(
+                    "cannot read the working directory: ", strerror(errno))));
+  }
+  cwd.resize(strlen(cwd.c_str()));
+  absl::StatusOr<std::vector<durable::cli::PlannedMember>> plan;
+  if (from_directory) {
+    plan = durable::cli::PlanDirectoryReplace(
+        from_dir, durable::cli::ResolveCliPathAgainst(to, cwd), remove_extra,
+        parents);
+  } else {
+    absl::StatusOr<ContentSource> source = ContentSource::Open(*manifest_path);
+    if (!source.ok()) return Fail("write-set", source.status());
+    std::string text;
+    absl::Status read = ReadHead(*source, 16 << 20, source->KnownSize(), &text);
+    if (!read.ok()) return Fail("write-set", read);
+    plan = durable::cli::ParseSetManifest(text, cwd);
+  }
+  if (!plan.ok()) return Fail("write-set", plan.status());
+
+  durable::WriteSetBuilder set;
+  for (durable::cli::PlannedMember& member : *plan) {
+    if (member.remove) {
+      set.Remove(member.target, member.if_match);
+      continue;
+    }
+    absl::StatusOr<ContentSource> file =
+        ContentSource::Open(member.source_file);
+    if (!file.ok()) return Fail("write-set", file.status());
+    const uint64_t size = file->KnownSize();
+    set.WriteFrom(member.target,
+                  FileChunks(std::make_shared<ContentSource>(*std::move(file))),
+                  size, member.options);
+  }
+  durable::ProgressCallback on_progress;
+  if (progress && set.content_bytes() > client.options().stream_threshold) {
+    on_progress = TerminalProgress(absl::StrCat(set.size(), " members"));
+  }
+  absl::StatusOr<std::vector<durable::SetMemberResult>> results =
+      client.WriteSet(set, on_progress);
+  if (!results.ok()) {
+    if (on_progress) std::cerr << "\n";
+    return Fail("write-set", results.status());
+  }
+  for (const durable::SetMemberResult& result : *results) {
+    if (result.removed) {
+      std::cout << result.path << ": removed, etag was " << result.etag << "\n";
+    } else {
+      std::cout << result.path << ": " << result.size << " bytes "
+                << (result.created ? "created" : "replaced") << ", sha256 "
+                << absl::BytesToHexString(result.sha256) << ", etag "
+                << result.etag << "\n";
+    }
+  }
+  return kOk;
+}
+
 int RunCommand(durable::Client& client, const std::string& command,
                const std::vector<std::string>& args) {
   if (command == "write") return Write(client, args);
   if (command == "stat") return Stat(client, args);
   if (command == "rm") return Remove(client, args);
+  if (command == "write-set") return WriteSet(client, args);
   if (command == "whoami") return WhoAmI(client, args);
   if (command == "stats") return Stats(client, args);
   return UsageError(absl::StrCat("unknown command \"", command, "\""));

@@ -28,6 +28,15 @@ std::string FormatAuditRecord(const AuditRecord& record) {
       CgroupFields(record.caller), DisplayPath(record.path), record.bytes,
       absl::StatusCodeToString(record.result.code()),
       absl::ToInt64Microseconds(record.latency));
+  if (!record.members.empty()) {
+    absl::StrAppend(&line, " members=", record.members.size(),
+                    " member_paths=[");
+    for (size_t i = 0; i < record.members.size(); ++i) {
+      absl::StrAppend(&line, i == 0 ? "\"" : ",\"",
+                      DisplayPath(record.members[i]), "\"");
+    }
+    absl::StrAppend(&line, "]");
+  }
   if (!record.result.ok()) {
     absl::StrAppend(&line, " reason=\"", absl::CEscape(record.result.message()),
                     "\"");

@@ -6,7 +6,8 @@ namespace durable {
 
 void CallAccounting::OnCallFinished(const FinishedCall& call) {
   EmitAuditRecord(AuditRecord{call.operation, call.caller, call.path,
-                              call.bytes, call.status, call.latency});
+                              call.bytes, call.status, call.latency,
+                              call.members});
   metrics_->RecordCall(call.operation != "remove", call.status, call.bytes,
                        call.latency);
 }

@@ -23,8 +23,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
-#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,6 +39,7 @@
 #include "server/engine/file_replacer.h"
 #include "server/engine/pending_directories.h"
 #include "server/engine/posix_file_system.h"
+#include "server/engine/set_replacer.h"
 #include "server/engine/temp_file_sweeper.h"
 #include "server/engine/usage_ledger.h"
 #include "server/policy/config_loader.h"
@@ -362,9 +363,12 @@ int Run() {
   limits.stream_idle_timeout = StreamIdleTimeout(config);
   limits.request_arrival_timeout =
       absl::Milliseconds(limits_config.request_arrival_timeout_ms());
+  limits.sets.max_members = limits_config.max_set_members();
+  limits.sets.max_bytes = limits_config.max_set_bytes();
+  SetReplacer sets(&fs, &replacer);
   DurableService service(
       WriteDependencies{&policies, &fs, &replacer, &commits, &admission,
-                        &pending_directories, &usage},
+                        &pending_directories, &usage, &sets},
       &peers, &workers, &watchdog, &accounting, limits);
 
   // 3. The gRPC server, with no listening port of its own.

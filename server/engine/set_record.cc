@@ -53,11 +53,10 @@ std::string RandomSetRecordName() {
 std::string EncodeSetRecord(const SetRecord& record) {
   std::string body = absl::StrCat(kMagic, "\n");
   for (const SetRecord::Member& member : record.members) {
-    absl::StrAppend(&body, member.remove ? "remove" : "write", "\t",
-                    absl::CEscape(member.directory), "\t",
-                    absl::CEscape(member.leaf), "\t",
-                    absl::CEscape(member.remove ? member.etag : member.temp),
-                    "\n");
+    absl::StrAppend(
+        &body, member.remove ? "remove" : "write", "\t",
+        absl::CEscape(member.directory), "\t", absl::CEscape(member.leaf), "\t",
+        absl::CEscape(member.remove ? member.etag : member.temp), "\n");
   }
   return absl::StrCat(body, kChecksum, Digest(body), "\n");
 }
@@ -68,8 +67,7 @@ absl::StatusOr<SetRecord> DecodeSetRecord(absl::string_view bytes) {
   if (last == absl::string_view::npos) return Malformed("no checksum line");
   absl::string_view body = bytes.substr(0, last + 1);
   absl::string_view checksum = bytes.substr(last + 1);
-  if (!absl::ConsumePrefix(&checksum, kChecksum) ||
-      checksum != Digest(body)) {
+  if (!absl::ConsumePrefix(&checksum, kChecksum) || checksum != Digest(body)) {
     return Malformed("checksum mismatch");
   }
   std::vector<absl::string_view> lines =

@@ -55,11 +55,12 @@ absl::Status RecoverSetRecord(FileSystem& fs, int dir_fd,
                    EscapeName(name), "\"");
   absl::StatusOr<std::string> bytes =
       fs.ReadFileAt(dir_fd, name, kMaxSetRecordBytes);
-  if (!bytes.ok()) return Annotate(bytes.status(), absl::StrCat("cannot read ", where));
+  if (!bytes.ok())
+    return Annotate(bytes.status(), absl::StrCat("cannot read ", where));
   absl::StatusOr<SetRecord> record = DecodeSetRecord(*bytes);
   if (!record.ok()) {
-    LogWarning(absl::StrCat("removing ", where, ": ",
-                            record.status().message()));
+    LogWarning(
+        absl::StrCat("removing ", where, ": ", record.status().message()));
     absl::Status removed = fs.Unlink(dir_fd, name);
     return Annotate(removed, absl::StrCat("cannot remove ", where));
   }
@@ -68,8 +69,7 @@ absl::Status RecoverSetRecord(FileSystem& fs, int dir_fd,
   absl::flat_hash_set<std::tuple<uint64_t, uint64_t>> seen;
   std::vector<std::pair<UniqueFd, std::string>> directories;
   for (const SetRecord::Member& member : record->members) {
-    const std::string target =
-        absl::StrCat(member.directory, "/", member.leaf);
+    const std::string target = absl::StrCat(member.directory, "/", member.leaf);
     absl::StatusOr<UniqueFd> dir =
         fs.OpenDirectoryBeneath(dir_fd, member.directory);
     if (absl::IsNotFound(dir.status())) {

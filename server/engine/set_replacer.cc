@@ -21,8 +21,7 @@ std::vector<SetEntry*> DistinctDirectories(absl::Span<SetEntry> set) {
   absl::flat_hash_set<std::tuple<uint64_t, uint64_t>> seen;
   std::vector<SetEntry*> directories;
   for (SetEntry& member : set) {
-    if (seen.insert({member.directory_device, member.directory_inode})
-            .second) {
+    if (seen.insert({member.directory_device, member.directory_inode}).second) {
       directories.push_back(&member);
     }
   }
@@ -183,10 +182,10 @@ absl::Status SetReplacer::Publish(absl::Span<SetEntry> set, int record_dir_fd,
                           " is kept: publishing ", EscapeName(failed_leaf),
                           " failed (", first_error.message(),
                           "); the next start finishes the set"));
-    return absl::UnknownError(absl::StrCat(
-        "outcome unknown: the set was committed, but publishing ",
-        failed_leaf, " failed (", first_error.message(),
-        "); the daemon's next start finishes the set"));
+    return absl::UnknownError(
+        absl::StrCat("outcome unknown: the set was committed, but publishing ",
+                     failed_leaf, " failed (", first_error.message(),
+                     "); the daemon's next start finishes the set"));
   }
   absl::Status retired = fs_->Unlink(record_dir_fd, record_name);
   if (!retired.ok()) {

@@ -290,6 +290,12 @@ durable::v1::Limits EffectiveLimits(const DaemonConfig& config) {
   if (limits.max_grpc_threads() == 0) {
     limits.set_max_grpc_threads(kDefaultMaxGrpcThreads);
   }
+  if (limits.max_set_members() == 0) {
+    limits.set_max_set_members(kDefaultMaxSetMembers);
+  }
+  if (limits.max_set_bytes() == 0) {
+    limits.set_max_set_bytes(kDefaultMaxSetBytes);
+  }
   return limits;
 }
 

@@ -234,11 +234,14 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
     return dir_info.status();
   }
   if (options.keep_root) {
-    target.root = UniqueFd(fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
-    if (!target.root.valid()) {
+    // Opened afresh, not duplicated: the root handles are O_PATH, and the
+    // set's commit record is written and fsynced through this one.
+    absl::StatusOr<UniqueFd> root = fs.OpenDirectoryBeneath(root_fd, "");
+    if (!root.ok()) {
       RemoveCreatedDirectories(fs, target);
-      return SyscallError(errno, "fcntl(F_DUPFD_CLOEXEC) of the root");
+      return ExplainOpenFailure(root.status(), label);
     }
+    target.root = *std::move(root);
     target.relative_parent =
         grant->relative_parent.empty() ? "." : grant->relative_parent;
   }

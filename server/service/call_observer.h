@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "durable/v1/durable.pb.h"
 #include "server/base/peer_credentials.h"
 
@@ -13,12 +14,15 @@ namespace durable {
 
 // One finished write-like call, as the service saw it.
 struct FinishedCall {
-  absl::string_view operation;  // "write", "write_stream", "remove"
+  // "write", "write_stream", "remove", "write_set"
+  absl::string_view operation;
   const PeerCredentials& caller;
   absl::string_view path;  // as the caller sent it, unescaped
   uint64_t bytes = 0;
   const absl::Status& status;
   absl::Duration latency;
+  // A set's members' paths (`path` is the first).
+  absl::Span<const std::string> members = {};
 };
 
 // Where the service reports what it did: the daemon implements it with its

@@ -8,6 +8,7 @@
 #include "server/policy/path_resolver.h"
 #include "server/service/remove_operation.h"
 #include "server/service/rpc_conversions.h"
+#include "server/service/set_stream_reactor.h"
 #include "server/service/write_stream_reactor.h"
 
 namespace durable {
@@ -24,9 +25,10 @@ using durable::v1::WriteRequest;
 using durable::v1::WriteResponse;
 
 // A reactor that only reports an error (for an unidentified caller).
-class RejectReactor final : public grpc::ServerReadReactor<WriteChunk> {
+template <typename Chunk>
+class RejectReactor final : public grpc::ServerReadReactor<Chunk> {
  public:
-  explicit RejectReactor(const grpc::Status& status) { Finish(status); }
+  explicit RejectReactor(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
 };
 
@@ -99,10 +101,10 @@ DurableService::DurableService(const WriteDependencies& deps,
 void DurableService::Account(absl::string_view operation,
                              const PeerCredentials& caller,
                              absl::string_view path, uint64_t bytes,
-                             const absl::Status& status,
-                             absl::Time start) const {
+                             const absl::Status& status, absl::Time start,
+                             absl::Span<const std::string> members) const {
   observer_->OnCallFinished(FinishedCall{operation, caller, path, bytes, status,
-                                         absl::Now() - start});
+                                         absl::Now() - start, members});
 }
 
 void DurableService::ServeWrite(grpc::CallbackServerContext* context,
@@ -152,7 +154,9 @@ void DurableService::ServeWrite(grpc::CallbackServerContext* context,
 grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
     grpc::CallbackServerContext* context, WriteResponse* response) {
   absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
-  if (!caller.ok()) return new RejectReactor(ToGrpcStatus(caller.status()));
+  if (!caller.ok()) {
+    return new RejectReactor<WriteChunk>(ToGrpcStatus(caller.status()));
+  }
   const absl::Time start = absl::Now();
   const PeerCredentials who = *caller;
   return new WriteStreamReactor(
@@ -161,6 +165,26 @@ grpc::ServerReadReactor<WriteChunk>* DurableService::WriteStream(
       [this, who, start](const std::string& path, uint64_t bytes,
                          const absl::Status& status) {
         Account("write_stream", who, path, bytes, status, start);
+      });
+}
+
+grpc::ServerReadReactor<durable::v1::WriteSetChunk>* DurableService::WriteSet(
+    grpc::CallbackServerContext* context,
+    durable::v1::WriteSetResponse* response) {
+  absl::StatusOr<PeerCredentials> caller = peers_->Identify(context->peer());
+  if (!caller.ok()) {
+    return new RejectReactor<durable::v1::WriteSetChunk>(
+        ToGrpcStatus(caller.status()));
+  }
+  const absl::Time start = absl::Now();
+  const PeerCredentials who = *caller;
+  return new SetStreamReactor(
+      deps_, limits_.sets, workers_, watchdog_, limits_.stream_idle_timeout,
+      context, who, response,
+      [this, who, start](const std::vector<std::string>& paths, uint64_t bytes,
+                         const absl::Status& status) {
+        Account("write_set", who, paths.empty() ? "" : paths.front(), bytes,
+                status, start, paths);
       });
 }
 

@@ -6,6 +6,7 @@
 #include "absl/time/time.h"
 #include "durable/v1/durable.grpc.pb.h"
 #include "server/service/call_observer.h"
+#include "server/service/set_operation.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/unary_dispatcher.h"
 #include "server/service/worker_pool.h"
@@ -18,13 +19,14 @@ struct ServiceLimits {
   absl::Duration stream_idle_timeout = absl::Seconds(30);
   // How long a unary call's request message may take to arrive.
   absl::Duration request_arrival_timeout = absl::Seconds(10);
+  SetLimits sets;
 };
 
 // The gRPC face of durabled: finds the caller of each call in the
 // PeerRegistry, runs the operation under the current policy, answers and
-// audits. WriteStream is served by a callback reactor (so that idle streams
-// can be ended with a proper status). The unary methods (Write, Stat,
-// Remove, WhoAmI, GetStats) are marked generic and served by the
+// audits. WriteStream and WriteSet are served by callback reactors (so that
+// idle streams can be ended with a proper status). The unary methods (Write,
+// Stat, Remove, WhoAmI, GetStats) are marked generic and served by the
 // UnaryDispatcher this service owns, which main registers as the server's
 // callback generic service: a request that does not arrive in time is
 // dropped, and the blocking work runs on the worker pool, each caller (uid)
@@ -38,7 +40,10 @@ class DurableService final
                       durable::v1::DurableWriter::WithGenericMethod_GetStats<
                           durable::v1::DurableWriter::
                               WithCallbackMethod_WriteStream<
-                                  durable::v1::DurableWriter::Service>>>>>> {
+                                  durable::v1::DurableWriter::
+                                      WithCallbackMethod_WriteSet<
+                                          durable::v1::DurableWriter::
+                                              Service>>>>>>> {
  public:
   DurableService(const WriteDependencies& deps, const PeerRegistry* peers,
                  WorkerPool* workers, StreamWatchdog* watchdog,
@@ -51,6 +56,9 @@ class DurableService final
   grpc::ServerReadReactor<durable::v1::WriteChunk>* WriteStream(
       grpc::CallbackServerContext* context,
       durable::v1::WriteResponse* response) override;
+  grpc::ServerReadReactor<durable::v1::WriteSetChunk>* WriteSet(
+      grpc::CallbackServerContext* context,
+      durable::v1::WriteSetResponse* response) override;
 
   // The unary methods, each started on a worker thread by the dispatcher.
   // A write is answered through `reply` once the commit queue has
@@ -76,7 +84,8 @@ class DurableService final
   // Audit log and metrics for one finished write or remove.
   void Account(absl::string_view operation, const PeerCredentials& caller,
                absl::string_view path, uint64_t bytes,
-               const absl::Status& status, absl::Time start) const;
+               const absl::Status& status, absl::Time start,
+               absl::Span<const std::string> members = {}) const;
 
   const WriteDependencies deps_;
   const PeerRegistry* const peers_;

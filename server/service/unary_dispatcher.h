@@ -74,15 +74,16 @@ UnaryHandler AsyncTypedUnaryHandler(
       reply(parsed);
       return;
     }
-    typed(context, call->request, &call->response,
-          [call, response_bytes, reply = std::move(reply)](grpc::Status status) {
-            if (status.ok()) {
-              bool own_buffer = false;
-              status = grpc::SerializationTraits<Response>::Serialize(
-                  call->response, response_bytes, &own_buffer);
-            }
-            reply(status);
-          });
+    typed(
+        context, call->request, &call->response,
+        [call, response_bytes, reply = std::move(reply)](grpc::Status status) {
+          if (status.ok()) {
+            bool own_buffer = false;
+            status = grpc::SerializationTraits<Response>::Serialize(
+                call->response, response_bytes, &own_buffer);
+          }
+          reply(status);
+        });
   };
 }
 

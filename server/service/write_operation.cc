@@ -27,10 +27,6 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
   return absl::OkStatus();
 }
 
-namespace {
-
-// Whether the content fits the rule's max_file_size and the root's quota,
-// before anything is staged; holds the quota room in `quota`.
 absl::Status CheckRoom(const WriteDependencies& deps,
                        const ResolvedTarget& target,
                        std::optional<uint64_t> content_size,
@@ -52,7 +48,23 @@ absl::Status CheckRoom(const WriteDependencies& deps,
   return absl::OkStatus();
 }
 
-}  // namespace
+CommitOptions CommitOptionsFor(const RulePolicy& rule,
+                               const PeerCredentials& caller,
+                               const durable::v1::WriteOptions& options) {
+  CommitOptions commit;
+  commit.create_permissions = rule.create_mode;
+  if (options.mode() != 0) {
+    commit.requested_permissions = options.mode() & rule.max_mode;
+  }
+  commit.create_owner = rule.OwnerFor(caller);
+  commit.if_absent = options.if_absent();
+  commit.allow_overwrite = rule.allow_overwrite;
+  commit.if_match = options.if_match();
+  if (!options.expected_sha256().empty()) {
+    commit.expected_sha256 = options.expected_sha256();
+  }
+  return commit;
+}
 
 absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
     const WriteDependencies& deps, const PeerCredentials& caller,
@@ -98,19 +110,7 @@ absl::StatusOr<std::unique_ptr<WriteOperation>> WriteOperation::Begin(
   }
   if (!staged.ok()) return staged.status();
 
-  const RulePolicy& rule = *target->rule;
-  CommitOptions commit;
-  commit.create_permissions = rule.create_mode;
-  if (options.mode() != 0) {
-    commit.requested_permissions = options.mode() & rule.max_mode;
-  }
-  commit.create_owner = rule.OwnerFor(caller);
-  commit.if_absent = options.if_absent();
-  commit.allow_overwrite = rule.allow_overwrite;
-  commit.if_match = options.if_match();
-  if (!options.expected_sha256().empty()) {
-    commit.expected_sha256 = options.expected_sha256();
-  }
+  CommitOptions commit = CommitOptionsFor(*target->rule, caller, options);
   return std::unique_ptr<WriteOperation>(new WriteOperation(
       deps, caller.uid, *std::move(ticket), *std::move(target),
       *std::move(staged), std::move(commit), std::move(quota), content_size));

@@ -15,6 +15,7 @@
 #include "server/engine/file_replacer.h"
 #include "server/engine/file_system.h"
 #include "server/engine/pending_directories.h"
+#include "server/engine/set_replacer.h"
 #include "server/engine/usage_ledger.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
@@ -32,6 +33,8 @@ struct WriteDependencies {
   PendingDirectories* pending_directories = nullptr;
   // Quota accounting of the roots whose rules have one.
   UsageLedger* usage = nullptr;
+  // The commit protocol of WriteSet.
+  SetReplacer* sets = nullptr;
 };
 
 // One write from request to published file, shared by Write and
@@ -109,6 +112,19 @@ class WriteOperation {
 // INVALID_ARGUMENT unless `options` is well-formed on its own (mode bits,
 // digest length, no if_absent together with if_match).
 absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options);
+
+// RESOURCE_EXHAUSTED unless `content_size` (where known) fits the target's
+// rule's max_file_size and, where the rule has a quota, the root's quota;
+// holds that room in `quota`. Shared by single writes and sets.
+absl::Status CheckRoom(const WriteDependencies& deps,
+                       const ResolvedTarget& target,
+                       std::optional<uint64_t> content_size,
+                       UsageLedger::Reservation* quota);
+
+// How the engine publishes a write of `caller` with `options` under `rule`.
+CommitOptions CommitOptionsFor(const RulePolicy& rule,
+                               const PeerCredentials& caller,
+                               const durable::v1::WriteOptions& options);
 
 }  // namespace durable
 

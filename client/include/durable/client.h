@@ -161,6 +161,52 @@ struct DaemonStats {
 using ChunkSource =
     std::function<absl::StatusOr<size_t>(char* buffer, size_t capacity)>;
 
+// The members of one WriteSet: files that change together, all or none
+// (see Client::WriteSet). Members are sent in the order they are added.
+class WriteSetBuilder {
+ public:
+  // A member that makes `path` hold `data` (copied). `options` as for
+  // Client::Write; its on_progress is not used (see Client::WriteSet).
+  WriteSetBuilder& Write(std::string path, std::string data,
+                         WriteOptions options = {});
+  // A member whose content is what `source` yields, which must be exactly
+  // `size` bytes (else the set fails with INVALID_ARGUMENT and nothing is
+  // published). `source` is called while the set is sent.
+  WriteSetBuilder& WriteFrom(std::string path, ChunkSource source,
+                             uint64_t size, WriteOptions options = {});
+  // A member that removes `path`, which must exist; with `if_match` only
+  // that version.
+  WriteSetBuilder& Remove(std::string path, std::string if_match = "");
+
+  size_t size() const { return members_.size(); }
+  // The write members' sizes added up.
+  uint64_t content_bytes() const;
+
+ private:
+  friend class Client;
+  struct Member {
+    std::string path;
+    bool remove = false;
+    std::string if_match;  // remove
+    WriteOptions options;  // write
+    std::string data;      // write, unless `source` is set
+    ChunkSource source;
+    uint64_t size = 0;
+  };
+  std::vector<Member> members_;
+};
+
+// What became of one member of a set, in the order of the builder.
+struct SetMemberResult {
+  std::string path;
+  // A write: the new version's etag; a remove: the removed file's.
+  std::string etag;
+  uint64_t size = 0;     // a write's
+  std::string sha256;    // a write's, 32 raw bytes
+  bool created = false;  // a write that created the file
+  bool removed = false;  // a remove member
+};
+
 // A connection to durabled. Thread-safe; one Client may serve many threads.
 // Errors are the daemon's status codes and messages (see
 // proto/durable/v1/durable.proto); an unreachable daemon is UNAVAILABLE.
@@ -204,6 +250,16 @@ class Client {
                                      const std::string& if_match = "");
 
   absl::StatusOr<CallerInfo> WhoAmI();
+
+  // Publishes every member of `set` durably, or none: each target keeps
+  // its old content unless all get their new one, even across a crash of
+  // the daemon or a power cut. Members' content is streamed in chunks of
+  // chunk_size. `on_progress`, if set, gets the content bytes sent so far
+  // and the total. Errors name the member they concern; UNKNOWN means the
+  // daemon committed the set but could not finish publishing it now (its
+  // next start does).
+  absl::StatusOr<std::vector<SetMemberResult>> WriteSet(
+      const WriteSetBuilder& set, const ProgressCallback& on_progress = {});
 
   // The daemon's counters (root or the daemon's uid only).
   absl::StatusOr<DaemonStats> GetStats();
