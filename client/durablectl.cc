@@ -81,6 +81,7 @@ write-set:
   --to=SUB            where --from-dir's files go
   --delete            also remove SUB's files that DIR lacks
   --parents           create missing directories under SUB
+  --no-progress       no progress line on a terminal
 whoami:
   --json              print one JSON object
 stats:

@@ -114,15 +114,16 @@ expect() {
 }
 
 # What the brief asks for.
-expect "durablectl " help rm stat stats whoami write
-expect "durablectl wr" write
+expect "durablectl " help rm stat stats whoami write write-set
+expect "durablectl wr" write write-set
+expect "durablectl write-set --from-dir=$dir/fi" "$dir/fig" "$dir/file1" "$dir/file2"
 expect "durablectl write --if" --if-absent --if-match=
 expect "durablectl --so" --socket= nospace
 expect "durablectl stat $dir/fi" "$dir/fig" "$dir/file1" "$dir/file2"
 expect "durablectl whoami --" --json
 # Commands after global options, and every command's options.
 expect "durablectl --timeout=5 st" stat stats
-expect "durablectl --socket=/run/durabled/durabled.sock w" whoami write
+expect "durablectl --socket=/run/durabled/durabled.sock w" whoami write write-set
 expect "durablectl --" --help --socket= --timeout= --version
 expect "durablectl write --" --from= --if-absent --if-match= --mode= \
     --no-progress --parents --sha256=
@@ -152,7 +153,7 @@ if [[ -n $durablectl ]]; then
     section=""
     declare -A listed=()
     while IFS= read -r line; do
-        if [[ $line =~ ^([a-z]+):$ ]]; then
+        if [[ $line =~ ^([a-z][a-z-]*):$ ]]; then
             section=${BASH_REMATCH[1]}
         elif [[ $line == "Options:" ]]; then
             section=global
