@@ -99,26 +99,25 @@ absl::Status RunSet(FileSystem& fs, int root_fd) {
     return s;
   }
   CommitOptions options;
-  std::vector<SetEntry> entries(3);
-  entries[0].staged = staged[0].get();
-  entries[0].options = &options;
-  entries[0].dir_fd = d->get();
-  entries[0].leaf = "new";
-  entries[0].record_path = "d";
-  entries[0].directory_device = d_info->device;
-  entries[0].directory_inode = d_info->inode;
-  entries[1].staged = staged[1].get();
-  entries[1].options = &options;
-  entries[1].dir_fd = e->get();
-  entries[1].leaf = "old";
-  entries[1].record_path = "e";
-  entries[1].directory_device = e_info->device;
-  entries[1].directory_inode = e_info->inode;
-  entries[2].dir_fd = d->get();
-  entries[2].leaf = "gone";
-  entries[2].record_path = "d";
-  entries[2].directory_device = d_info->device;
-  entries[2].directory_inode = d_info->inode;
+  // A member in directory `dir` (`name` beneath the root, `info` its
+  // identity); a write if `file` is set, else a remove.
+  auto entry = [&](StagedFile* file, int dir, const FileInfo& info,
+                   const std::string& name, const std::string& leaf) {
+    SetEntry member;
+    member.staged = file;
+    member.options = file != nullptr ? &options : nullptr;
+    member.dir_fd = dir;
+    member.leaf = leaf;
+    member.record_path = name;
+    member.directory_device = info.device;
+    member.directory_inode = info.inode;
+    return member;
+  };
+  std::vector<SetEntry> entries = {
+      entry(staged[0].get(), d->get(), *d_info, "d", "new"),
+      entry(staged[1].get(), e->get(), *e_info, "e", "old"),
+      entry(nullptr, d->get(), *d_info, "d", "gone"),
+  };
   return sets.Commit(absl::MakeSpan(entries), root_fd);
 }
 
