@@ -628,3 +628,38 @@ def test_generated_stubs_are_packaged() -> None:
     header = durable_pb2.WriteHeader(path="/x", size=0)
     assert header.HasField("size")
     assert durable_pb2.DESCRIPTOR.package == "durable.v1"
+
+
+def test_write_set_all_or_none(client: durable.Client, scratch) -> None:
+    old = scratch.data / "set-old"
+    gone = scratch.data / "set-gone"
+    new = scratch.data / "set-new"
+    old.write_bytes(b"old")
+    gone.write_bytes(b"gone")
+    results = client.write_set([
+        durable.SetWrite(str(new), b"fresh" * 1000),
+        durable.SetWrite(str(old), "replaced"),
+        durable.SetRemove(str(gone)),
+    ])
+    assert [r.path for r in results] == [str(new), str(old), str(gone)]
+    assert results[0].created and results[0].size == 5000
+    assert results[1].etag == client.stat(str(old)).etag
+    assert results[2].removed
+    assert new.read_bytes() == b"fresh" * 1000
+    assert old.read_bytes() == b"replaced"
+    assert not gone.exists()
+    # One failing precondition: nothing changes.
+    with pytest.raises(durable.Aborted) as raised:
+        client.write_set([
+            durable.SetWrite(str(new), b"again"),
+            durable.SetWrite(str(old), b"x", if_match=results[0].etag),
+        ])
+    assert str(old) in str(raised.value)
+    assert new.read_bytes() == b"fresh" * 1000
+    assert old.read_bytes() == b"replaced"
+    with pytest.raises(durable.InvalidArgument):
+        client.write_set([])
+    with pytest.raises(TypeError):
+        client.write_set([str(new)])  # type: ignore[list-item]
+    assert not [p for p in os.listdir(scratch.data)
+                if p.startswith(".durabled-")]

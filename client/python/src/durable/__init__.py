@@ -25,7 +25,8 @@ from .errors import (Aborted, AlreadyExists, Cancelled, DataLoss,
                      PermissionDenied, ResourceExhausted, Unauthenticated,
                      Unavailable, Unimplemented, Unknown, error_class)
 from .results import (UNBOUNDED_LATENCY_US, CallerInfo, DaemonStats,
-                      FileStatus, Grant, LatencyBucket, WriteResult)
+                      FileStatus, Grant, LatencyBucket, SetMemberResult,
+                      SetRemove, SetWrite, WriteResult)
 
 try:
     from importlib.metadata import PackageNotFoundError as _NotInstalled
@@ -44,6 +45,9 @@ __all__ = [
     "PathLike",
     "ProgressCallback",
     "WriteResult",
+    "SetWrite",
+    "SetRemove",
+    "SetMemberResult",
     "FileStatus",
     "Grant",
     "CallerInfo",

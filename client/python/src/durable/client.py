@@ -7,14 +7,15 @@ import os
 import queue
 import stat as stat_module
 from types import MappingProxyType
-from typing import (Any, BinaryIO, Callable, Iterable, Iterator, Optional,
-                    Union)
+from typing import (Any, BinaryIO, Callable, Iterable, Iterator, List,
+                    Optional, Sequence, Union)
 
 import grpc
 
 from .errors import DurableError, Internal
 from .results import (CallerInfo, DaemonStats, FileStatus, Grant,
-                      LatencyBucket, WriteResult)
+                      LatencyBucket, SetMemberResult, SetRemove, SetWrite,
+                      WriteResult)
 
 try:
     from .v1 import durable_pb2 as _pb
@@ -270,6 +271,73 @@ class Client:
         request = _pb.WriteRequest(path=target, data=content, options=options)
         response = self._unary(self._stub.Write, request, target)
         return _write_result(response)
+
+    def write_set(self, members: Sequence[Union[SetWrite, SetRemove]]
+                  ) -> List[SetMemberResult]:
+        """Changes several files together: every member is published
+        durably, or none is and each keeps its old content, also across a
+        crash of the daemon or a power cut (see WriteSet in the proto).
+
+        All members must lie under one root; the content is streamed in
+        ``chunk_size`` chunks after the header.
+
+        Args:
+            members: :class:`SetWrite` and :class:`SetRemove` members, in
+                the order the answer lists them.
+
+        Returns:
+            one :class:`SetMemberResult` per member, in order.
+
+        Raises:
+            DurableError: the subclass of the set's status; the message
+                names the member it concerns. Unknown means the daemon
+                committed the set but could not finish publishing it now
+                (its next start does).
+            TypeError: a member is neither SetWrite nor SetRemove.
+        """
+        self._check_open()
+        header = _pb.WriteSetHeader()
+        contents: List[bytes] = []
+        for member in members:
+            if not isinstance(member, (SetWrite, SetRemove)):
+                raise TypeError(
+                    f"a set member is a SetWrite or a SetRemove, not a "
+                    f"{type(member).__name__}")
+            proto = header.members.add()
+            proto.path = os.fspath(member.path)
+            if isinstance(member, SetWrite):
+                data = (member.data.encode("utf-8")
+                        if isinstance(member.data, str) else bytes(member.data))
+                proto.write.options.CopyFrom(_pb.WriteOptions(
+                    mode=member.mode, if_absent=member.if_absent,
+                    if_match=member.if_match or "",
+                    expected_sha256=_digest_bytes(member.expected_sha256),
+                    create_parents=member.create_parents))
+                proto.write.size = len(data)
+                contents.append(data)
+            else:
+                proto.remove.if_match = member.if_match or ""
+        chunk_size = self._chunk_size
+
+        def requests() -> Iterator[Any]:
+            message = _pb.WriteSetChunk(header=header)
+            for data in contents:
+                view = memoryview(data)
+                for offset in range(0, len(view), chunk_size):
+                    message.data = view[offset:offset + chunk_size].tobytes()
+                    yield message
+                    message = _pb.WriteSetChunk()
+            message.finish = True
+            yield message
+
+        try:
+            response = self._stub.WriteSet(requests(), timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise self._error(error, None) from error
+        return [SetMemberResult(path=m.path, etag=m.etag, size=m.size,
+                                sha256=bytes(m.sha256), created=m.created,
+                                removed=m.removed)
+                for m in response.members]
 
     def stat(self, path: PathLike) -> FileStatus:
         """Describes the regular file at `path` (size, mode, owner, mtime,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 __all__ = [
     "WriteResult",
@@ -13,6 +13,9 @@ __all__ = [
     "CallerInfo",
     "LatencyBucket",
     "DaemonStats",
+    "SetWrite",
+    "SetRemove",
+    "SetMemberResult",
     "UNBOUNDED_LATENCY_US",
 ]
 
@@ -184,3 +187,49 @@ class DaemonStats:
     connections_accepted: int
     connections_refused: int
     writes_in_progress: int
+
+
+@dataclass(frozen=True)
+class SetWrite:
+    """A member of :meth:`Client.write_set` that makes `path` hold `data`.
+
+    The options are those of :meth:`Client.write`.
+    """
+
+    path: str
+    data: bytes
+    mode: int = 0
+    if_match: Optional[str] = None
+    if_absent: bool = False
+    expected_sha256: Optional[bytes] = None
+    create_parents: bool = False
+
+
+@dataclass(frozen=True)
+class SetRemove:
+    """A member of :meth:`Client.write_set` that removes `path` (which must
+    exist); with `if_match`, only that version."""
+
+    path: str
+    if_match: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SetMemberResult:
+    """What became of one member of a set, in the order given.
+
+    Attributes:
+        path: the member's path as sent.
+        etag: a write's new version; a remove's removed version.
+        size: a write's size (0 for a remove).
+        sha256: a write's SHA-256 (32 raw bytes; empty for a remove).
+        created: a write that created the file.
+        removed: a remove member.
+    """
+
+    path: str
+    etag: str
+    size: int = 0
+    sha256: bytes = b""
+    created: bool = False
+    removed: bool = False
