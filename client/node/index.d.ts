@@ -174,6 +174,37 @@ export interface DaemonStats {
   writesInProgress: number;
 }
 
+/** A write member of writeSet: `path` gets `data`, with write's options. */
+export interface SetWriteMember {
+  path: string;
+  data: Buffer | Uint8Array | string;
+  mode?: number;
+  ifMatch?: string | null;
+  ifAbsent?: boolean;
+  expectedSha256?: Buffer | Uint8Array | string | null;
+  createParents?: boolean;
+  remove?: false;
+}
+
+/** A remove member of writeSet. */
+export interface SetRemoveMember {
+  path: string;
+  remove: true;
+  ifMatch?: string | null;
+}
+
+export type SetMember = SetWriteMember | SetRemoveMember;
+
+export interface SetMemberResult {
+  path: string;
+  /** A write's new version; a remove's removed version. */
+  etag: string;
+  size: number;
+  sha256: Buffer;
+  created: boolean;
+  removed: boolean;
+}
+
 /**
  * One connection to durabled. `path` everywhere: an absolute host path or
  * "name:relative/path" under a named root (whoami lists the names).
@@ -188,6 +219,8 @@ export declare class Client {
   write(path: string, data: Content, options?: WriteOptions): Promise<WriteResult>;
   stat(path: string, options?: CallOptions): Promise<FileStatus>;
   remove(path: string, options?: RemoveOptions): Promise<RemoveResult>;
+  /** Changes several files together: every member or none (WriteSet). */
+  writeSet(members: SetMember[], options?: CallOptions): Promise<SetMemberResult[]>;
   whoami(options?: CallOptions): Promise<CallerInfo>;
   /** The daemon's counters (root or the daemon's uid only). */
   stats(options?: CallOptions): Promise<DaemonStats>;

@@ -385,6 +385,82 @@ class Client {
     return { etag: response.etag };
   }
 
+  // Changes several files together: every member is published durably, or
+  // none is (see WriteSet in the proto). Each member is
+  // { path, data, mode?, ifMatch?, ifAbsent?, expectedSha256?, createParents? }
+  // (a write; data a Buffer, Uint8Array or string) or
+  // { path, remove: true, ifMatch? }. Resolves to one result per member, in
+  // order: { path, etag, size, sha256, created, removed }.
+  writeSet(members, options = {}) {
+    if (!Array.isArray(members)) {
+      return Promise.reject(new TypeError('writeSet takes an array of members'));
+    }
+    const header = { members: [] };
+    const contents = [];
+    try {
+      this._checkOpen();
+      for (const member of members) {
+        if (member === null || typeof member !== 'object' || typeof member.path !== 'string') {
+          throw new TypeError('a set member is an object with a string path');
+        }
+        checkString('path', member.path, member.path);
+        if (member.remove) {
+          const ifMatch = member.ifMatch === undefined || member.ifMatch === null
+            ? '' : member.ifMatch;
+          checkString('ifMatch etag', ifMatch, member.path);
+          header.members.push({ path: member.path, remove: { if_match: ifMatch } });
+          continue;
+        }
+        if (typeof member.data !== 'string' && !isBytes(member.data)) {
+          throw new TypeError(`${member.path}: a write member's data is a Buffer, ` +
+            'Uint8Array or string (or set remove: true)');
+        }
+        const buffer = asBuffer(member.data, member.path);
+        header.members.push({
+          path: member.path,
+          write: { options: writeOptions(member.path, member), size: String(buffer.length) },
+        });
+        contents.push(buffer);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { signal } = options;
+    return new Promise((resolve, reject) => {
+      if (signal && signal.aborted) {
+        reject(new DurableError(codes.CANCELLED, 'writeSet: aborted before it was sent'));
+        return;
+      }
+      const call = this._stub.WriteSet(this._callOptions(), (error, response) => {
+        if (signal) signal.removeEventListener('abort', onAbort);
+        if (error) {
+          reject(this._error(error));
+          return;
+        }
+        resolve(response.members.map((m) => ({
+          path: m.path,
+          etag: m.etag,
+          size: toNumber(m.size),
+          sha256: Buffer.from(m.sha256),
+          created: m.created,
+          removed: m.removed,
+        })));
+      });
+      function onAbort() { call.cancel(); }
+      if (signal) signal.addEventListener('abort', onAbort, { once: true });
+      // gRPC buffers what the daemon has not read yet; the set's content is
+      // in memory already.
+      call.write({ header });
+      for (const buffer of contents) {
+        for (let offset = 0; offset < buffer.length; offset += this.chunkSize) {
+          call.write({ data: buffer.subarray(offset, offset + this.chunkSize) });
+        }
+      }
+      call.write({ finish: true });
+      call.end();
+    });
+  }
+
   async whoami(options = {}) {
     const r = await this._unary('WhoAmI', {}, undefined, options.signal);
     return {

@@ -445,3 +445,35 @@ test('concurrent writes of one file through one client all succeed', async () =>
   const current = (await client.stat(file)).etag;
   assert.ok(results.some((r) => r.etag === current), 'no answer carries the final etag');
 });
+
+test('writeSet: every member or none', async () => {
+  const created = fresh('set');
+  const replaced = fresh('set');
+  const gone = fresh('set');
+  fs.writeFileSync(replaced, 'old');
+  fs.writeFileSync(gone, 'gone');
+  const results = await client.writeSet([
+    { path: created, data: Buffer.alloc(300000, 7) },
+    { path: replaced, data: 'replaced' },
+    { path: gone, remove: true },
+  ]);
+  assert.deepEqual(results.map((r) => r.path), [created, replaced, gone]);
+  assert.equal(results[0].created, true);
+  assert.equal(results[0].size, 300000);
+  assert.equal(results[1].etag, (await client.stat(replaced)).etag);
+  assert.equal(results[2].removed, true);
+  assert.ok(fs.readFileSync(created).equals(Buffer.alloc(300000, 7)));
+  assert.equal(fs.readFileSync(replaced, 'utf8'), 'replaced');
+  assert.ok(!fs.existsSync(gone));
+  // One stale ifMatch: nothing changes, and the error names the member.
+  const error = await rejectsWith(client.writeSet([
+    { path: created, data: 'again' },
+    { path: replaced, data: 'x', ifMatch: results[0].etag },
+  ]), 'ABORTED');
+  assert.match(error.message, new RegExp(path.basename(replaced)));
+  assert.equal(fs.readFileSync(replaced, 'utf8'), 'replaced');
+  assert.ok(fs.readFileSync(created).equals(Buffer.alloc(300000, 7)));
+  await rejectsWith(client.writeSet([]), 'INVALID_ARGUMENT');
+  await assert.rejects(client.writeSet([{ path: created }]), TypeError);
+  assert.deepEqual(tempFiles(path.dirname(created)), []);
+});

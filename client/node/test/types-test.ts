@@ -5,6 +5,7 @@ import { Readable } from 'stream';
 import {
   Client, DurableError, codes, defaultSocketPath, PROTO_PATH,
   WriteResult, FileStatus, CallerInfo, DaemonStats, RemoveResult, CodeName,
+  SetMemberResult,
 } from '@durabled/client';
 
 async function main(): Promise<void> {
@@ -27,6 +28,11 @@ async function main(): Promise<void> {
   const ns: bigint = info.mtimeNs;
   const ms: number = info.mtimeMs + info.mode + info.uid + info.gid + info.size;
   const removed: RemoveResult = await client.remove('state:x', { ifMatch: info.etag });
+  const set: SetMemberResult[] = await client.writeSet([
+    { path: 'state:a', data: 'a', mode: 0o600 },
+    { path: 'state:b', remove: true, ifMatch: info.etag },
+  ]);
+  const setEtag: string = set[0].etag;
   const me: CallerInfo = await client.whoami();
   const names: string[] = me.grants.map((g) => g.name + g.root + g.maxBytes.toFixed());
   const stats: DaemonStats = await client.stats();
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
   // @ts-expect-error: unknown option
   await client.write('state:x', 'x', { ifabsent: true });
   const denied: 7 = codes.PERMISSION_DENIED;
-  console.log(size, digest, ns, ms, removed.etag, names, bound, errors, denied, PROTO_PATH);
+  console.log(size, digest, ns, ms, removed.etag, setEtag, names, bound, errors, denied, PROTO_PATH);
   client.close();
 }
 
