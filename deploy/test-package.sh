@@ -127,6 +127,7 @@ expect_file usr/sbin/durabled -rwxr-xr-x
 expect_file usr/bin/durablectl -rwxr-xr-x
 expect_file usr/lib/systemd/system/durabled.service -rw-r--r--
 expect_file usr/lib/systemd/system/durabled.socket -rw-r--r--
+expect_file usr/lib/systemd/system-generators/durabled-generator -rwxr-xr-x
 expect_file usr/lib/sysusers.d/durabled.conf -rw-r--r--
 expect_file usr/lib/tmpfiles.d/durabled.conf -rw-r--r--
 expect_file etc/durabled/durabled.conf -rw-r--r--
@@ -222,6 +223,9 @@ grep -q "install ok installed" "$scratch/query" || fail "not installed"
 grep -q "/etc/durabled/durabled.conf" "$scratch/query" || fail "conffile not registered"
 grep -q "ExecStart=/usr/sbin/durabled --config=/etc/durabled/durabled.conf" \
   "$root/usr/lib/systemd/system/durabled.service" || fail "installed unit has another ExecStart"
+grep -q 'DURABLED_BIN:-/usr/sbin/durabled}' \
+  "$root/usr/lib/systemd/system-generators/durabled-generator" ||
+  fail "installed generator runs another durabled"
 
 # --- 4. Run the installed daemon ---------------------------------------------------
 # Socket-activated, as durabled.socket starts it (so the socket's group comes

@@ -35,6 +35,7 @@
 #include "server/daemon/call_accounting.h"
 #include "server/daemon/grpc_server_options.h"
 #include "server/daemon/metrics.h"
+#include "server/daemon/writable_paths.h"
 #include "server/engine/commit_queue.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/pending_directories.h"
@@ -67,6 +68,10 @@ ABSL_FLAG(int, worker_threads, 8,
 ABSL_FLAG(std::string, flush_strategy, "",
           "Overrides the config's commit.flush: auto, fsync or syncfs (for "
           "measuring one against another).");
+ABSL_FLAG(bool, print_writable_paths, false,
+          "Print the paths the daemon must be able to write (each rule's "
+          "root, the socket's directory), one per line, and exit; reads only "
+          "the config (for the systemd generator's ReadWritePaths=).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM, how long in-flight calls may take to finish.");
 
@@ -313,6 +318,18 @@ int Run() {
   if (absl::GetFlag(FLAGS_worker_threads) < 1) {
     LogError("cannot start: --worker_threads must be at least 1");
     return EXIT_FAILURE;
+  }
+  if (absl::GetFlag(FLAGS_print_writable_paths)) {
+    absl::StatusOr<durable::v1::DaemonConfig> parsed =
+        LoadConfigFile(config_path);
+    if (!parsed.ok()) {
+      LogError(std::string(parsed.status().message()));
+      return EXIT_FAILURE;
+    }
+    for (const std::string& path : WritablePaths(*parsed)) {
+      std::printf("%s\n", path.c_str());
+    }
+    return EXIT_SUCCESS;
   }
   durable::v1::DaemonConfig config;
   auto initial = LoadPolicy(config_path, &config);

@@ -5,6 +5,7 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,6 +79,18 @@ absl::StatusOr<RootDirectories> RootDirectories::Open(
           absl::StrCat("cannot stat root ", root, ": ", strerror(errno)));
     }
     result.identities_.push_back(DirectoryId{st.st_dev, st.st_ino});
+    // Under systemd's ProtectSystem=strict every path outside the unit's
+    // ReadWritePaths= is a read-only bind mount in the daemon's own mount
+    // namespace: say so now, by name, not at the first write.
+    struct statvfs vfs;
+    if (fstatvfs(static_cast<int>(fd), &vfs) == 0 &&
+        (vfs.f_flag & ST_RDONLY) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "root ", root,
+          " is read-only in durabled's mount namespace: add it to the "
+          "unit's ReadWritePaths= (the durabled generator does this: "
+          "systemctl daemon-reload && systemctl restart durabled)"));
+    }
     CheckAncestors(root, &result.warnings_);
   }
   return result;

@@ -16,8 +16,9 @@ namespace durable {
 class RootDirectories {
  public:
   // Opens every root in order. Fails, naming the root and the reason, if one
-  // is missing, not a directory, or reached through a symlink anywhere on its
-  // path.
+  // is missing, not a directory, reached through a symlink anywhere on its
+  // path, or on a mount that is read-only in this process's mount namespace
+  // (e.g. outside the unit's ReadWritePaths=).
   static absl::StatusOr<RootDirectories> Open(
       const std::vector<std::string>& roots);
 

@@ -147,7 +147,8 @@ TEST(UnitsTest, ServiceAndSocketAgreeWithTheDaemonsDefaults) {
             std::vector<std::string>{"AF_UNIX"});
   EXPECT_EQ(UnitValues(service, "CapabilityBoundingSet"),
             std::vector<std::string>{"CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE"});
-  // No ReadWritePaths= as shipped: the operator grants the roots.
+  // No ReadWritePaths= in the unit: the generator derives them from the
+  // config (generator_test).
   EXPECT_TRUE(UnitValues(service, "ReadWritePaths").empty());
 
   EXPECT_EQ(UnitValues(socket, "ListenStream"),
