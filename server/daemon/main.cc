@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/daemon/call_accounting.h"
 #include "server/daemon/grpc_server_options.h"
@@ -249,9 +250,18 @@ absl::Status PrepareRoots(const ActivePolicy& policy, FileSystem& fs,
     absl::StatusOr<SweepResult> swept =
         SweepTempFiles(fs, policy.roots.fd(i), root);
     if (!swept.ok()) {
-      LogWarning(absl::StrCat("start-up sweep of ", EscapeName(root),
-                              " failed: ", swept.status().message()));
-    } else if (swept->removed > 0) {
+      // A committed set may be unfinished there, and its temp files are its
+      // content: serving writes now could lose it or mix it.
+      return Annotate(swept.status(),
+                      absl::StrCat("the start-up recovery of root ",
+                                   EscapeName(root), " failed"));
+    }
+    if (swept->sets_finished > 0) {
+      LogNotice(absl::StrCat("start-up recovery of ", EscapeName(root),
+                             ": finished ", swept->sets_finished,
+                             " committed sets"));
+    }
+    if (swept->removed > 0) {
       LogNotice(absl::StrCat("start-up sweep of ", EscapeName(root),
                              ": removed ", swept->removed,
                              " leftover temp files"));

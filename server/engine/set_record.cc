@@ -1,21 +1,25 @@
 #include "server/engine/set_record.h"
 
+#include <sys/stat.h>
+
 #include <cstdint>
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/engine/file_replacer.h"
 #include "server/engine/sha256.h"
 
 namespace durable {
 namespace {
 
-constexpr absl::string_view kMagic = "durabled-set 1";
+constexpr absl::string_view kMagic = "durabled-set 2";
 constexpr absl::string_view kChecksum = "sha256 ";
 
 std::string Digest(absl::string_view bytes) {
@@ -26,6 +30,29 @@ std::string Digest(absl::string_view bytes) {
 
 absl::Status Malformed(absl::string_view why) {
   return absl::DataLossError(absl::StrCat("not a whole set record: ", why));
+}
+
+// One path component that names an entry of its directory and nothing
+// beyond it.
+bool IsPlainComponent(absl::string_view name) {
+  return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+         !absl::StrContains(name, '/') && !absl::StrContains(name, '\0');
+}
+
+bool IsPlainDirectory(absl::string_view directory) {
+  if (directory == ".") return true;
+  for (absl::string_view component : absl::StrSplit(directory, '/')) {
+    if (!IsPlainComponent(component)) return false;
+  }
+  return true;
+}
+
+// Why `member` could reach outside its directory, or "" if it cannot.
+std::string Unsafe(const SetRecord::Member& member) {
+  if (!IsPlainDirectory(member.directory)) return "directory";
+  if (!IsPlainComponent(member.leaf)) return "leaf";
+  if (member.remove) return member.etag.empty() ? "etag" : "";
+  return IsTempFileName(member.temp) ? "" : "temp name";
 }
 
 }  // namespace
@@ -46,17 +73,30 @@ std::string RandomSetRecordName() {
                          absl::Uniform<uint64_t>(bits));
 }
 
+bool IsTrustedSetDirectory(const FileInfo& info, uid_t daemon_uid) {
+  return S_ISDIR(info.mode) && info.uid == daemon_uid &&
+         (info.mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
 // One line per member, fields tab-separated and C-escaped (so names with
-// tabs or newlines survive):
-//   write  DIR LEAF TEMP
+// tabs or newlines survive); EXPECTED is "-" for an absent target:
+//   write  DIR LEAF TEMP TEMP_INODE EXPECTED
 //   remove DIR LEAF ETAG
 std::string EncodeSetRecord(const SetRecord& record) {
   std::string body = absl::StrCat(kMagic, "\n");
   for (const SetRecord::Member& member : record.members) {
-    absl::StrAppend(
-        &body, member.remove ? "remove" : "write", "\t",
-        absl::CEscape(member.directory), "\t", absl::CEscape(member.leaf), "\t",
-        absl::CEscape(member.remove ? member.etag : member.temp), "\n");
+    absl::StrAppend(&body, member.remove ? "remove" : "write", "\t",
+                    absl::CEscape(member.directory), "\t",
+                    absl::CEscape(member.leaf), "\t");
+    if (member.remove) {
+      absl::StrAppend(&body, absl::CEscape(member.etag), "\n");
+    } else {
+      absl::StrAppend(
+          &body, absl::CEscape(member.temp), "\t", member.temp_inode, "\t",
+          member.expected_etag.empty() ? "-"
+                                       : absl::CEscape(member.expected_etag),
+          "\n");
+    }
   }
   return absl::StrCat(body, kChecksum, Digest(body), "\n");
 }
@@ -76,18 +116,27 @@ absl::StatusOr<SetRecord> DecodeSetRecord(absl::string_view bytes) {
   SetRecord record;
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<absl::string_view> fields = absl::StrSplit(lines[i], '\t');
-    if (fields.size() != 4 || (fields[0] != "write" && fields[0] != "remove")) {
+    SetRecord::Member member;
+    member.remove = !fields.empty() && fields[0] == "remove";
+    const bool write = !fields.empty() && fields[0] == "write";
+    if ((!member.remove || fields.size() != 4) &&
+        (!write || fields.size() != 6)) {
       return Malformed(absl::StrCat("bad member line ", i));
     }
-    SetRecord::Member member;
-    member.remove = fields[0] == "remove";
-    std::string last_field;
-    if (!absl::CUnescape(fields[1], &member.directory) ||
-        !absl::CUnescape(fields[2], &member.leaf) ||
-        !absl::CUnescape(fields[3], &last_field)) {
-      return Malformed(absl::StrCat("bad escape in member line ", i));
+    bool ok =
+        absl::CUnescape(fields[1], &member.directory) &&
+        absl::CUnescape(fields[2], &member.leaf) &&
+        absl::CUnescape(fields[3], member.remove ? &member.etag : &member.temp);
+    if (ok && write) {
+      ok = absl::SimpleAtoi(fields[4], &member.temp_inode) &&
+           (fields[5] == "-" ||
+            absl::CUnescape(fields[5], &member.expected_etag));
     }
-    (member.remove ? member.etag : member.temp) = std::move(last_field);
+    if (!ok) return Malformed(absl::StrCat("bad field in member line ", i));
+    const std::string unsafe = Unsafe(member);
+    if (!unsafe.empty()) {
+      return Malformed(absl::StrCat("unsafe ", unsafe, " in member line ", i));
+    }
     record.members.push_back(std::move(member));
   }
   return record;

@@ -1,5 +1,7 @@
 #include "server/engine/set_replacer.h"
 
+#include <unistd.h>
+
 #include <memory>
 #include <tuple>
 #include <utility>
@@ -36,6 +38,14 @@ absl::Status SetReplacer::Check(SetEntry& member) {
         replacer_->Prepare(*member.staged, *member.options);
     if (!prepared.ok()) return prepared.status();
     member.result = std::move(prepared->result);
+    // What recovery must still find there to publish this member.
+    absl::StatusOr<FileInfo> existing =
+        replacer_->InspectTarget(member.dir_fd, member.leaf);
+    if (existing.ok()) {
+      member.expected_etag = EtagOf(*existing);
+    } else if (!absl::IsNotFound(existing.status())) {
+      return existing.status();
+    }
     return absl::OkStatus();
   }
   absl::StatusOr<FileInfo> existing =
@@ -81,8 +91,42 @@ absl::Status SetReplacer::MakeTempFilesDurable(absl::Span<SetEntry> set) {
           "committed; nothing was published");
       return member.status;
     }
+    member.temp_inode = own->inode;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> SetReplacer::OpenSetDirectory(int root_fd) {
+  const std::string name(kSetDirectoryName);
+  absl::StatusOr<UniqueFd> dir = fs_->OpenDirectoryBeneath(root_fd, name);
+  bool made = false;
+  if (absl::IsNotFound(dir.status())) {
+    absl::Status created = fs_->MakeDirectory(root_fd, name);
+    if (!created.ok() && !absl::IsAlreadyExists(created)) {
+      return Annotate(created, "cannot make the set directory");
+    }
+    made = created.ok();
+    dir = fs_->OpenDirectoryBeneath(root_fd, name);
+  }
+  if (!dir.ok()) return Annotate(dir.status(), "cannot open the set directory");
+  absl::StatusOr<FileInfo> info = fs_->Stat(dir->get());
+  if (!info.ok()) return info.status();
+  if (!IsTrustedSetDirectory(*info, geteuid())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the root's ", kSetDirectoryName,
+        " is not the daemon's own (owner uid ", info->uid, ", mode 0",
+        absl::Hex(info->mode & 07777),
+        "), so it cannot hold the set's commit record; nothing was published. "
+        "An operator should remove it"));
+  }
+  if (made) {
+    // Its entry must be durable before a record in it is.
+    absl::Status synced = replacer_->SyncDirectory(root_fd);
+    if (!synced.ok()) {
+      return Annotate(synced, "cannot make the set directory durable");
+    }
+  }
+  return dir;
 }
 
 absl::StatusOr<std::string> SetReplacer::WriteRecord(absl::Span<SetEntry> set,
@@ -97,6 +141,8 @@ absl::StatusOr<std::string> SetReplacer::WriteRecord(absl::Span<SetEntry> set,
       recorded.etag = member.result.etag;
     } else {
       recorded.temp = member.staged->temp_name_;
+      recorded.temp_inode = member.temp_inode;
+      recorded.expected_etag = member.expected_etag;
     }
     record.members.push_back(std::move(recorded));
   }
@@ -140,19 +186,44 @@ absl::StatusOr<std::string> SetReplacer::WriteRecord(absl::Span<SetEntry> set,
       "the set if the record survived"));
 }
 
-absl::Status SetReplacer::Publish(absl::Span<SetEntry> set, int record_dir_fd,
+absl::Status SetReplacer::PublishMember(SetEntry& member) {
+  if (member.staged == nullptr) {
+    // Checked again: a process outside the daemon may have replaced it
+    // since step 1.
+    absl::StatusOr<FileInfo> now = fs_->StatAt(member.dir_fd, member.leaf);
+    if (!now.ok()) return now.status();
+    if (EtagOf(*now) != member.result.etag) {
+      return absl::AbortedError("the file was replaced by another process");
+    }
+    return fs_->Unlink(member.dir_fd, member.leaf);
+  }
+  const bool create_only =
+      member.expected_etag.empty() &&
+      (member.options->if_absent || !member.options->allow_overwrite);
+  absl::Status renamed =
+      fs_->Rename(member.dir_fd, member.staged->temp_name_, member.leaf,
+                  create_only ? RenameMode::kNoReplace : RenameMode::kReplace);
+  if (!renamed.ok()) return renamed;
+  member.staged->needs_cleanup_ = false;
+  // What is published must be what we wrote (the temp name was ours at
+  // step 2, but the directory is others' too).
+  absl::StatusOr<FileInfo> published = fs_->LookUp(member.dir_fd, member.leaf);
+  if (!published.ok()) return published.status();
+  if (published->inode != member.temp_inode) {
+    return absl::AbortedError(
+        "another process put its own file under the temp name before it was "
+        "published");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetReplacer::Publish(absl::Span<SetEntry> set, int root_fd,
+                                  int record_dir_fd,
                                   const std::string& record_name) {
   absl::Status first_error;
   std::string failed_leaf;
   for (SetEntry& member : set) {
-    absl::Status status;
-    if (member.staged != nullptr) {
-      status = fs_->Rename(member.dir_fd, member.staged->temp_name_,
-                           member.leaf, RenameMode::kReplace);
-      if (status.ok()) member.staged->needs_cleanup_ = false;
-    } else {
-      status = fs_->Unlink(member.dir_fd, member.leaf);
-    }
+    absl::Status status = PublishMember(member);
     if (!status.ok() && first_error.ok()) {
       first_error = status;
       failed_leaf = member.leaf;
@@ -171,26 +242,39 @@ absl::Status SetReplacer::Publish(absl::Span<SetEntry> set, int record_dir_fd,
   if (!first_error.ok()) {
     KeepForRecovery(set);
     // Finishing is the only way left; try once more, as recovery would.
-    absl::Status finished =
-        RecoverSetRecord(*fs_, record_dir_fd, record_name, "(set root)");
-    if (finished.ok()) {
+    absl::StatusOr<SetRecovery> finished = RecoverSetRecord(
+        *fs_, root_fd, record_dir_fd, record_name, "(set root)");
+    if (finished.ok() && finished->lost == 0 && finished->superseded == 0) {
       LogWarning(absl::StrCat("publishing a set failed at first (",
                               first_error.message(), ") but was finished"));
       return absl::OkStatus();
     }
-    LogError(absl::StrCat("set commit record ", record_name,
-                          " is kept: publishing ", EscapeName(failed_leaf),
-                          " failed (", first_error.message(),
-                          "); the next start finishes the set"));
+    if (finished.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "the set is incomplete: publishing ", EscapeName(failed_leaf),
+          " failed (", first_error.message(), ") and ",
+          finished->lost + finished->superseded,
+          " members were changed by another process meanwhile; the others "
+          "were published"));
+    }
+    LogError(absl::StrCat(
+        "set commit record ", record_name, " is kept: publishing ",
+        EscapeName(failed_leaf), " failed (", first_error.message(), ", then ",
+        finished.status().message(), "); the next start finishes the set"));
     return absl::UnknownError(
         absl::StrCat("outcome unknown: the set was committed, but publishing ",
                      failed_leaf, " failed (", first_error.message(),
-                     "); the daemon's next start finishes the set"));
+                     "); the daemon's next start finishes the set where its "
+                     "targets are still as the set found them"));
   }
   absl::Status retired = fs_->Unlink(record_dir_fd, record_name);
+  if (retired.ok()) {
+    retired = replacer_->SyncDirectory(record_dir_fd);
+    if (!retired.ok()) replacer_->AddSyncDebt(record_dir_fd);
+  }
   if (!retired.ok()) {
     // Harmless: recovery finds every member done and removes it.
-    LogWarning(absl::StrCat("cannot remove set commit record ", record_name,
+    LogWarning(absl::StrCat("cannot retire set commit record ", record_name,
                             ": ", retired.message()));
   }
   return absl::OkStatus();
@@ -202,7 +286,7 @@ void SetReplacer::KeepForRecovery(absl::Span<SetEntry> set) {
   }
 }
 
-absl::Status SetReplacer::Commit(absl::Span<SetEntry> set, int record_dir_fd) {
+absl::Status SetReplacer::Commit(absl::Span<SetEntry> set, int root_fd) {
   for (SetEntry& member : set) {
     absl::Status checked = Check(member);
     if (!checked.ok()) {
@@ -212,9 +296,11 @@ absl::Status SetReplacer::Commit(absl::Span<SetEntry> set, int record_dir_fd) {
   }
   absl::Status durable = MakeTempFilesDurable(set);
   if (!durable.ok()) return durable;
-  absl::StatusOr<std::string> record = WriteRecord(set, record_dir_fd);
+  absl::StatusOr<UniqueFd> record_dir = OpenSetDirectory(root_fd);
+  if (!record_dir.ok()) return record_dir.status();
+  absl::StatusOr<std::string> record = WriteRecord(set, record_dir->get());
   if (!record.ok()) return record.status();
-  return Publish(set, record_dir_fd, *record);
+  return Publish(set, root_fd, record_dir->get(), *record);
 }
 
 }  // namespace durable

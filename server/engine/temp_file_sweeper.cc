@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <memory>
 #include <utility>
@@ -15,6 +16,45 @@
 #include "server/engine/set_recovery.h"
 
 namespace durable {
+namespace {
+
+// Finishes every set whose record lies in `set_root_fd`'s kSetDirectoryName
+// directory, if that directory is the daemon's own.
+absl::StatusOr<SweepResult> RecoverSets(FileSystem& fs, int set_root_fd,
+                                        const std::string& path) {
+  SweepResult result;
+  const std::string where = absl::StrCat(path, "/", kSetDirectoryName);
+  absl::StatusOr<UniqueFd> sets =
+      fs.OpenDirectoryBeneath(set_root_fd, std::string(kSetDirectoryName));
+  absl::StatusOr<FileInfo> info =
+      sets.ok() ? fs.Stat(sets->get()) : sets.status();
+  if (!info.ok() || !IsTrustedSetDirectory(*info, geteuid())) {
+    // Not ours: whatever lies there was not written by the set protocol,
+    // and acting on it would let its author rename and unlink.
+    LogWarning(absl::StrCat(
+        "start-up sweep: ignoring \"", EscapeName(where), "\": ",
+        info.ok() ? "not a directory of the daemon's uid writable by it alone"
+                  : info.status().message()));
+    return result;
+  }
+  absl::StatusOr<std::vector<DirectoryEntry>> records =
+      fs.ListDirectory(sets->get());
+  if (!records.ok()) {
+    return Annotate(records.status(),
+                    absl::StrCat("cannot list \"", EscapeName(where), "\""));
+  }
+  for (const DirectoryEntry& entry : *records) {
+    if (!entry.is_regular || !IsSetRecordName(entry.name)) continue;
+    absl::StatusOr<SetRecovery> finished =
+        RecoverSetRecord(fs, set_root_fd, sets->get(), entry.name, path);
+    if (!finished.ok()) return finished.status();
+    ++result.sets_finished;
+    result.set_members_lost += finished->lost;
+  }
+  return result;
+}
+
+}  // namespace
 
 absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
                                            const std::string& root_for_log) {
@@ -55,12 +95,12 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
     // Committed sets first: their content is in temp files here or below.
     bool recovered = false;
     for (const DirectoryEntry& entry : *entries) {
-      if (!entry.is_regular || !IsSetRecordName(entry.name)) continue;
-      absl::Status finished =
-          RecoverSetRecord(fs, dir->get(), entry.name, next.path);
-      if (!finished.ok()) return finished;
-      ++result.sets_finished;
-      recovered = true;
+      if (!entry.is_directory || entry.name != kSetDirectoryName) continue;
+      absl::StatusOr<SweepResult> sets = RecoverSets(fs, dir->get(), next.path);
+      if (!sets.ok()) return sets.status();
+      result.sets_finished += sets->sets_finished;
+      result.set_members_lost += sets->set_members_lost;
+      recovered = sets->sets_finished > 0;
     }
     if (recovered) entries = fs.ListDirectory(dir->get());
     if (!entries.ok()) return entries.status();

@@ -10,9 +10,12 @@
 namespace durable {
 
 struct SweepResult {
-  uint64_t removed = 0;      // temp files removed
-  uint64_t directories = 0;  // directories visited
+  uint64_t removed = 0;        // temp files removed
+  uint64_t directories = 0;    // directories visited
   uint64_t sets_finished = 0;  // committed sets completed (RecoverSetRecord)
+  // Members of those sets that could not be finished (their staged content
+  // was removed by someone else); each is logged as an error.
+  uint64_t set_members_lost = 0;
 };
 
 // Start-up recovery: removes the temp files an earlier crash may have left
@@ -23,8 +26,10 @@ struct SweepResult {
 // subdirectories are skipped and reported in the log.
 //
 // In each directory it first finishes every committed set whose record
-// (IsSetRecordName) lies there, before removing any temp file there or
-// below: a set's members are all beneath its record. If finishing one
+// (IsSetRecordName) lies in its kSetDirectoryName directory, if that is
+// the daemon's own (IsTrustedSetDirectory; otherwise it is ignored, with a
+// warning), before removing any temp file there or below: a set's members
+// are all beneath that directory's parent. If finishing one
 // fails, the sweep stops with that error and removes nothing more, since
 // the remaining temp files may be the set's content; the daemon must not
 // start then.

@@ -67,10 +67,10 @@ absl::Status ValidatePathText(absl::string_view path, bool relative) {
           absl::StrCat("names beginning with \"", kTempFilePrefix,
                        "\" are reserved for durabled's temporary files"));
     }
-    if (absl::StartsWith(component, kSetRecordPrefix)) {
-      // Start-up recovery reads such files as set commit records.
+    if (absl::StartsWith(component, kSetReservedPrefix)) {
+      // The daemon keeps set commit records under such names.
       return absl::InvalidArgumentError(
-          absl::StrCat("names beginning with \"", kSetRecordPrefix,
+          absl::StrCat("names beginning with \"", kSetReservedPrefix,
                        "\" are reserved for durabled's set commit records"));
     }
     if (component.size() > NAME_MAX) {

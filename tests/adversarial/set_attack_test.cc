@@ -3,6 +3,7 @@
 // or as the target, a '..'), lies under a root the caller may not write,
 // or breaks a limit refuses the whole set: no member is published, no
 // directory is made, no temp file or commit record stays.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "durable/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/engine/set_record.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
 
@@ -94,10 +96,10 @@ class SetAttackTest : public ::testing::Test {
   // Nothing of the daemon's own is left anywhere in the scratch tree.
   std::vector<std::string> Leftovers() const {
     std::vector<std::string> found;
-    for (const char* dir :
-         {"data", "data/sub", "data/denied", "second", "createonly"}) {
+    for (const char* dir : {"data", "data/.durabled-sets", "data/sub",
+                            "data/denied", "second", "createonly"}) {
       for (const std::string& name : ListDirectory(daemon_->Path(dir))) {
-        if (absl::StartsWith(name, ".durabled-")) {
+        if (absl::StartsWith(name, ".durabled-") && name != ".durabled-sets") {
           found.push_back(absl::StrCat(dir, "/", name));
         }
       }
@@ -265,6 +267,68 @@ TEST_F(SetAttackTest, EmptySetAndRemoveWhereOverwriteIsDenied) {
   EXPECT_EQ(Read("createonly/keep"), "kept");
   EXPECT_FALSE(Exists("createonly/new"));
   ExpectNothingChanged();
+}
+
+// A commit record planted by someone who may write the root directly: in a
+// set directory that is not the daemon's own it is ignored; in the
+// daemon's own (as if it got there) a member reaching outside its
+// directory is refused. Either way nothing moves at the next start.
+class ForgedRecordTest : public SetAttackTest {
+ protected:
+  // A record that, if obeyed, renames a planted temp file over data/old.
+  std::string PlantForgery(const std::string& leaf) {
+    const std::string temp = ".durabled-tmp.0123456789abcdef";
+    EXPECT_TRUE(WriteFileForTest(Data(temp), "forged"));
+    struct stat st;
+    EXPECT_EQ(stat(Data(temp).c_str(), &st), 0);
+    absl::StatusOr<FileStatus> old = client_->Stat(Data("old"));
+    EXPECT_THAT(old, IsOk());
+    SetRecord record;
+    SetRecord::Member member;
+    member.directory = ".";
+    member.leaf = leaf;
+    member.temp = temp;
+    member.temp_inode = st.st_ino;
+    member.expected_etag = old.ok() ? old->etag : "";
+    record.members.push_back(member);
+    const std::string name = ".durabled-set.00112233445566ff";
+    EXPECT_TRUE(WriteFileForTest(Data(absl::StrCat(".durabled-sets/", name)),
+                                 EncodeSetRecord(record)));
+    return name;
+  }
+  void RestartDaemon() {
+    EXPECT_EQ(daemon_->StopWith(SIGTERM), 0);
+    ASSERT_THAT(daemon_->Restart(), IsOk());
+    client_ = daemon_->NewClient();
+  }
+};
+
+TEST_F(ForgedRecordTest, RecordInAForeignSetDirectoryIsIgnored) {
+  ASSERT_EQ(mkdir(Data(".durabled-sets").c_str(), 0755), 0);
+  ASSERT_EQ(chown(Data(".durabled-sets").c_str(), 65534, 65534), 0);
+  PlantForgery("old");
+  RestartDaemon();
+  EXPECT_EQ(Read("data/old"), "old");
+  EXPECT_THAT(daemon_->Log(), HasSubstr("ignoring"));
+  // And the daemon will not write its own records there either.
+  WriteSetBuilder set;
+  set.Write(Data("new"), "fresh").Write(Data("old"), "replaced");
+  absl::StatusOr<std::vector<SetMemberResult>> results = client_->WriteSet(set);
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(results.status().message(), HasSubstr("not the daemon's own"));
+  EXPECT_EQ(Read("data/old"), "old");
+  EXPECT_FALSE(Exists("data/new"));
+}
+
+TEST_F(ForgedRecordTest, MemberOutsideItsDirectoryIsRefused) {
+  ASSERT_EQ(mkdir(Data(".durabled-sets").c_str(), 0700), 0);
+  const std::string name = PlantForgery("../outside/victim");
+  RestartDaemon();
+  EXPECT_EQ(Read("outside/victim"), "victim");
+  EXPECT_EQ(Read("data/old"), "old");
+  EXPECT_FALSE(Exists(absl::StrCat("data/.durabled-sets/", name)));
+  EXPECT_THAT(daemon_->Log(), HasSubstr("unsafe leaf"));
+  EXPECT_THAT(Leftovers(), IsEmpty());
 }
 
 TEST_F(SetAttackTest, SourceShorterThanAnnouncedPublishesNothing) {

@@ -385,7 +385,8 @@ class SetCrashTortureTest : public testing::Test {
       struct stat st;
       ASSERT_EQ(lstat(path.c_str(), &st), 0) << path;
       if (S_ISDIR(st.st_mode)) {
-        EXPECT_TRUE(relative == "a" || relative == "b" || relative == "b/c")
+        EXPECT_TRUE(relative == "a" || relative == "b" || relative == "b/c" ||
+                    relative == ".durabled-sets")
             << when << ": unexpected directory " << relative;
         CheckTree(path, relative, when);
       } else if (!IsTempFileName(name) && !IsSetRecordName(name)) {

@@ -174,7 +174,10 @@ int CountSetCalls() {
 
 bool HasRecord(const PowerLossFileSystem& fs) {
   for (const std::string& path : fs.Walk()) {
-    if (IsSetRecordName(path)) return true;  // in the root
+    if (path.rfind('/') != std::string::npos &&
+        IsSetRecordName(path.substr(path.rfind('/') + 1))) {
+      return true;
+    }
   }
   return false;
 }

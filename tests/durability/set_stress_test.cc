@@ -605,7 +605,8 @@ class SetStressTest : public testing::Test {
       struct stat st;
       ASSERT_EQ(lstat(path.c_str(), &st), 0) << path;
       if (S_ISDIR(st.st_mode)) {
-        EXPECT_TRUE(relative == "x" || relative == "y" || relative == "y/z")
+        EXPECT_TRUE(relative == "x" || relative == "y" || relative == "y/z" ||
+                    relative == ".durabled-sets")
             << "unexpected directory " << relative;
         CheckTree(path, relative);
       } else if (!IsTempFileName(name) && !IsSetRecordName(name)) {
