@@ -1,10 +1,10 @@
 #!/bin/bash
 # deploy/systemd-generator/durabled-generator: the drop-in it writes for a
 # config (every root and the socket's directory as ReadWritePaths=, quoted
-# and %-escaped; PrivateTmp=no for a root under /tmp, ProtectHome=read-only
-# for one under /home), that systemd parses it without a complaint, and that
-# a bad or missing config writes nothing and still exits 0 (a generator must
-# never fail the boot).
+# and %-escaped, never globbed; PrivateTmp=no for a root under /tmp,
+# ProtectHome=read-only for one under /home), that systemd parses it without
+# a complaint, and that a bad or missing config writes nothing and still
+# exits 0 (a generator must never fail the boot).
 #
 #   generator_test.sh DURABLED_BINARY SOURCE_DIR
 set -uo pipefail
@@ -75,6 +75,19 @@ if grep -q 'ReadWritePaths="-/var/lib/only"' <<<"$plain" &&
     echo "ok: a plain config relaxes nothing else"
 else
     fail "plain config drop-in: $plain"
+fi
+
+# A root with a glob character is listed as it is, never expanded to a
+# sibling that matches it.
+mkdir -p "$scratch/globX"
+printf 'rule { root: "%s/glob*" allow_uid: 0 }\n' "$scratch" >"$scratch/glob.conf"
+run_generator "$scratch/glob.conf" "$scratch/glob" || fail "exit $?"
+glob=$(cat "$scratch/glob/durabled.service.d/50-writable-paths.conf" 2>/dev/null)
+if grep -qxF "ReadWritePaths=\"-$scratch/glob*\"" <<<"$glob" &&
+    ! grep -q globX <<<"$glob"; then
+    echo "ok: a root with '*' is not globbed"
+else
+    fail "glob root drop-in: $glob"
 fi
 
 # A bad config: nothing written, a message, exit 0.
