@@ -43,6 +43,7 @@
 #include "server/engine/sha256.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/torture_support.h"
 
 namespace durable {
 
@@ -50,21 +51,17 @@ using test::IsOk;
 
 namespace {
 
+using test::EnvInt;
 using test::ListDirectory;
 using test::ReadFile;
+using test::SweptTempFiles;
 using test::TestDaemon;
+using test::WaitUntilServing;
 
 constexpr int kThreads = 8;
 constexpr int kTargetsPerThread = 4;
 constexpr char kHeaderPrefix[] = "durabled-torture target=";
 constexpr char kTrailerPrefix[] = "\nsha256=";
-
-int EnvInt(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  int parsed;
-  if (value == nullptr || !absl::SimpleAtoi(value, &parsed)) return fallback;
-  return parsed;
-}
 
 // The content of version `seq` of `target`: a header naming both, a
 // deterministic payload of `size` bytes, and the SHA-256 of all that.
@@ -240,28 +237,6 @@ class CrashTortureTest : public testing::Test {
   std::string config_;
   std::vector<std::unique_ptr<TargetLog>> targets_;
 };
-
-bool WaitUntilServing(const TestDaemon& daemon) {
-  absl::StatusOr<CallerInfo> identity = daemon.NewClient()->WhoAmI();
-  EXPECT_THAT(identity, IsOk());
-  return identity.ok();
-}
-
-// "start-up sweep of ROOT: removed N leftover temp files" in `log`.
-uint64_t SweptTempFiles(const std::string& log) {
-  uint64_t total = 0;
-  for (absl::string_view line : absl::StrSplit(log, '\n')) {
-    const size_t at = line.find(": removed ");
-    if (!absl::StrContains(line, "start-up sweep of") ||
-        at == absl::string_view::npos) {
-      continue;
-    }
-    absl::string_view rest = line.substr(at + strlen(": removed "));
-    uint64_t n;
-    if (absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) total += n;
-  }
-  return total;
-}
 
 TEST_F(CrashTortureTest, KillAtRandomMomentsNeverLosesOrTearsAWrite) {
   const int kills = EnvInt("DURABLED_TORTURE_KILLS", 20);

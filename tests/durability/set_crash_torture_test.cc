@@ -74,6 +74,7 @@
 #include "server/engine/sha256.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/torture_support.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DURABLED_SET_TORTURE_ASAN 1
@@ -89,9 +90,16 @@ using test::IsOk;
 
 namespace {
 
+using test::EnvInt;
 using test::ListDirectory;
+using test::MakeMemberContent;
+using test::OpId;
+using test::ParsedMember;
+using test::ParseMemberContent;
 using test::ReadFile;
+using test::SweptTempFiles;
 using test::TestDaemon;
+using test::WaitUntilServing;
 
 #ifdef DURABLED_SET_TORTURE_ASAN
 constexpr int kDefaultKills = 100;
@@ -103,14 +111,6 @@ constexpr int kTargets = 24;
 constexpr int kMinMembers = 2;
 constexpr int kMaxMembers = 10;
 constexpr char kHeaderPrefix[] = "durabled-set-torture op=";
-constexpr char kTrailerPrefix[] = "\nsha256=";
-
-int EnvInt(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  int parsed;
-  if (value == nullptr || !absl::SimpleAtoi(value, &parsed)) return fallback;
-  return parsed;
-}
 
 // Target i: eight in the root, eight in a/, eight in b/c/.
 std::string TargetName(int i) {
@@ -118,71 +118,16 @@ std::string TargetName(int i) {
   return absl::StrCat(dir, "t", i);
 }
 
-// Identifies one operation: thread and index in that thread's log.
-struct OpId {
-  int thread = -1;
-  int index = -1;
-};
-
-// Member `member` of `members` of operation `id`, for target `target`: a
-// header naming all of that, `size` deterministic bytes, and the SHA-256.
 std::string MakeContent(OpId id, const std::string& target, int member,
                         int members, size_t size) {
-  std::string content =
-      absl::StrCat(kHeaderPrefix, id.thread, ".", id.index, " target=", target,
-                   " member=", member, "/", members, " size=", size, "\n");
-  std::mt19937_64 bytes(id.thread * 1000003ull + id.index * 7919ull + member);
-  content.reserve(content.size() + size + 80);
-  for (size_t i = 0; i < size; ++i) {
-    content.push_back(static_cast<char>('a' + bytes() % 26));
-  }
-  absl::StrAppend(&content, kTrailerPrefix,
-                  absl::BytesToHexString(Sha256::Of(content)), "\n");
-  return content;
+  return MakeMemberContent(kHeaderPrefix, id, target, member, members, size);
 }
 
-struct Parsed {
-  OpId id;
-  std::string target;
-  int member = 0;
-  int members = 0;
-};
+using Parsed = ParsedMember;
 
 // Checks `content` is one whole content; returns what its header names.
 absl::StatusOr<Parsed> ParseContent(const std::string& content) {
-  if (content.empty()) return absl::DataLossError("empty");
-  const size_t trailer = content.rfind(kTrailerPrefix);
-  if (!absl::StartsWith(content, kHeaderPrefix) ||
-      trailer == std::string::npos) {
-    return absl::DataLossError("no header or trailer (torn)");
-  }
-  const std::string body = content.substr(0, trailer);
-  const std::string expected = absl::StrCat(
-      kTrailerPrefix, absl::BytesToHexString(Sha256::Of(body)), "\n");
-  if (content.substr(trailer) != expected) {
-    return absl::DataLossError("checksum mismatch (torn or mixed)");
-  }
-  absl::string_view header = absl::string_view(body).substr(0, body.find('\n'));
-  header.remove_prefix(strlen(kHeaderPrefix));
-  std::vector<std::string> fields = absl::StrSplit(header, ' ');
-  Parsed parsed;
-  std::vector<std::string> id;
-  std::vector<std::string> member;
-  if (fields.size() != 4 || !absl::StartsWith(fields[1], "target=") ||
-      !absl::StartsWith(fields[2], "member=")) {
-    return absl::DataLossError("bad header");
-  }
-  id = absl::StrSplit(fields[0], '.');
-  member = absl::StrSplit(fields[2].substr(strlen("member=")), '/');
-  if (id.size() != 2 || member.size() != 2 ||
-      !absl::SimpleAtoi(id[0], &parsed.id.thread) ||
-      !absl::SimpleAtoi(id[1], &parsed.id.index) ||
-      !absl::SimpleAtoi(member[0], &parsed.member) ||
-      !absl::SimpleAtoi(member[1], &parsed.members)) {
-    return absl::DataLossError("bad header fields");
-  }
-  parsed.target = fields[1].substr(strlen("target="));
-  return parsed;
+  return ParseMemberContent(kHeaderPrefix, content);
 }
 
 struct Member {
@@ -509,28 +454,6 @@ class SetCrashTortureTest : public testing::Test {
   std::map<std::string, int> names_;
   std::vector<std::vector<Op>> logs_;
 };
-
-bool WaitUntilServing(const TestDaemon& daemon) {
-  absl::StatusOr<CallerInfo> identity = daemon.NewClient()->WhoAmI();
-  EXPECT_THAT(identity, IsOk());
-  return identity.ok();
-}
-
-// "start-up sweep of ROOT: removed N leftover temp files" in `log`.
-uint64_t SweptTempFiles(const std::string& log) {
-  uint64_t total = 0;
-  for (absl::string_view line : absl::StrSplit(log, '\n')) {
-    const size_t at = line.find(": removed ");
-    if (!absl::StrContains(line, "start-up sweep of") ||
-        at == absl::string_view::npos) {
-      continue;
-    }
-    absl::string_view rest = line.substr(at + strlen(": removed "));
-    uint64_t n;
-    if (absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) total += n;
-  }
-  return total;
-}
 
 TEST_F(SetCrashTortureTest, KillDuringOverlappingSetsNeverTearsASet) {
   const int kills = EnvInt("DURABLED_SET_TORTURE_KILLS", kDefaultKills);

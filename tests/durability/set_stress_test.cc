@@ -67,6 +67,7 @@
 #include "server/engine/sha256.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
+#include "tests/support/torture_support.h"
 
 namespace durable {
 
@@ -74,9 +75,16 @@ using test::IsOk;
 
 namespace {
 
+using test::EnvInt;
 using test::ListDirectory;
+using test::MakeMemberContent;
+using test::OpId;
+using test::ParsedMember;
+using test::ParseMemberContent;
 using test::ReadFile;
+using test::SweptTempFiles;
 using test::TestDaemon;
+using test::WaitUntilServing;
 
 constexpr int kThreads = 8;
 constexpr int kChained = 16;  // targets 0..15; 16..23 are blind
@@ -86,14 +94,6 @@ constexpr int kMaxMembers = 10;
 constexpr absl::Duration kCallDeadline = absl::Seconds(20);
 constexpr absl::Duration kWatchdog = absl::Seconds(240);
 constexpr char kHeaderPrefix[] = "durabled-set-stress op=";
-constexpr char kTrailerPrefix[] = "\nsha256=";
-
-int EnvInt(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  int parsed;
-  if (value == nullptr || !absl::SimpleAtoi(value, &parsed)) return fallback;
-  return parsed;
-}
 
 bool IsBlind(int target) { return target >= kChained; }
 
@@ -103,65 +103,16 @@ std::string TargetName(int i) {
   return absl::StrCat(dir, IsBlind(i) ? "b" : "c", i);
 }
 
-struct OpId {
-  int thread = -1;
-  int index = -1;
-};
-
 std::string MakeContent(OpId id, const std::string& target, int member,
                         int members, size_t size) {
-  std::string content =
-      absl::StrCat(kHeaderPrefix, id.thread, ".", id.index, " target=", target,
-                   " member=", member, "/", members, " size=", size, "\n");
-  std::mt19937_64 bytes(id.thread * 1000003ull + id.index * 7919ull + member);
-  for (size_t i = 0; i < size; ++i) {
-    content.push_back(static_cast<char>('a' + bytes() % 26));
-  }
-  absl::StrAppend(&content, kTrailerPrefix,
-                  absl::BytesToHexString(Sha256::Of(content)), "\n");
-  return content;
+  return MakeMemberContent(kHeaderPrefix, id, target, member, members, size);
 }
 
-struct Parsed {
-  OpId id;
-  std::string target;
-  int member = 0;
-  int members = 0;
-};
+using Parsed = ParsedMember;
 
+// Checks `content` is one whole content; returns what its header names.
 absl::StatusOr<Parsed> ParseContent(const std::string& content) {
-  if (content.empty()) return absl::DataLossError("empty");
-  const size_t trailer = content.rfind(kTrailerPrefix);
-  if (!absl::StartsWith(content, kHeaderPrefix) ||
-      trailer == std::string::npos) {
-    return absl::DataLossError("no header or trailer (torn)");
-  }
-  const std::string body = content.substr(0, trailer);
-  if (content.substr(trailer) !=
-      absl::StrCat(kTrailerPrefix, absl::BytesToHexString(Sha256::Of(body)),
-                   "\n")) {
-    return absl::DataLossError("checksum mismatch (torn or mixed)");
-  }
-  absl::string_view header = absl::string_view(body).substr(0, body.find('\n'));
-  header.remove_prefix(strlen(kHeaderPrefix));
-  std::vector<std::string> fields = absl::StrSplit(header, ' ');
-  if (fields.size() != 4 || !absl::StartsWith(fields[1], "target=") ||
-      !absl::StartsWith(fields[2], "member=")) {
-    return absl::DataLossError("bad header");
-  }
-  std::vector<std::string> id = absl::StrSplit(fields[0], '.');
-  std::vector<std::string> member =
-      absl::StrSplit(fields[2].substr(strlen("member=")), '/');
-  Parsed parsed;
-  if (id.size() != 2 || member.size() != 2 ||
-      !absl::SimpleAtoi(id[0], &parsed.id.thread) ||
-      !absl::SimpleAtoi(id[1], &parsed.id.index) ||
-      !absl::SimpleAtoi(member[0], &parsed.member) ||
-      !absl::SimpleAtoi(member[1], &parsed.members)) {
-    return absl::DataLossError("bad header fields");
-  }
-  parsed.target = fields[1].substr(strlen("target="));
-  return parsed;
+  return ParseMemberContent(kHeaderPrefix, content);
 }
 
 struct Member {
