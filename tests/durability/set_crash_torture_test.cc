@@ -76,14 +76,6 @@
 #include "tests/support/test_daemon.h"
 #include "tests/support/torture_support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DURABLED_SET_TORTURE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DURABLED_SET_TORTURE_ASAN 1
-#endif
-#endif
-
 namespace durable {
 
 using test::IsOk;
@@ -101,7 +93,7 @@ using test::SweptTempFiles;
 using test::TestDaemon;
 using test::WaitUntilServing;
 
-#ifdef DURABLED_SET_TORTURE_ASAN
+#ifdef DURABLED_TEST_UNDER_ASAN
 constexpr int kDefaultKills = 100;
 #else
 constexpr int kDefaultKills = 300;

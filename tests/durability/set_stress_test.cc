@@ -34,7 +34,8 @@
 //      version (etag and content) the order leaves, or is missing if the
 //      order removes it last.
 //
-// DURABLED_SET_STRESS_OPS sets the operations per thread (default 1000);
+// DURABLED_SET_STRESS_OPS sets the operations per thread (default 1000,
+// 300 under AddressSanitizer);
 // DURABLED_SET_STRESS_SEED fixes the seed (printed).
 #include <signal.h>
 #include <sys/stat.h>
@@ -574,7 +575,12 @@ class SetStressTest : public testing::Test {
 };
 
 TEST_F(SetStressTest, OverlappingSetsNeitherDeadlockNorLoseSerialOrder) {
-  const int ops_per_thread = EnvInt("DURABLED_SET_STRESS_OPS", 1000);
+#ifdef DURABLED_TEST_UNDER_ASAN
+  constexpr int kDefaultOps = 300;
+#else
+  constexpr int kDefaultOps = 1000;
+#endif
+  const int ops_per_thread = EnvInt("DURABLED_SET_STRESS_OPS", kDefaultOps);
   const uint64_t seed =
       EnvInt("DURABLED_SET_STRESS_SEED",
              static_cast<int>(absl::ToUnixMicros(absl::Now()) & 0x7fffffff));

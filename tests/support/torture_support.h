@@ -26,6 +26,16 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_daemon.h"
 
+// Defined in a build under AddressSanitizer, where the torture tests run
+// shorter by default (every call is several times slower there).
+#if defined(__SANITIZE_ADDRESS__)
+#define DURABLED_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DURABLED_TEST_UNDER_ASAN 1
+#endif
+#endif
+
 namespace durable::test {
 
 // $`name` as an int, or `fallback` if unset or not a number.
