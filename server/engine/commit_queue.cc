@@ -10,8 +10,8 @@ namespace durable {
 
 bool CommitQueue::Pending::Coalescable() const {
   const CommitOptions& options = request.options;
-  return !exclusive && group == nullptr && !options.if_absent && options.if_match.empty() &&
-         options.allow_overwrite;
+  return !exclusive && group == nullptr && !options.if_absent &&
+         options.if_match.empty() && options.allow_overwrite;
 }
 
 CommitQueue::CommitQueue(FileReplacer* replacer, CommitQueueOptions options,

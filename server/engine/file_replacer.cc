@@ -342,21 +342,23 @@ absl::StatusOr<PreparedFile> FileReplacer::Prepare(
   entry.staged = &staged;
   entry.options = &options;
   Publication p(entry);
-  absl::Status status = DecideCreateOrReplace(p);
+  absl::Status status = DecideCreateOrReplace(p, /*need_etag=*/true);
   if (status.ok()) status = VerifyContent(p);
   if (status.ok()) status = PrepareTempFile(p);
   if (!status.ok()) return status;
-  return PreparedFile{std::move(p.result), std::move(p.own)};
+  return PreparedFile{std::move(p.result), std::move(p.own),
+                      std::move(p.existing)};
 }
 
 // 1. What is at the target now decides create vs replace, and the mode and
 // owner of the new file.
-absl::Status FileReplacer::DecideCreateOrReplace(Publication& p) {
+absl::Status FileReplacer::DecideCreateOrReplace(Publication& p,
+                                                 bool need_etag) {
   const CommitOptions& options = p.options;
   p.permissions = options.create_permissions & 07777;
   p.owner = options.create_owner;
-  absl::StatusOr<FileInfo> existing = InspectTarget(
-      p.dir_fd(), p.leaf(), options.if_match, /*need_etag=*/false);
+  absl::StatusOr<FileInfo> existing =
+      InspectTarget(p.dir_fd(), p.leaf(), options.if_match, need_etag);
   if (existing.ok()) {
     if (options.if_absent) {
       return absl::AlreadyExistsError(

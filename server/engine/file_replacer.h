@@ -149,6 +149,9 @@ struct PreparedFile {
   CommitResult result;
   // The temp file as written, seen through our own fd.
   FileInfo own;
+  // The file it would replace (with its generation, so EtagOf works);
+  // nullopt if it would create one.
+  std::optional<FileInfo> existing;
 };
 
 // One write of a batch (FileReplacer::CommitBatch).
@@ -271,7 +274,9 @@ class FileReplacer {
 
   // The steps of Commit, in order; each returns the error that ends the
   // commit (the temp file is then discarded by Commit).
-  absl::Status DecideCreateOrReplace(Publication& p);
+  // `need_etag`: read the target's inode generation too, so that
+  // EtagOf(p.existing) is its etag.
+  absl::Status DecideCreateOrReplace(Publication& p, bool need_etag = false);
   absl::Status VerifyContent(Publication& p);
   absl::Status PrepareTempFile(Publication& p);
   void FlushTempFiles(std::vector<Publication*>& live, FlushStrategy flush);

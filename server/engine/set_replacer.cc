@@ -39,12 +39,8 @@ absl::Status SetReplacer::Check(SetEntry& member) {
     if (!prepared.ok()) return prepared.status();
     member.result = std::move(prepared->result);
     // What recovery must still find there to publish this member.
-    absl::StatusOr<FileInfo> existing =
-        replacer_->InspectTarget(member.dir_fd, member.leaf);
-    if (existing.ok()) {
-      member.expected_etag = EtagOf(*existing);
-    } else if (!absl::IsNotFound(existing.status())) {
-      return existing.status();
+    if (prepared->existing.has_value()) {
+      member.expected_etag = EtagOf(*prepared->existing);
     }
     return absl::OkStatus();
   }
