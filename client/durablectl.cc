@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -24,7 +23,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -38,6 +36,7 @@
 #include "durable/client.h"
 #include "json_writer.h"
 #include "openmetrics.h"
+#include "write_option_flags.h"
 #include "write_set_plan.h"
 
 namespace {
@@ -282,16 +281,6 @@ absl::Status ReadHead(ContentSource& source, size_t limit, uint64_t known_size,
   return absl::OkStatus();
 }
 
-// Parses an octal mode: octal digits only (a leading 0 is allowed), no sign
-// or spaces.
-std::optional<uint32_t> ParseOctalMode(const std::string& text) {
-  uint32_t mode = 0;
-  const char* end = text.data() + text.size();
-  auto [stop, error] = std::from_chars(text.data(), end, mode, 8);
-  if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
-  return mode;
-}
-
 std::string HumanBytes(uint64_t bytes) {
   if (bytes == 1) return "1 byte";
   if (bytes < 1024) return absl::StrCat(bytes, " bytes");
@@ -330,34 +319,19 @@ int Write(durable::Client& client, const std::vector<std::string>& args) {
       ParseArgs("write", args, true, [&](const Flag& flag) {
         if (flag.name == "from" && flag.value.has_value()) {
           from = *flag.value;
-        } else if (flag.name == "mode" && flag.value.has_value()) {
-          std::optional<uint32_t> mode = ParseOctalMode(*flag.value);
-          if (!mode.has_value() || *mode > 07777) {
-            usage_error = absl::StrCat("--mode=", *flag.value,
-                                       " is not an octal mode up to 7777");
-          } else {
-            options.mode = *mode;
-          }
-        } else if (flag.name == "if-absent" && !flag.value.has_value()) {
-          options.if_absent = true;
-        } else if (flag.name == "if-match" && flag.value.has_value()) {
-          options.if_match = *flag.value;
-        } else if (flag.name == "sha256" && flag.value.has_value()) {
-          options.expected_sha256 = absl::HexStringToBytes(*flag.value);
-          if (flag.value->size() != 64 ||
-              absl::BytesToHexString(options.expected_sha256) !=
-                  absl::AsciiStrToLower(*flag.value)) {
-            usage_error =
-                absl::StrCat("--sha256=", *flag.value, " is not 64 hex digits");
-          }
-        } else if (flag.name == "parents" && !flag.value.has_value()) {
-          options.create_parents = true;
-        } else if (flag.name == "no-progress" && !flag.value.has_value()) {
-          progress = false;
-        } else {
-          return false;
+          return true;
         }
-        return true;
+        if (flag.name == "no-progress" && !flag.value.has_value()) {
+          progress = false;
+          return true;
+        }
+        absl::StatusOr<bool> applied =
+            durable::cli::ApplyWriteOption(flag.name, flag.value, &options);
+        if (!applied.ok()) {
+          usage_error = absl::StrCat("--", applied.status().message());
+          return true;
+        }
+        return *applied;
       });
   if (!path.ok()) return UsageError(std::string(path.status().message()));
   if (!usage_error.empty()) return UsageError(usage_error);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli_path.h"
+#include "write_option_flags.h"
 
 namespace durable::cli {
 namespace {
@@ -29,38 +29,15 @@ absl::Status LineError(int line, absl::string_view message) {
       absl::StrCat("manifest line ", line, ": ", message));
 }
 
-// Applies one option field of a write line.
-absl::Status ApplyWriteOption(absl::string_view field, WriteOptions* options) {
-  std::pair<std::string, std::string> kv =
-      absl::StrSplit(field, absl::MaxSplits('=', 1));
-  const std::string& name = kv.first;
-  const std::string& value = kv.second;
-  const bool has_value = absl::StrContains(field, '=');
-  if (name == "mode" && has_value) {
-    uint32_t mode = 0;
-    auto [stop, error] =
-        std::from_chars(value.data(), value.data() + value.size(), mode, 8);
-    if (value.empty() || error != std::errc() ||
-        stop != value.data() + value.size() || mode > 07777) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("mode=", value, " is not an octal mode up to 7777"));
-    }
-    options->mode = mode;
-  } else if (name == "if-absent" && !has_value) {
-    options->if_absent = true;
-  } else if (name == "if-match" && has_value) {
-    options->if_match = value;
-  } else if (name == "sha256" && has_value) {
-    options->expected_sha256 = absl::HexStringToBytes(value);
-    if (value.size() != 64 ||
-        absl::BytesToHexString(options->expected_sha256) !=
-            absl::AsciiStrToLower(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sha256=", value, " is not 64 hex digits"));
-    }
-  } else if (name == "parents" && !has_value) {
-    options->create_parents = true;
-  } else {
+// Applies one option field ("NAME" or "NAME=VALUE") of a write line.
+absl::Status ApplyWriteField(absl::string_view field, WriteOptions* options) {
+  const size_t eq = field.find('=');
+  const std::string name(field.substr(0, eq));
+  std::optional<std::string> value;
+  if (eq != absl::string_view::npos) value = std::string(field.substr(eq + 1));
+  absl::StatusOr<bool> applied = ApplyWriteOption(name, value, options);
+  if (!applied.ok()) return applied.status();
+  if (!*applied) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown option \"", absl::CEscape(field), "\""));
   }
@@ -136,7 +113,7 @@ absl::StatusOr<std::vector<PlannedMember>> ParseSetManifest(
       }
       member.source_file = Absolute(fields[2], working_directory);
       for (size_t i = 3; i < fields.size(); ++i) {
-        absl::Status applied = ApplyWriteOption(fields[i], &member.options);
+        absl::Status applied = ApplyWriteField(fields[i], &member.options);
         if (!applied.ok()) return LineError(number, applied.message());
       }
     } else if (fields[0] == "remove") {
