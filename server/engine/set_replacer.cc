@@ -42,6 +42,8 @@ absl::Status SetReplacer::Check(SetEntry& member) {
     if (prepared->existing.has_value()) {
       member.expected_etag = EtagOf(*prepared->existing);
     }
+    member.temp_device = prepared->own.device;
+    member.temp_inode = prepared->own.inode;
     return absl::OkStatus();
   }
   absl::StatusOr<FileInfo> existing =
@@ -77,17 +79,15 @@ absl::Status SetReplacer::MakeTempFilesDurable(absl::Span<SetEntry> set) {
   // write the directory could): what is published must be what we wrote.
   for (SetEntry& member : set) {
     if (member.staged == nullptr) continue;
-    absl::StatusOr<FileInfo> own = fs_->Stat(member.staged->fd_.get());
     absl::StatusOr<FileInfo> named =
         fs_->LookUp(member.dir_fd, member.staged->temp_name_);
-    if (!own.ok() || !named.ok() || own->device != named->device ||
-        own->inode != named->inode) {
+    if (!named.ok() || named->device != member.temp_device ||
+        named->inode != member.temp_inode) {
       member.status = absl::AbortedError(
           "the temp file was replaced by another process before the set was "
           "committed; nothing was published");
       return member.status;
     }
-    member.temp_inode = own->inode;
   }
   return absl::OkStatus();
 }

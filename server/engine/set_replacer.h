@@ -32,8 +32,9 @@ struct SetEntry {
   // remove `etag` is the removed file's.
   CommitResult result;
   // Set by Commit for a write: the target's etag when checked ("" if
-  // absent), and the temp file's inode.
+  // absent), and the temp file's (device, inode) as seen through our fd.
   std::string expected_etag;
+  uint64_t temp_device = 0;
   uint64_t temp_inode = 0;
   // Set by Commit on the member whose check or step ended the set.
   absl::Status status;
