@@ -168,6 +168,25 @@ class FileSystem {
 
   // Removes the non-directory entry `name` from `dir_fd`.
   virtual absl::Status Unlink(int dir_fd, const std::string& name) = 0;
+
+  // Gives the file `from` in `from_dir_fd` the further name `to` in
+  // `to_dir_fd` (a hard link; linkat without AT_SYMLINK_FOLLOW, so a
+  // symlink at `from` is linked itself, never followed). Both directories
+  // must be on one filesystem. ALREADY_EXISTS if `to` exists. The new
+  // entry is not yet durable (SyncDirectory(to_dir_fd)).
+  virtual absl::Status Link(int from_dir_fd, const std::string& from,
+                            int to_dir_fd, const std::string& to) = 0;
+
+  // Creates the symlink `name` in `dir_fd` holding `target` (symlinkat),
+  // which is stored as it is and never resolved here. ALREADY_EXISTS if
+  // any entry of that name exists. Not yet durable (SyncDirectory).
+  virtual absl::Status MakeSymlink(int dir_fd, const std::string& name,
+                                   const std::string& target) = 0;
+
+  // The target of symlink `name` in `dir_fd` (readlinkat). NOT_FOUND if
+  // there is no such entry, FAILED_PRECONDITION if it is not a symlink.
+  virtual absl::StatusOr<std::string> ReadSymlink(int dir_fd,
+                                                  const std::string& name) = 0;
 };
 
 }  // namespace durable

@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
 
@@ -47,6 +50,20 @@ absl::StatusOr<FileInfo> StatxInfo(int dir_fd, const char* name, int flags,
   info.link_count = stx.stx_nlink;
   if (stx.stx_mask & STATX_MNT_ID) info.mount_id = stx.stx_mnt_id;
   return info;
+}
+
+// readlink's first buffer; a longer target makes it grow.
+constexpr size_t kInitialSymlinkBuffer = 256;
+
+// `status` with `code` in place of its own, keeping its message and its
+// payloads (so ErrnoOf still answers).
+absl::Status WithCode(const absl::Status& status, absl::StatusCode code) {
+  absl::Status recoded(code, status.message());
+  status.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        recoded.SetPayload(type_url, payload);
+      });
+  return recoded;
 }
 
 // The inode generation where the filesystem has one (ext4, xfs, btrfs,
@@ -211,11 +228,13 @@ absl::Status PosixFileSystem::MakeDirectory(int dir_fd,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> PosixFileSystem::ReadFileAt(
-    int dir_fd, const std::string& name, size_t max_bytes) {
+absl::StatusOr<std::string> PosixFileSystem::ReadFileAt(int dir_fd,
+                                                        const std::string& name,
+                                                        size_t max_bytes) {
   const std::string what = absl::StrCat("read(", name, ")");
-  UniqueFd fd(openat(dir_fd, name.c_str(),
-                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  UniqueFd fd(
+      openat(dir_fd, name.c_str(),
+             O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) return SyscallError(errno, what);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return SyscallError(errno, what);
@@ -312,6 +331,50 @@ absl::Status PosixFileSystem::Unlink(int dir_fd, const std::string& name) {
     return SyscallError(errno, absl::StrCat("unlink(", name, ")"));
   }
   return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::Link(int from_dir_fd, const std::string& from,
+                                   int to_dir_fd, const std::string& to) {
+  // Flags 0, not AT_SYMLINK_FOLLOW: a symlink at `from` is linked itself.
+  if (linkat(from_dir_fd, from.c_str(), to_dir_fd, to.c_str(), 0) != 0) {
+    return SyscallError(errno, absl::StrCat("link(", from, " -> ", to, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::MakeSymlink(int dir_fd, const std::string& name,
+                                          const std::string& target) {
+  if (symlinkat(target.c_str(), dir_fd, name.c_str()) != 0) {
+    return SyscallError(errno,
+                        absl::StrCat("symlink(", name, " -> ", target, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PosixFileSystem::ReadSymlink(
+    int dir_fd, const std::string& name) {
+  const std::string what = absl::StrCat("readlink(", name, ")");
+  std::string target(kInitialSymlinkBuffer, '\0');
+  while (true) {
+    const ssize_t got =
+        readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+    if (got < 0) {
+      // EINVAL is readlink's "not a symlink": a question about what the
+      // entry is, not a bad argument.
+      if (errno == EINVAL) {
+        return WithCode(
+            SyscallError(errno, absl::StrCat(what, ": not a symlink")),
+            absl::StatusCode::kFailedPrecondition);
+      }
+      return SyscallError(errno, what);
+    }
+    // readlink truncates silently; a full buffer may hold only a prefix.
+    if (static_cast<size_t>(got) < target.size()) {
+      target.resize(static_cast<size_t>(got));
+      return target;
+    }
+    target.resize(target.size() * 2);
+  }
 }
 
 }  // namespace durable

@@ -37,6 +37,12 @@ class PosixFileSystem : public FileSystem {
                       const std::string& to, RenameMode mode) override;
   absl::Status SyncDirectory(int dir_fd) override;
   absl::Status Unlink(int dir_fd, const std::string& name) override;
+  absl::Status Link(int from_dir_fd, const std::string& from, int to_dir_fd,
+                    const std::string& to) override;
+  absl::Status MakeSymlink(int dir_fd, const std::string& name,
+                           const std::string& target) override;
+  absl::StatusOr<std::string> ReadSymlink(int dir_fd,
+                                          const std::string& name) override;
 
  private:
   SyncObserver* const observer_;

@@ -51,6 +51,16 @@ class PowerLossFileSystemTest : public testing::Test {
     return *std::move(fd);
   }
 
+  // After Recover: fresh handles for the root and d (the old ones are of
+  // the boot before).
+  void Reopen() {
+    root_ = fs_.OpenRoot();
+    ASSERT_TRUE(root_.valid());
+    absl::StatusOr<UniqueFd> dir = fs_.OpenDirectoryBeneath(root_.get(), "d");
+    ASSERT_THAT(dir, IsOk());
+    dir_ = *std::move(dir);
+  }
+
   PowerLossFileSystem fs_;
   UniqueFd root_;
   UniqueFd dir_;
@@ -244,6 +254,177 @@ TEST_F(PowerLossFileSystemTest, DirectoriesAndListing) {
   EXPECT_FALSE(fs_.RemoveDirectory(dir_.get(), "f").ok());
   EXPECT_THAT(fs_.RemoveDirectory(dir_.get(), "sub"), IsOk());
   EXPECT_THAT(fs_.Walk(), ElementsAre("d", "d/f"));
+}
+
+TEST_F(PowerLossFileSystemTest,
+       SymlinkSurvivesACutOnlyOnceItsDirectoryIsSynced) {
+  ASSERT_THAT(fs_.MakeSymlink(dir_.get(), "l", "some/target"), IsOk());
+  EXPECT_EQ(fs_.ReadLink("d/l"), "some/target");
+  EXPECT_EQ(fs_.ReadFile("d/l"), "<symlink>");
+  fs_.Recover();
+  EXPECT_EQ(fs_.ReadLink("d/l"), std::nullopt)
+      << "a symlink whose directory was never synced must not survive";
+  EXPECT_THAT(fs_.List("d"), IsEmpty());
+
+  Reopen();
+  ASSERT_THAT(fs_.MakeSymlink(dir_.get(), "l", "some/target"), IsOk());
+  ASSERT_THAT(fs_.SyncDirectory(dir_.get()), IsOk());
+  fs_.Recover();
+  EXPECT_EQ(fs_.ReadLink("d/l"), "some/target");
+  Reopen();
+  absl::StatusOr<std::string> target = fs_.ReadSymlink(dir_.get(), "l");
+  ASSERT_THAT(target, IsOk());
+  EXPECT_EQ(*target, "some/target");
+}
+
+TEST_F(PowerLossFileSystemTest, SymlinkIsAnEntryLikeAnyOther) {
+  ASSERT_THAT(fs_.PlantSymlink("d/l", "../elsewhere"), IsOk());
+  absl::StatusOr<FileInfo> info = fs_.StatAt(dir_.get(), "l");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->mode, static_cast<mode_t>(S_IFLNK | 0777));
+  EXPECT_EQ(info->size, std::string("../elsewhere").size());
+  info = fs_.LookUp(dir_.get(), "l");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_TRUE(S_ISLNK(info->mode));
+
+  EXPECT_THAT(fs_.CreateExclusive(dir_.get(), "l").status(),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(fs_.MakeDirectory(dir_.get(), "l"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(fs_.MakeSymlink(dir_.get(), "l", "x"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_THAT(fs_.PlantFile("d/f", "F", 0644), IsOk());
+  EXPECT_THAT(fs_.Link(dir_.get(), "f", dir_.get(), "l"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(fs_.ReadLink("d/l"), "../elsewhere");  // none of them touched it
+
+  EXPECT_THAT(fs_.ReadFileAt(dir_.get(), "l", 1024).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  absl::StatusOr<std::vector<DirectoryEntry>> listing =
+      fs_.ListDirectory(dir_.get());
+  ASSERT_THAT(listing, IsOk());
+  ASSERT_EQ(listing->size(), 2u);
+  EXPECT_EQ((*listing)[1].name, "l");
+  EXPECT_FALSE((*listing)[1].is_directory);
+  EXPECT_FALSE((*listing)[1].is_regular);
+  EXPECT_THAT(fs_.Walk(), ElementsAre("d", "d/f", "d/l"));
+  EXPECT_FALSE(fs_.RemoveDirectory(dir_.get(), "l").ok());
+
+  ASSERT_THAT(fs_.Rename(dir_.get(), "l", "m", RenameMode::kReplace), IsOk());
+  EXPECT_EQ(fs_.ReadLink("d/m"), "../elsewhere");
+  ASSERT_THAT(fs_.Unlink(dir_.get(), "m"), IsOk());
+  EXPECT_THAT(fs_.Walk(), ElementsAre("d", "d/f"));
+}
+
+TEST_F(PowerLossFileSystemTest, ReadSymlinkErrors) {
+  ASSERT_THAT(fs_.PlantFile("d/f", "F", 0644), IsOk());
+  ASSERT_THAT(fs_.PlantDirectory("d/sub", 0755), IsOk());
+  EXPECT_THAT(fs_.ReadSymlink(dir_.get(), "absent").status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  absl::Status status = fs_.ReadSymlink(dir_.get(), "f").status();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(ErrnoOf(status), EINVAL) << status;
+  EXPECT_THAT(fs_.ReadSymlink(dir_.get(), "sub").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(fs_.ReadLink("d/f"), std::nullopt);
+  EXPECT_EQ(fs_.ReadLink("d/absent"), std::nullopt);
+}
+
+TEST_F(PowerLossFileSystemTest, LinkErrorsAndASymlinkSourceIsNotFollowed) {
+  ASSERT_THAT(fs_.PlantDirectory("d/sub", 0755), IsOk());
+  ASSERT_THAT(fs_.PlantSymlink("d/l", "dangling"), IsOk());
+  EXPECT_THAT(fs_.Link(dir_.get(), "absent", dir_.get(), "x"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(fs_.Link(dir_.get(), "sub", dir_.get(), "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_THAT(fs_.Link(dir_.get(), "l", dir_.get(), "l2"), IsOk());
+  EXPECT_EQ(fs_.ReadLink("d/l2"), "dangling");
+  EXPECT_EQ(fs_.StatPath("d/l2")->inode, fs_.StatPath("d/l")->inode);
+  EXPECT_THAT(fs_.List("d"), ElementsAre("l", "l2", "sub"));
+}
+
+TEST_F(PowerLossFileSystemTest,
+       LinkIntoAnotherDirectorySurvivesOnlyIfItAndTheContentAreSynced) {
+  ASSERT_THAT(fs_.PlantDirectory("e", 0755), IsOk());
+  absl::StatusOr<UniqueFd> other = fs_.OpenDirectoryBeneath(root_.get(), "e");
+  ASSERT_THAT(other, IsOk());
+  // d is never synced: only the names in e can survive.
+  UniqueFd a = Create("a", "content of a", /*sync_file=*/true);
+  UniqueFd b = Create("b", "content of b", /*sync_file=*/false);
+  ASSERT_THAT(fs_.Link(dir_.get(), "a", other->get(), "a"), IsOk());
+  ASSERT_THAT(fs_.Link(dir_.get(), "b", other->get(), "b"), IsOk());
+  EXPECT_EQ(fs_.StatPath("e/a")->link_count, 2u);
+  ASSERT_THAT(fs_.SyncDirectory(other->get()), IsOk());
+  UniqueFd c = Create("c", "content of c", /*sync_file=*/true);
+  ASSERT_THAT(fs_.Link(dir_.get(), "c", other->get(), "c"), IsOk());
+
+  fs_.Recover();
+  EXPECT_EQ(fs_.ReadFile("e/a"), "content of a");
+  EXPECT_EQ(fs_.ReadFile("e/b"), "") << "the link is durable, b's data not";
+  EXPECT_EQ(fs_.ReadFile("e/c"), std::nullopt)
+      << "a link into an unsynced directory must not survive";
+  EXPECT_THAT(fs_.List("d"), IsEmpty());
+}
+
+TEST_F(PowerLossFileSystemTest, UnlinkOfOneOfTwoLinksKeepsTheOther) {
+  ASSERT_THAT(fs_.PlantFile("d/a", "A", 0644), IsOk());
+  ASSERT_THAT(fs_.Link(dir_.get(), "a", dir_.get(), "b"), IsOk());
+  EXPECT_EQ(fs_.StatPath("d/b")->link_count, 2u);
+  ASSERT_THAT(fs_.SyncDirectory(dir_.get()), IsOk());
+  ASSERT_THAT(fs_.Unlink(dir_.get(), "a"), IsOk());
+  EXPECT_EQ(fs_.ReadFile("d/b"), "A");
+  EXPECT_EQ(fs_.StatPath("d/b")->link_count, 1u);
+  fs_.Recover();
+  EXPECT_THAT(fs_.List("d"), ElementsAre("a", "b"))
+      << "the unsynced unlink is undone";
+  Reopen();
+  ASSERT_THAT(fs_.Unlink(dir_.get(), "a"), IsOk());
+  ASSERT_THAT(fs_.SyncDirectory(dir_.get()), IsOk());
+  fs_.Recover();
+  EXPECT_THAT(fs_.List("d"), ElementsAre("b"));
+  EXPECT_EQ(fs_.ReadFile("d/b"), "A");
+}
+
+TEST_F(PowerLossFileSystemTest, OpenDirectoryBeneathRefusesASymlinkComponent) {
+  ASSERT_THAT(fs_.PlantDirectory("d/sub", 0755), IsOk());
+  ASSERT_THAT(fs_.PlantSymlink("d/l", "sub"), IsOk());
+  ASSERT_THAT(fs_.PlantSymlink("dl", "d"), IsOk());
+  for (const char* path : {"d/l", "dl/sub", "dl"}) {
+    absl::Status status = fs_.OpenDirectoryBeneath(root_.get(), path).status();
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kPermissionDenied)) << path;
+    EXPECT_EQ(ErrnoOf(status), ELOOP) << path << ": " << status;
+  }
+  EXPECT_THAT(fs_.OpenDirectoryBeneath(root_.get(), "d/sub"), IsOk());
+}
+
+// Replacing a symlink by renaming a new one over it: a cut anywhere leaves
+// the old target or the new one, never no symlink.
+TEST(PowerLossFileSystemSymlinkRenameTest, IsAtomicAcrossACut) {
+  constexpr int kCalls =
+      4;  // MakeSymlink, SyncDirectory, Rename, SyncDirectory
+  for (int cut = 0; cut <= kCalls; ++cut) {
+    SCOPED_TRACE(testing::Message() << "power cut after " << cut << " calls");
+    PowerLossFileSystem fs;
+    ASSERT_THAT(fs.PlantDirectory("d", 0755), IsOk());
+    ASSERT_THAT(fs.PlantSymlink("d/link", "v1"), IsOk());
+    UniqueFd root = fs.OpenRoot();
+    absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(root.get(), "d");
+    ASSERT_THAT(dir, IsOk());
+    fs.CutPowerAfterCalls(cut);
+    (void)fs.MakeSymlink(dir->get(), ".tmp", "v2");
+    (void)fs.SyncDirectory(dir->get());
+    (void)fs.Rename(dir->get(), ".tmp", "link", RenameMode::kReplace);
+    (void)fs.SyncDirectory(dir->get());
+    EXPECT_EQ(fs.power_on(), cut == kCalls);
+    fs.CutPower();
+    fs.Recover();
+    const std::optional<std::string> target = fs.ReadLink("d/link");
+    ASSERT_TRUE(target.has_value()) << "the symlink vanished";
+    EXPECT_EQ(*target, cut == kCalls ? "v2" : "v1");
+    if (fs.ReadLink("d/.tmp").has_value()) {
+      EXPECT_EQ(*target, "v1") << "both names refer to the new symlink";
+    }
+  }
 }
 
 }  // namespace

@@ -228,6 +228,27 @@ absl::StatusOr<std::string> FaultInjectionFileSystem::ReadFileAt(
              [&] { return base_->ReadFileAt(dir_fd, name, max_bytes); });
 }
 
+absl::Status FaultInjectionFileSystem::Link(int from_dir_fd,
+                                            const std::string& from,
+                                            int to_dir_fd,
+                                            const std::string& to) {
+  return Run(MakeCall(Operation::kLink, from, to),
+             [&] { return base_->Link(from_dir_fd, from, to_dir_fd, to); });
+}
+
+absl::Status FaultInjectionFileSystem::MakeSymlink(int dir_fd,
+                                                   const std::string& name,
+                                                   const std::string& target) {
+  return Run(MakeCall(Operation::kMakeSymlink, name, target),
+             [&] { return base_->MakeSymlink(dir_fd, name, target); });
+}
+
+absl::StatusOr<std::string> FaultInjectionFileSystem::ReadSymlink(
+    int dir_fd, const std::string& name) {
+  return Run(MakeCall(Operation::kReadSymlink, name),
+             [&] { return base_->ReadSymlink(dir_fd, name); });
+}
+
 absl::string_view OperationName(Operation operation) {
   switch (operation) {
     case Operation::kOpenDirectoryBeneath:
@@ -266,6 +287,12 @@ absl::string_view OperationName(Operation operation) {
       return "SyncFilesystem";
     case Operation::kWriteBehind:
       return "WriteBehind";
+    case Operation::kLink:
+      return "Link";
+    case Operation::kMakeSymlink:
+      return "MakeSymlink";
+    case Operation::kReadSymlink:
+      return "ReadSymlink";
   }
   return "?";
 }

@@ -66,16 +66,20 @@ class FaultInjectionFileSystem : public FileSystem {
     kSetModificationTime,
     kSyncFilesystem,
     kWriteBehind,
+    kLink,
+    kMakeSymlink,
+    kReadSymlink,
   };
 
   // One call as the log records it.
   struct Call {
     Operation operation = Operation::kOpenDirectoryBeneath;
     // The name operand: the path of OpenDirectoryBeneath, the name of
-    // CreateExclusive, StatAt and Unlink, the source of Rename. Empty for
-    // calls on an fd.
+    // CreateExclusive, StatAt, Unlink, MakeSymlink and ReadSymlink, the
+    // source of Rename and Link. Empty for calls on an fd.
     std::string name;
-    // The destination of Rename, else empty.
+    // The destination of Rename and Link, the target of MakeSymlink, else
+    // empty.
     std::string to;
     // The mode of Rename, else kReplace.
     RenameMode rename_mode = RenameMode::kReplace;

@@ -76,6 +76,18 @@ class ForwardingFileSystem : public FileSystem {
   absl::Status Unlink(int dir_fd, const std::string& name) override {
     return base_->Unlink(dir_fd, name);
   }
+  absl::Status Link(int from_dir_fd, const std::string& from, int to_dir_fd,
+                    const std::string& to) override {
+    return base_->Link(from_dir_fd, from, to_dir_fd, to);
+  }
+  absl::Status MakeSymlink(int dir_fd, const std::string& name,
+                           const std::string& target) override {
+    return base_->MakeSymlink(dir_fd, name, target);
+  }
+  absl::StatusOr<std::string> ReadSymlink(int dir_fd,
+                                          const std::string& name) override {
+    return base_->ReadSymlink(dir_fd, name);
+  }
 
  protected:
   FileSystem* base() const { return base_; }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -38,6 +39,19 @@ std::vector<std::string> Components(const std::string& path) {
   return components;
 }
 
+// readlink's EINVAL ("not a symlink") as PosixFileSystem reports it:
+// FAILED_PRECONDITION, with the errno.
+absl::Status NotASymlink(const std::string& what) {
+  const absl::Status error =
+      SyscallError(EINVAL, absl::StrCat(what, ": not a symlink"));
+  absl::Status status(absl::StatusCode::kFailedPrecondition, error.message());
+  error.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        status.SetPayload(type_url, payload);
+      });
+  return status;
+}
+
 // Splits "a/b/c" into ("a/b", "c").
 std::pair<std::string, std::string> SplitParent(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -50,7 +64,7 @@ std::pair<std::string, std::string> SplitParent(const std::string& path) {
 PowerLossFileSystem::PowerLossFileSystem() {
   absl::MutexLock lock(&mu_);
   Inode root;
-  root.is_directory = true;
+  root.kind = Kind::kDirectory;
   root.live.permissions = 0755;
   root.live.uid = geteuid();
   root.live.gid = getegid();
@@ -97,7 +111,7 @@ absl::StatusOr<uint64_t> PowerLossFileSystem::InodeOf(int fd) const {
 absl::StatusOr<uint64_t> PowerLossFileSystem::DirectoryOf(int fd) const {
   absl::StatusOr<uint64_t> inode = InodeOf(fd);
   if (!inode.ok()) return inode;
-  if (!inodes_.at(*inode).is_directory) {
+  if (!inodes_.at(*inode).is_directory()) {
     return SyscallError(ENOTDIR, absl::StrCat("fd ", fd));
   }
   return inode;
@@ -106,7 +120,7 @@ absl::StatusOr<uint64_t> PowerLossFileSystem::DirectoryOf(int fd) const {
 absl::StatusOr<uint64_t> PowerLossFileSystem::FileOf(int fd) const {
   absl::StatusOr<uint64_t> inode = InodeOf(fd);
   if (!inode.ok()) return inode;
-  if (inodes_.at(*inode).is_directory) {
+  if (inodes_.at(*inode).is_directory()) {
     return SyscallError(EISDIR, absl::StrCat("fd ", fd));
   }
   return inode;
@@ -114,10 +128,10 @@ absl::StatusOr<uint64_t> PowerLossFileSystem::FileOf(int fd) const {
 
 // --- Inodes ------------------------------------------------------------------
 
-uint64_t PowerLossFileSystem::NewInode(bool is_directory, mode_t permissions) {
+uint64_t PowerLossFileSystem::NewInode(Kind kind, mode_t permissions) {
   const uint64_t id = next_inode_++;
   Inode inode;
-  inode.is_directory = is_directory;
+  inode.kind = kind;
   inode.live.permissions = permissions & 07777;
   inode.live.uid = geteuid();
   inode.live.gid = getegid();
@@ -135,7 +149,7 @@ void PowerLossFileSystem::Touch(uint64_t inode) {
 uint64_t PowerLossFileSystem::LinkCount(uint64_t inode) const {
   uint64_t links = 0;
   for (const auto& [id, candidate] : inodes_) {
-    if (!candidate.is_directory) continue;
+    if (!candidate.is_directory()) continue;
     for (const auto& [name, child] : candidate.live.entries) {
       links += child == inode;
     }
@@ -148,11 +162,23 @@ FileInfo PowerLossFileSystem::InfoOf(uint64_t id) const {
   FileInfo info;
   info.device = kDevice;
   info.inode = id;
-  info.mode = (inode.is_directory ? S_IFDIR : S_IFREG) | inode.live.permissions;
+  switch (inode.kind) {
+    case Kind::kRegular:
+      info.mode = S_IFREG | inode.live.permissions;
+      info.size = inode.live.content.size();
+      break;
+    case Kind::kDirectory:
+      info.mode = S_IFDIR | inode.live.permissions;
+      info.size = inode.live.entries.size();
+      break;
+    case Kind::kSymlink:
+      // As lstat on Linux: a symlink's size is its target's length.
+      info.mode = S_IFLNK | inode.live.permissions;
+      info.size = inode.target.size();
+      break;
+  }
   info.uid = inode.live.uid;
   info.gid = inode.live.gid;
-  info.size = inode.is_directory ? inode.live.entries.size()
-                                 : inode.live.content.size();
   info.mtime_ns = inode.mtime_ns;
   info.link_count = LinkCount(id);
   return info;
@@ -163,7 +189,7 @@ std::optional<uint64_t> PowerLossFileSystem::Lookup(
   uint64_t current = kRootInode;
   for (const std::string& component : Components(path)) {
     const Inode& dir = inodes_.at(current);
-    if (!dir.is_directory) return std::nullopt;
+    if (!dir.is_directory()) return std::nullopt;
     auto it = dir.live.entries.find(component);
     if (it == dir.live.entries.end()) return std::nullopt;
     current = it->second;
@@ -190,7 +216,7 @@ void PowerLossFileSystem::SyncOutcome(Inode& inode, bool persisted) {
     const std::string kept_content = inode.durable.content;
     inode.durable = inode.live;
     if (inode.writeback_lost) inode.durable.content = kept_content;
-  } else if (!inode.is_directory) {
+  } else if (inode.is_regular()) {
     inode.writeback_lost = true;
   }
 }
@@ -222,33 +248,39 @@ void PowerLossFileSystem::MapRealDirectoryToRoot(int real_fd) {
 
 absl::Status PowerLossFileSystem::PlantDirectory(const std::string& path,
                                                  mode_t permissions) {
-  return Plant(path, /*is_directory=*/true, "", permissions);
+  return Plant(path, Kind::kDirectory, "", permissions);
 }
 
 absl::Status PowerLossFileSystem::PlantFile(const std::string& path,
                                             absl::string_view content,
                                             mode_t permissions) {
-  return Plant(path, /*is_directory=*/false, content, permissions);
+  return Plant(path, Kind::kRegular, content, permissions);
 }
 
-absl::Status PowerLossFileSystem::Plant(const std::string& path,
-                                        bool is_directory,
+absl::Status PowerLossFileSystem::PlantSymlink(const std::string& path,
+                                               const std::string& target) {
+  return Plant(path, Kind::kSymlink, target, 0777);
+}
+
+absl::Status PowerLossFileSystem::Plant(const std::string& path, Kind kind,
                                         absl::string_view content,
                                         mode_t permissions) {
   absl::MutexLock lock(&mu_);
   auto [parent_path, name] = SplitParent(path);
   std::optional<uint64_t> parent = Lookup(parent_path);
-  if (!parent.has_value() || !inodes_.at(*parent).is_directory) {
+  if (!parent.has_value() || !inodes_.at(*parent).is_directory()) {
     return absl::NotFoundError(absl::StrCat("no directory ", parent_path));
   }
   if (inodes_.at(*parent).live.entries.count(name) > 0) {
     return absl::AlreadyExistsError(path);
   }
-  const uint64_t id = NewInode(is_directory, permissions);
-  if (!is_directory) {
+  const uint64_t id = NewInode(kind, permissions);
+  if (kind == Kind::kRegular) {
     Inode& file = inodes_.at(id);
     file.live.content = std::string(content);
     file.durable = file.live;
+  } else if (kind == Kind::kSymlink) {
+    inodes_.at(id).target = std::string(content);
   }
   Inode& dir = inodes_.at(*parent);
   dir.live.entries[name] = id;
@@ -262,8 +294,17 @@ std::optional<std::string> PowerLossFileSystem::ReadFile(
   std::optional<uint64_t> id = Lookup(path);
   if (!id.has_value()) return std::nullopt;
   const Inode& inode = inodes_.at(*id);
-  if (inode.is_directory) return "<directory>";
+  if (inode.is_directory()) return "<directory>";
+  if (inode.is_symlink()) return "<symlink>";
   return inode.live.content;
+}
+
+std::optional<std::string> PowerLossFileSystem::ReadLink(
+    const std::string& path) const {
+  absl::MutexLock lock(&mu_);
+  std::optional<uint64_t> id = Lookup(path);
+  if (!id.has_value() || !inodes_.at(*id).is_symlink()) return std::nullopt;
+  return inodes_.at(*id).target;
 }
 
 std::optional<FileInfo> PowerLossFileSystem::StatPath(
@@ -279,7 +320,7 @@ std::vector<std::string> PowerLossFileSystem::List(
   absl::MutexLock lock(&mu_);
   std::vector<std::string> names;
   std::optional<uint64_t> id = Lookup(path);
-  if (!id.has_value() || !inodes_.at(*id).is_directory) return names;
+  if (!id.has_value() || !inodes_.at(*id).is_directory()) return names;
   for (const auto& [name, child] : inodes_.at(*id).live.entries) {
     names.push_back(name);
   }
@@ -297,7 +338,7 @@ std::vector<std::string> PowerLossFileSystem::Walk() const {
       std::string path =
           prefix.empty() ? name : absl::StrCat(prefix, "/", name);
       paths.push_back(path);
-      if (inodes_.at(child).is_directory) pending.push_back({path, child});
+      if (inodes_.at(child).is_directory()) pending.push_back({path, child});
     }
   }
   std::sort(paths.begin(), paths.end());
@@ -327,7 +368,7 @@ void PowerLossFileSystem::Recover(UnsyncedData unsynced) {
   for (auto& [id, inode] : inodes_) {
     std::string content = inode.live.content;
     inode.live = inode.durable;
-    if (!inode.is_directory && unsynced == UnsyncedData::kZeroFilled &&
+    if (inode.is_regular() && unsynced == UnsyncedData::kZeroFilled &&
         content != inode.durable.content) {
       // The size made it to disk, the data did not.
       std::string zeroed(content.size(), '\0');
@@ -436,7 +477,11 @@ absl::StatusOr<UniqueFd> PowerLossFileSystem::OpenDirectoryBeneath(
                  if (it == dir.live.entries.end()) {
                    return SyscallError(ENOENT, what);
                  }
-                 if (!inodes_.at(it->second).is_directory) {
+                 const Inode& child = inodes_.at(it->second);
+                 // As openat2 with RESOLVE_NO_SYMLINKS: ELOOP for a
+                 // symlink, wherever in the path.
+                 if (child.is_symlink()) return SyscallError(ELOOP, what);
+                 if (!child.is_directory()) {
                    return SyscallError(ENOTDIR, what);
                  }
                  *current = it->second;
@@ -455,7 +500,7 @@ absl::StatusOr<UniqueFd> PowerLossFileSystem::CreateExclusive(
                  return SyscallError(EEXIST,
                                      absl::StrCat("create(", name, ")"));
                }
-               const uint64_t id = NewInode(false, 0600);
+               const uint64_t id = NewInode(Kind::kRegular, 0600);
                inodes_.at(*dir).live.entries[name] = id;
                Touch(*dir);
                return NewHandle(id);
@@ -510,8 +555,8 @@ absl::Status PowerLossFileSystem::SyncFile(int fd) {
   return Run("SyncFile", [&]() -> absl::Status {
     absl::StatusOr<uint64_t> inode = InodeOf(fd);
     if (!inode.ok()) return inode.status();
-    return Sync(*inode, inodes_.at(*inode).is_directory ? SyncKind::kDirectory
-                                                        : SyncKind::kFile);
+    return Sync(*inode, inodes_.at(*inode).is_directory() ? SyncKind::kDirectory
+                                                          : SyncKind::kFile);
   });
 }
 
@@ -575,7 +620,7 @@ absl::Status PowerLossFileSystem::MakeDirectory(int dir_fd,
     if (inodes_.at(*dir).live.entries.count(name) > 0) {
       return SyscallError(EEXIST, absl::StrCat("mkdir(", name, ")"));
     }
-    const uint64_t id = NewInode(true, 0700);
+    const uint64_t id = NewInode(Kind::kDirectory, 0700);
     inodes_.at(*dir).live.entries[name] = id;
     Touch(*dir);
     return absl::OkStatus();
@@ -593,7 +638,7 @@ absl::StatusOr<std::string> PowerLossFileSystem::ReadFileAt(
                auto it = entries.find(name);
                if (it == entries.end()) return SyscallError(ENOENT, what);
                const Inode& file = inodes_.at(it->second);
-               if (file.is_directory) {
+               if (!file.is_regular()) {
                  return absl::FailedPreconditionError(
                      absl::StrCat(what, ": not a regular file"));
                }
@@ -615,8 +660,8 @@ absl::StatusOr<std::vector<DirectoryEntry>> PowerLossFileSystem::ListDirectory(
                for (const auto& [name, child] : inodes_.at(*dir).live.entries) {
                  DirectoryEntry entry;
                  entry.name = name;
-                 entry.is_directory = inodes_.at(child).is_directory;
-                 entry.is_regular = !entry.is_directory;
+                 entry.is_directory = inodes_.at(child).is_directory();
+                 entry.is_regular = inodes_.at(child).is_regular();
                  listing.push_back(std::move(entry));
                }
                return listing;
@@ -634,7 +679,7 @@ absl::Status PowerLossFileSystem::RemoveDirectory(int dir_fd,
                auto it = entries.find(name);
                if (it == entries.end()) return SyscallError(ENOENT, what);
                const Inode& child = inodes_.at(it->second);
-               if (!child.is_directory) return SyscallError(ENOTDIR, what);
+               if (!child.is_directory()) return SyscallError(ENOTDIR, what);
                if (!child.live.entries.empty()) {
                  return SyscallError(ENOTEMPTY, what);
                }
@@ -674,13 +719,13 @@ absl::Status PowerLossFileSystem::Rename(int dir_fd, const std::string& from,
           if (from == to) return absl::OkStatus();
           const Inode& moved = inodes_.at(source->second);
           const Inode& replaced = inodes_.at(destination->second);
-          if (moved.is_directory && !replaced.is_directory) {
+          if (moved.is_directory() && !replaced.is_directory()) {
             return SyscallError(ENOTDIR, what);
           }
-          if (!moved.is_directory && replaced.is_directory) {
+          if (!moved.is_directory() && replaced.is_directory()) {
             return SyscallError(EISDIR, what);
           }
-          if (replaced.is_directory && !replaced.live.entries.empty()) {
+          if (replaced.is_directory() && !replaced.live.entries.empty()) {
             return SyscallError(ENOTEMPTY, what);
           }
         }
@@ -712,11 +757,76 @@ absl::Status PowerLossFileSystem::Unlink(int dir_fd, const std::string& name) {
     auto& entries = inodes_.at(*dir).live.entries;
     auto it = entries.find(name);
     if (it == entries.end()) return SyscallError(ENOENT, what);
-    if (inodes_.at(it->second).is_directory) return SyscallError(EISDIR, what);
+    if (inodes_.at(it->second).is_directory()) {
+      return SyscallError(EISDIR, what);
+    }
     entries.erase(it);
     Touch(*dir);
     return absl::OkStatus();
   });
+}
+
+absl::Status PowerLossFileSystem::Link(int from_dir_fd, const std::string& from,
+                                       int to_dir_fd, const std::string& to) {
+  return Run(
+      absl::StrCat("Link(", from, " -> ", to, ")"), [&]() -> absl::Status {
+        const std::string what = absl::StrCat("link(", from, " -> ", to, ")");
+        absl::StatusOr<uint64_t> from_dir = DirectoryOf(from_dir_fd);
+        if (!from_dir.ok()) return from_dir.status();
+        absl::StatusOr<uint64_t> to_dir = DirectoryOf(to_dir_fd);
+        if (!to_dir.ok()) return to_dir.status();
+        // In linkat's order: the source, the new name, then the
+        // source's kind.
+        const auto& sources = inodes_.at(*from_dir).live.entries;
+        auto source = sources.find(from);
+        if (source == sources.end()) return SyscallError(ENOENT, what);
+        auto& entries = inodes_.at(*to_dir).live.entries;
+        if (entries.count(to) > 0) return SyscallError(EEXIST, what);
+        // No hard links to directories; a symlink is linked itself.
+        if (inodes_.at(source->second).is_directory()) {
+          return SyscallError(EPERM, what);
+        }
+        entries[to] = source->second;
+        Touch(*to_dir);
+        return absl::OkStatus();
+      });
+}
+
+absl::Status PowerLossFileSystem::MakeSymlink(int dir_fd,
+                                              const std::string& name,
+                                              const std::string& target) {
+  return Run(absl::StrCat("MakeSymlink(", name, " -> ", target, ")"),
+             [&]() -> absl::Status {
+               const std::string what =
+                   absl::StrCat("symlink(", name, " -> ", target, ")");
+               absl::StatusOr<uint64_t> dir = DirectoryOf(dir_fd);
+               if (!dir.ok()) return dir.status();
+               // symlinkat refuses an empty target with ENOENT.
+               if (target.empty()) return SyscallError(ENOENT, what);
+               auto& entries = inodes_.at(*dir).live.entries;
+               if (entries.count(name) > 0) return SyscallError(EEXIST, what);
+               const uint64_t id = NewInode(Kind::kSymlink, 0777);
+               inodes_.at(id).target = target;
+               entries[name] = id;
+               Touch(*dir);
+               return absl::OkStatus();
+             });
+}
+
+absl::StatusOr<std::string> PowerLossFileSystem::ReadSymlink(
+    int dir_fd, const std::string& name) {
+  return Run(absl::StrCat("ReadSymlink(", name, ")"),
+             [&]() -> absl::StatusOr<std::string> {
+               const std::string what = absl::StrCat("readlink(", name, ")");
+               absl::StatusOr<uint64_t> dir = DirectoryOf(dir_fd);
+               if (!dir.ok()) return dir.status();
+               const auto& entries = inodes_.at(*dir).live.entries;
+               auto it = entries.find(name);
+               if (it == entries.end()) return SyscallError(ENOENT, what);
+               const Inode& link = inodes_.at(it->second);
+               if (!link.is_symlink()) return NotASymlink(what);
+               return link.target;
+             });
 }
 
 std::ostream& operator<<(std::ostream& out,

@@ -26,8 +26,8 @@ namespace durable {
 // power cut would keep, and can cut the power after any call.
 //
 // The model (what a crash keeps, and what it rests on):
-//  - Every file and directory is an inode with a live state (what calls see
-//    now) and a durable state (what survives a power cut).
+//  - Every file, directory and symlink is an inode with a live state (what
+//    calls see now) and a durable state (what survives a power cut).
 //  - SyncFilesystem(fd) is syncfs(2): it makes every inode's current state
 //    durable, as if each were fsynced (a failed one that persisted nothing
 //    drops every file's dirty data, as a failed fsync does one file's).
@@ -35,7 +35,8 @@ namespace durable {
 //  - SyncFile(fd) and SyncDirectory(fd) are both fsync(2): they make the
 //    inode's current state durable. For a regular file that is its data,
 //    size, permissions and owner; for a directory its entries (name ->
-//    inode), so every creation, rename and unlink in it so far. Syncing a
+//    inode), so every creation (of a file, directory, symlink or link),
+//    rename and unlink in it so far. Syncing a
 //    directory does not sync the files it names, and syncing a file does not
 //    make its name durable (POSIX promises neither; ext4's habit of
 //    committing a new file's entry with its fsync is NOT assumed).
@@ -53,6 +54,17 @@ namespace durable {
 //    only renames within a directory), and a directory's durable entries
 //    are one snapshot, so after a crash both names refer to the old inodes
 //    or both to the new ones, never neither nor both to one.
+//  - A symlink holds its target, set when MakeSymlink creates it and never
+//    changed, so it has no state of its own to sync: it is part of the
+//    tree once an entry naming it is durable (its directory was synced),
+//    like any entry.
+//  - Link adds an entry naming an existing inode, possibly in another
+//    directory than the first name's. The new entry is durable when that
+//    directory is synced; it makes nothing of the file durable. So a file
+//    linked into another directory survives a cut there only if that
+//    directory was synced (with the link in it) AND the file's content was
+//    synced (else it is there, empty). Unlinking one of two names leaves
+//    the other.
 //  - Synced state survives exactly: no media errors, no torn sectors, the
 //    disk honours flushes (no volatile write cache that lies).
 //  - The tree after a crash is what is reachable from the root through
@@ -115,14 +127,21 @@ class PowerLossFileSystem : public FileSystem {
   absl::Status PlantDirectory(const std::string& path, mode_t permissions);
   absl::Status PlantFile(const std::string& path, absl::string_view content,
                          mode_t permissions);
+  // Symlink `path` holding `target`, fully durable (its entry too).
+  absl::Status PlantSymlink(const std::string& path, const std::string& target);
   // The live content of regular file `path`; nullopt if there is no entry,
-  // "<directory>" for a directory.
+  // "<directory>" for a directory, "<symlink>" for a symlink (ReadLink
+  // tells its target). Symlinks are never followed, here or anywhere.
   std::optional<std::string> ReadFile(const std::string& path) const;
+  // The target of symlink `path`; nullopt if there is no entry or it is
+  // not a symlink.
+  std::optional<std::string> ReadLink(const std::string& path) const;
   // The live permission bits, owner of `path`; nullopt if absent.
   std::optional<FileInfo> StatPath(const std::string& path) const;
   // Live names in directory `path`, sorted.
   std::vector<std::string> List(const std::string& path) const;
-  // Every live path beneath the root ("a", "a/b", ...), sorted.
+  // Every live path beneath the root ("a", "a/b", ...), sorted; symlinks
+  // are listed, not followed.
   std::vector<std::string> Walk() const;
 
   // --- Power ---------------------------------------------------------------
@@ -161,6 +180,7 @@ class PowerLossFileSystem : public FileSystem {
   DURABLE_FILE_SYSTEM_OVERRIDES;
 
  private:
+  enum class Kind { kRegular, kDirectory, kSymlink };
   struct InodeState {
     std::string content;                      // regular files
     std::map<std::string, uint64_t> entries;  // directories
@@ -169,7 +189,12 @@ class PowerLossFileSystem : public FileSystem {
     gid_t gid = 0;
   };
   struct Inode {
-    bool is_directory = false;
+    Kind kind = Kind::kRegular;
+    bool is_directory() const { return kind == Kind::kDirectory; }
+    bool is_regular() const { return kind == Kind::kRegular; }
+    bool is_symlink() const { return kind == Kind::kSymlink; }
+    // A symlink's target: set at creation, never changed, so never lost.
+    std::string target;
     InodeState live;
     InodeState durable;
     int64_t mtime_ns = 0;
@@ -203,10 +228,11 @@ class PowerLossFileSystem : public FileSystem {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> FileOf(int fd) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  uint64_t NewInode(bool is_directory, mode_t permissions)
+  uint64_t NewInode(Kind kind, mode_t permissions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // PlantDirectory and PlantFile (`content` only for a file).
-  absl::Status Plant(const std::string& path, bool is_directory,
+  // PlantDirectory, PlantFile and PlantSymlink (`content` is a file's
+  // content, a symlink's target, unused for a directory).
+  absl::Status Plant(const std::string& path, Kind kind,
                      absl::string_view content, mode_t permissions)
       ABSL_LOCKS_EXCLUDED(mu_);
   FileInfo InfoOf(uint64_t inode) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
