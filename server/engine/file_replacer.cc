@@ -219,11 +219,17 @@ absl::StatusOr<FileInfo> FileReplacer::InspectTarget(
 
 struct FileReplacer::Publication {
   explicit Publication(BatchEntry& entry)
-      : entry(entry), staged(*entry.staged), options(*entry.options) {}
+      : entry(entry),
+        staged(*entry.staged),
+        options(*entry.options),
+        target_dir_fd(staged.dir_fd_) {}
 
   BatchEntry& entry;
   StagedFile& staged;
   const CommitOptions& options;
+  // Where the file it replaces is looked up: the target's directory, or
+  // (Prepare's caller) elsewhere; -1: there is none.
+  int target_dir_fd;
   // The first failure; the commit of this entry goes on while it is OK.
   absl::Status status;
   // The target before publishing; nullopt when it is absent.
@@ -333,6 +339,12 @@ void FileReplacer::CommitBatch(absl::Span<BatchEntry> batch,
 
 absl::StatusOr<PreparedFile> FileReplacer::Prepare(
     StagedFile& staged, const CommitOptions& options) {
+  return Prepare(staged, options, staged.dir_fd_);
+}
+
+absl::StatusOr<PreparedFile> FileReplacer::Prepare(StagedFile& staged,
+                                                   const CommitOptions& options,
+                                                   int replaced_dir_fd) {
   if (staged.failed_ || !staged.sealed_) {
     return absl::FailedPreconditionError(staged.failed_
                                              ? "an earlier append failed"
@@ -342,6 +354,7 @@ absl::StatusOr<PreparedFile> FileReplacer::Prepare(
   entry.staged = &staged;
   entry.options = &options;
   Publication p(entry);
+  p.target_dir_fd = replaced_dir_fd;
   absl::Status status = DecideCreateOrReplace(p, /*need_etag=*/true);
   if (status.ok()) status = VerifyContent(p);
   if (status.ok()) status = PrepareTempFile(p);
@@ -358,7 +371,9 @@ absl::Status FileReplacer::DecideCreateOrReplace(Publication& p,
   p.permissions = options.create_permissions & 07777;
   p.owner = options.create_owner;
   absl::StatusOr<FileInfo> existing =
-      InspectTarget(p.dir_fd(), p.leaf(), options.if_match, need_etag);
+      p.target_dir_fd < 0 ? absl::NotFoundError("no such file")
+                          : InspectTarget(p.target_dir_fd, p.leaf(),
+                                          options.if_match, need_etag);
   if (existing.ok()) {
     if (options.if_absent) {
       return absl::AlreadyExistsError(

@@ -90,6 +90,7 @@ inline constexpr uint64_t kWriteBehindDepth = 4;
 
 class FileReplacer;
 class SetReplacer;
+class VersionedSetReplacer;
 
 // New content on its way to a target: a temp file beside the target that
 // collects data. Destroying a StagedFile that was not committed removes the
@@ -118,6 +119,7 @@ class StagedFile {
  private:
   friend class FileReplacer;
   friend class SetReplacer;
+  friend class VersionedSetReplacer;
   StagedFile(FileSystem* fs, int dir_fd, std::string leaf,
              std::string temp_name, UniqueFd fd, uint64_t sequence);
 
@@ -231,6 +233,12 @@ class FileReplacer {
   // file stays for its owner to discard. `staged` must be sealed.
   absl::StatusOr<PreparedFile> Prepare(StagedFile& staged,
                                        const CommitOptions& options);
+  // As Prepare, but the file the staged one replaces is its leaf in
+  // `replaced_dir_fd` rather than beside it (the current version of a
+  // versioned layout); -1: it replaces none.
+  absl::StatusOr<PreparedFile> Prepare(StagedFile& staged,
+                                       const CommitOptions& options,
+                                       int replaced_dir_fd);
 
   // Makes good every earlier failed directory fsync (see
   // DirectorySyncDebt); nothing more may be published until it succeeds.

@@ -8,12 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/set_record.h"
 #include "server/engine/set_recovery.h"
+#include "server/engine/versioned_layout.h"
 
 namespace durable {
 namespace {
@@ -101,6 +103,21 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
       result.sets_finished += sets->sets_finished;
       result.set_members_lost += sets->set_members_lost;
       recovered = sets->sets_finished > 0;
+    }
+    // Then a versioned layout here: ..data decides which version stays.
+    for (const DirectoryEntry& entry : *entries) {
+      if (entry.name != kDataLinkName &&
+          !absl::StartsWith(entry.name, kLayoutReservedPrefix)) {
+        continue;
+      }
+      absl::StatusOr<LayoutTidy> tidy =
+          TidyVersionedLayout(fs, dir->get(), next.path);
+      if (!tidy.ok()) return tidy.status();
+      if (tidy->removed + tidy->linked > 0) {
+        ++result.layouts_tidied;
+        recovered = true;
+      }
+      break;
     }
     if (recovered) entries = fs.ListDirectory(dir->get());
     if (!entries.ok()) return entries.status();

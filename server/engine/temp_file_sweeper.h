@@ -16,6 +16,9 @@ struct SweepResult {
   // Members of those sets that could not be finished (their staged content
   // was removed by someone else); each is logged as an error.
   uint64_t set_members_lost = 0;
+  // Versioned layouts whose leftovers were removed or links remade
+  // (TidyVersionedLayout).
+  uint64_t layouts_tidied = 0;
 };
 
 // Start-up recovery: removes the temp files an earlier crash may have left
@@ -29,7 +32,8 @@ struct SweepResult {
 // (IsSetRecordName) lies in its kSetDirectoryName directory, if that is
 // the daemon's own (IsTrustedSetDirectory; otherwise it is ignored, with a
 // warning), before removing any temp file there or below: a set's members
-// are all beneath that directory's parent. If finishing one
+// are all beneath that directory's parent. Then it tidies a versioned
+// layout there (TidyVersionedLayout). If finishing one
 // fails, the sweep stops with that error and removes nothing more, since
 // the remaining temp files may be the set's content; the daemon must not
 // start then.

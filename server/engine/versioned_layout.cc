@@ -1,0 +1,218 @@
+#include "server/engine/versioned_layout.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "server/base/errno_status.h"
+#include "server/base/logging.h"
+#include "server/engine/set_record.h"
+
+namespace durable {
+namespace {
+
+bool HasHexSuffix(absl::string_view name, absl::string_view prefix) {
+  if (!absl::ConsumePrefix(&name, prefix) || name.size() != 16) return false;
+  for (char c : name) {
+    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
+  }
+  return true;
+}
+
+std::string RandomName(absl::string_view prefix) {
+  absl::BitGen bits;
+  return absl::StrFormat("%s%016x", prefix, absl::Uniform<uint64_t>(bits));
+}
+
+absl::Status SyncDirectory(FileSystem& fs, int dir_fd) {
+  absl::Status status = fs.SyncDirectory(dir_fd);
+  return absl::IsUnimplemented(status) ? absl::OkStatus() : status;
+}
+
+}  // namespace
+
+bool IsVersionName(absl::string_view name) {
+  return HasHexSuffix(name, kVersionPrefix);
+}
+
+bool IsDataLinkTempName(absl::string_view name) {
+  return HasHexSuffix(name, kDataLinkTempPrefix);
+}
+
+std::string RandomVersionName() { return RandomName(kVersionPrefix); }
+
+std::string RandomDataLinkTempName() { return RandomName(kDataLinkTempPrefix); }
+
+std::string MemberLinkTarget(absl::string_view leaf) {
+  return absl::StrCat(kDataLinkName, "/", leaf);
+}
+
+absl::StatusOr<std::optional<LayoutVersion>> OpenCurrentVersion(FileSystem& fs,
+                                                                int dir_fd) {
+  const std::string data_link(kDataLinkName);
+  absl::StatusOr<std::string> target = fs.ReadSymlink(dir_fd, data_link);
+  if (absl::IsNotFound(target.status())) return std::nullopt;
+  if (absl::IsFailedPrecondition(target.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kDataLinkName,
+                     " exists and is not a symlink, so the directory is not "
+                     "a versioned layout of durabled's; move it away first"));
+  }
+  if (!target.ok()) return target.status();
+  if (!IsVersionName(*target)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        kDataLinkName, " points to \"", EscapeName(*target),
+        "\", not to a version directory of durabled's; the daemon does not "
+        "take over a layout another program made"));
+  }
+  LayoutVersion version;
+  version.name = *std::move(target);
+  absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(dir_fd, version.name);
+  if (!dir.ok()) {
+    return Annotate(dir.status(),
+                    absl::StrCat("cannot open the version ", kDataLinkName,
+                                 " names (", version.name, ")"));
+  }
+  absl::StatusOr<FileInfo> info = fs.Stat(dir->get());
+  if (!info.ok()) return info.status();
+  if (!IsTrustedSetDirectory(*info, geteuid())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the current version ", version.name,
+        " is not the daemon's own (owner uid ", info->uid, ", mode 0",
+        absl::Hex(info->mode & 07777), "); an operator should inspect it"));
+  }
+  absl::StatusOr<std::vector<DirectoryEntry>> entries =
+      fs.ListDirectory(dir->get());
+  if (!entries.ok()) return entries.status();
+  for (const DirectoryEntry& entry : *entries) {
+    if (!entry.is_regular) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the current version ", version.name, " holds \"",
+          EscapeName(entry.name),
+          "\", which is not a regular file; an operator should inspect it"));
+    }
+    version.files.push_back(entry.name);
+  }
+  version.dir = *std::move(dir);
+  return version;
+}
+
+absl::Status RemoveVersion(FileSystem& fs, int dir_fd,
+                           const std::string& name) {
+  absl::StatusOr<UniqueFd> dir = fs.OpenDirectoryBeneath(dir_fd, name);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<FileInfo> info = fs.Stat(dir->get());
+  if (!info.ok()) return info.status();
+  if (!IsTrustedSetDirectory(*info, geteuid())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("version directory ", name,
+                     " is not the daemon's own; it is left as it is"));
+  }
+  absl::StatusOr<std::vector<DirectoryEntry>> entries =
+      fs.ListDirectory(dir->get());
+  if (!entries.ok()) return entries.status();
+  for (const DirectoryEntry& entry : *entries) {
+    if (entry.is_directory) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("version directory ", name, " holds directory \"",
+                       EscapeName(entry.name), "\"; it is left as it is"));
+    }
+  }
+  for (const DirectoryEntry& entry : *entries) {
+    absl::Status removed = fs.Unlink(dir->get(), entry.name);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+  }
+  return fs.RemoveDirectory(dir_fd, name);
+}
+
+absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
+                                               const std::string& dir_for_log) {
+  LayoutTidy tidy;
+  absl::StatusOr<std::vector<DirectoryEntry>> entries =
+      fs.ListDirectory(dir_fd);
+  if (!entries.ok()) return entries.status();
+  bool has_data_link = false;
+  for (const DirectoryEntry& entry : *entries) {
+    if (entry.name == kDataLinkName) has_data_link = true;
+    if (IsVersionName(entry.name) || IsDataLinkTempName(entry.name)) {
+      tidy.found = true;
+    }
+  }
+  if (!tidy.found && !has_data_link) return tidy;
+  const std::string where =
+      absl::StrCat("versioned layout \"", EscapeName(dir_for_log), "\"");
+  absl::StatusOr<std::optional<LayoutVersion>> current =
+      OpenCurrentVersion(fs, dir_fd);
+  if (!current.ok()) {
+    // Not ours (AtomicWriter's, say): nothing here is touched.
+    if (tidy.found) {
+      LogWarning(absl::StrCat(
+          where, " is left as it is: ", current.status().message()));
+    }
+    tidy.found = false;
+    return tidy;
+  }
+  tidy.found = true;
+  absl::flat_hash_set<std::string> files;
+  if (current->has_value()) {
+    files.insert((*current)->files.begin(), (*current)->files.end());
+  }
+  for (const DirectoryEntry& entry : *entries) {
+    absl::Status removed;
+    if (IsVersionName(entry.name)) {
+      if (current->has_value() && entry.name == (*current)->name) continue;
+      removed = RemoveVersion(fs, dir_fd, entry.name);
+    } else if (IsDataLinkTempName(entry.name)) {
+      removed = fs.Unlink(dir_fd, entry.name);
+    } else if (!entry.is_directory && !entry.is_regular) {
+      absl::StatusOr<std::string> target = fs.ReadSymlink(dir_fd, entry.name);
+      if (!target.ok() || *target != MemberLinkTarget(entry.name) ||
+          files.contains(entry.name)) {
+        continue;
+      }
+      removed = fs.Unlink(dir_fd, entry.name);  // a removed member's link
+    } else {
+      continue;
+    }
+    if (!removed.ok()) {
+      return Annotate(removed, absl::StrCat(where, ": cannot remove \"",
+                                            EscapeName(entry.name), "\""));
+    }
+    ++tidy.removed;
+  }
+  for (const std::string& leaf : files) {
+    absl::StatusOr<std::string> target = fs.ReadSymlink(dir_fd, leaf);
+    if (target.ok() && *target == MemberLinkTarget(leaf)) continue;
+    if (!absl::IsNotFound(target.status())) {
+      LogWarning(absl::StrCat(
+          where, ": \"", EscapeName(leaf), "\" is not the layout's link to ",
+          MemberLinkTarget(EscapeName(leaf)), "; left as it is"));
+      continue;
+    }
+    absl::Status linked = fs.MakeSymlink(dir_fd, leaf, MemberLinkTarget(leaf));
+    if (!linked.ok()) {
+      return Annotate(linked, absl::StrCat(where, ": cannot link \"",
+                                           EscapeName(leaf), "\""));
+    }
+    ++tidy.linked;
+  }
+  if (tidy.removed + tidy.linked > 0) {
+    absl::Status synced = SyncDirectory(fs, dir_fd);
+    if (!synced.ok()) {
+      return Annotate(synced, absl::StrCat("cannot fsync ", where));
+    }
+    LogNotice(absl::StrCat("tidied ", where, ": removed ", tidy.removed,
+                           " leftovers, made ", tidy.linked, " links"));
+  }
+  return tidy;
+}
+
+}  // namespace durable
