@@ -255,6 +255,7 @@ absl::StatusOr<CallerInfo> Client::WhoAmI() {
     grant.allow_overwrite = proto.allow_overwrite();
     grant.allow_create_parents = proto.allow_create_parents();
     grant.directory_mode = proto.directory_mode();
+    grant.versioned_layout = proto.versioned_layout();
   }
   caller.denied_roots.assign(response.denied_roots().begin(),
                              response.denied_roots().end());

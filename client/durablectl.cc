@@ -471,6 +471,7 @@ std::string CallerInfoJson(const durable::CallerInfo& caller) {
     out.BoolField("allow_overwrite", grant.allow_overwrite);
     out.BoolField("allow_create_parents", grant.allow_create_parents);
     out.NumberField("directory_mode", uint64_t{grant.directory_mode});
+    out.BoolField("versioned_layout", grant.versioned_layout);
     out.EndObject();
   }
   out.EndArray();
@@ -531,7 +532,9 @@ int WhoAmI(durable::Client& client, const std::vector<std::string>& args) {
               << (grant.allow_overwrite ? ", overwrite" : ", create-only")
               << (grant.allow_create_parents ? ", creates parents" : "")
               << ", directory mode "
-              << absl::StrFormat("0%o", grant.directory_mode) << quota << ")\n";
+              << absl::StrFormat("0%o", grant.directory_mode)
+              << (grant.versioned_layout ? ", versioned sets" : "") << quota
+              << ")\n";
   }
   for (const std::string& root : caller->denied_roots) {
     std::cout << "but not under " << root << "\n";

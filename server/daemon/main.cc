@@ -44,6 +44,7 @@
 #include "server/engine/set_replacer.h"
 #include "server/engine/temp_file_sweeper.h"
 #include "server/engine/usage_ledger.h"
+#include "server/engine/versioned_set_replacer.h"
 #include "server/policy/config_loader.h"
 #include "server/policy/policy_store.h"
 #include "server/policy/root_locks.h"
@@ -393,9 +394,10 @@ int Run() {
   limits.sets.max_members = limits_config.max_set_members();
   limits.sets.max_bytes = limits_config.max_set_bytes();
   SetReplacer sets(&fs, &replacer);
+  VersionedSetReplacer versioned_sets(&fs, &replacer);
   DurableService service(
       WriteDependencies{&policies, &fs, &replacer, &commits, &admission,
-                        &pending_directories, &usage, &sets},
+                        &pending_directories, &usage, &sets, &versioned_sets},
       &peers, &workers, &watchdog, &accounting, limits);
 
   // 3. The gRPC server, with no listening port of its own.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "server/engine/file_replacer.h"
 #include "server/engine/set_record.h"
+#include "server/engine/versioned_layout.h"
 
 namespace durable {
 
@@ -72,6 +73,13 @@ absl::Status ValidatePathText(absl::string_view path, bool relative) {
       return absl::InvalidArgumentError(
           absl::StrCat("names beginning with \"", kSetReservedPrefix,
                        "\" are reserved for durabled's set commit records"));
+    }
+    if (absl::StartsWith(component, kLayoutReservedPrefix)) {
+      // Version directories of the versioned layout; writing there would
+      // change a published version in place.
+      return absl::InvalidArgumentError(
+          absl::StrCat("names beginning with \"", kLayoutReservedPrefix,
+                       "\" are reserved for durabled's versioned layout"));
     }
     if (component.size() > NAME_MAX) {
       return absl::InvalidArgumentError(

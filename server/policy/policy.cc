@@ -94,6 +94,7 @@ Policy Policy::FromConfig(const durable::v1::DaemonConfig& config) {
         rule.directory_mode() ? rule.directory_mode() : kDefaultDirectoryMode;
     r.allow_overwrite = !rule.has_allow_overwrite() || rule.allow_overwrite();
     r.allow_create_parents = rule.allow_create_parents();
+    r.versioned_layout = rule.versioned_layout();
     r.create_owner = rule.create_owner();
     r.fixed_owner = Owner{rule.owner_uid(), rule.owner_gid()};
     policy.rules_.push_back(std::move(r));

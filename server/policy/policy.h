@@ -38,6 +38,7 @@ struct RulePolicy {
   mode_t directory_mode = 0;  // of directories created (create_parents)
   bool allow_overwrite = true;
   bool allow_create_parents = false;
+  bool versioned_layout = false;  // sets use versioned_layout.h's layout
   durable::v1::OwnerPolicy create_owner = durable::v1::OWNER_DAEMON;
   Owner fixed_owner;  // for OWNER_FIXED
 

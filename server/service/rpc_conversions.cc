@@ -62,6 +62,7 @@ void FillWhoAmIResponse(const PeerCredentials& caller,
     grant->set_allow_overwrite(rule->allow_overwrite);
     grant->set_allow_create_parents(rule->allow_create_parents);
     grant->set_directory_mode(rule->directory_mode);
+    grant->set_versioned_layout(rule->versioned_layout);
   }
   for (const std::string& root : grants.denied_roots) {
     response->add_denied_roots(root);

@@ -7,10 +7,12 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
+#include "server/engine/versioned_layout.h"
 #include "server/policy/path_resolver.h"
 
 namespace durable {
@@ -84,6 +86,28 @@ absl::Status CheckHeader(const WriteSetHeader& header, const SetLimits& limits,
     }
   }
   *content_bytes = total;
+  return absl::OkStatus();
+}
+
+// A member of a set under a versioned_layout rule: in the directory of
+// the set's first member, and not named like the layout's own entries.
+absl::Status FitsVersionedLayout(const ResolvedTarget& member,
+                                 const ResolvedTarget& first,
+                                 absl::string_view first_path) {
+  if (member.key.device != first.key.device ||
+      member.key.inode != first.key.inode) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the rule for root ", member.root_label,
+        " keeps sets in the versioned layout, so all members must lie in one "
+        "directory, and this one is not in the directory of ",
+        DisplayPath(first_path)));
+  }
+  if (absl::StartsWith(member.key.leaf, "..")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "names beginning with \"..\" are reserved for the versioned layout "
+        "the rule for root ",
+        member.root_label, " keeps sets in"));
+  }
   return absl::OkStatus();
 }
 
@@ -171,6 +195,13 @@ absl::StatusOr<std::unique_ptr<SetOperation>> SetOperation::Begin(
                            "it names the same file as another member"));
     }
     const RulePolicy& rule = *member->target.rule;
+    if (rule.versioned_layout) {
+      absl::Status fits = FitsVersionedLayout(
+          member->target, set->members_[0]->target, set->members_[0]->path);
+      if (!fits.ok()) return ForMember(member->path, fits);
+      set->versioned_ = true;
+      set->version_mode_ = rule.directory_mode;
+    }
     if (member->remove && !rule.allow_overwrite) {
       return ForMember(
           member->path,
@@ -257,6 +288,12 @@ void SetOperation::Commit(std::function<bool()> abandon, Done done) {
     return;
   }
   std::vector<TargetKey> targets;
+  if (versioned_) {
+    // Every set of the directory swaps its ..data: one at a time.
+    const TargetKey& first = members_[0]->target.key;
+    targets.push_back(
+        TargetKey{first.device, first.inode, std::string(kDataLinkName)});
+  }
   for (const std::unique_ptr<Member>& member : members_) {
     targets.push_back(member->target.key);
     if (member->remove) continue;
@@ -311,7 +348,10 @@ absl::StatusOr<std::vector<SetMemberResult>> SetOperation::CommitHoldingAll(
     }
   }
   absl::Status committed =
-      deps_.sets->Commit(absl::MakeSpan(entries), root_.get());
+      versioned_ ? deps_.versioned_sets->Commit(absl::MakeSpan(entries),
+                                                members_[0]->target.dir.get(),
+                                                version_mode_)
+                 : deps_.sets->Commit(absl::MakeSpan(entries), root_.get());
   if (!committed.ok()) {
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!entries[i].status.ok()) {

@@ -86,6 +86,10 @@ class SetOperation {
   // The caller root every member lies under (where the record goes).
   UniqueFd root_;
   std::string root_label_;
+  // The rule keeps sets in the versioned layout (VersionedSetReplacer),
+  // with version directories of this mode.
+  bool versioned_ = false;
+  mode_t version_mode_ = 0;
   uint64_t expected_bytes_ = 0;
   uint64_t received_ = 0;
   size_t filling_ = 0;  // index of the member Append writes to next

@@ -17,6 +17,7 @@
 #include "server/engine/pending_directories.h"
 #include "server/engine/set_replacer.h"
 #include "server/engine/usage_ledger.h"
+#include "server/engine/versioned_set_replacer.h"
 #include "server/policy/path_resolver.h"
 #include "server/policy/policy_store.h"
 #include "server/service/write_admission.h"
@@ -35,6 +36,8 @@ struct WriteDependencies {
   UsageLedger* usage = nullptr;
   // The commit protocol of WriteSet.
   SetReplacer* sets = nullptr;
+  // ... and of WriteSet under a rule with versioned_layout.
+  VersionedSetReplacer* versioned_sets = nullptr;
 };
 
 // One write from request to published file, shared by Write and

@@ -103,6 +103,8 @@ struct CallerInfo {
     bool allow_create_parents = false;
     // Permission bits of the directories it creates (create_parents).
     mode_t directory_mode = 0;
+    // Sets under the root use the versioned ..data layout.
+    bool versioned_layout = false;
   };
   std::vector<Grant> grants;
   // Roots nested under one of `grants` whose rules do not allow this caller.
