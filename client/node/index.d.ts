@@ -133,6 +133,8 @@ export interface Grant {
   allowOverwrite: boolean;
   allowCreateParents: boolean;
   directoryMode: number;
+  /** Sets under the root use the versioned ..data layout. */
+  versionedLayout: boolean;
 }
 
 export interface CallerInfo {

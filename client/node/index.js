@@ -481,6 +481,7 @@ class Client {
         allowOverwrite: g.allow_overwrite,
         allowCreateParents: g.allow_create_parents,
         directoryMode: g.directory_mode,
+        versionedLayout: g.versioned_layout,
       })),
       deniedRoots: [...r.denied_roots],
     };

@@ -54,17 +54,25 @@ absl::Status SetReplacer::Check(SetEntry& member) {
   return absl::OkStatus();
 }
 
-absl::Status SetReplacer::MakeTempFilesDurable(absl::Span<SetEntry> set) {
+absl::Status SetReplacer::SyncTempFileContents(FileSystem& fs,
+                                               FileReplacer& replacer,
+                                               absl::Span<SetEntry> set) {
   for (SetEntry& member : set) {
     if (member.staged == nullptr) continue;
-    absl::Status synced = fs_->SyncFile(member.staged->fd_.get());
+    absl::Status synced = fs.SyncFile(member.staged->fd_.get());
     if (!synced.ok()) {
       member.status = Annotate(synced, "cannot flush the new content");
       return member.status;
     }
   }
-  absl::Status settled = replacer_->SettleSyncDebt();
+  absl::Status settled = replacer.SettleSyncDebt();
   if (!settled.ok()) return Annotate(settled, "nothing was published, because");
+  return absl::OkStatus();
+}
+
+absl::Status SetReplacer::MakeTempFilesDurable(absl::Span<SetEntry> set) {
+  absl::Status contents = SyncTempFileContents(*fs_, *replacer_, set);
+  if (!contents.ok()) return contents;
   // The temp names must survive a power cut as well as their data: after
   // the commit point recovery finds the content by them.
   for (SetEntry* directory : DistinctDirectories(set)) {

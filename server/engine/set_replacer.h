@@ -84,6 +84,14 @@ class SetReplacer {
   // lies.
   absl::Status Commit(absl::Span<SetEntry> set, int root_fd);
 
+  // Fsyncs the temp file of every write member of `set`, then settles
+  // `replacer`'s directory fsync debt. On error the failing member's
+  // status is set and nothing has been published. Shared with
+  // VersionedSetReplacer, which makes its temp files durable the same way.
+  static absl::Status SyncTempFileContents(FileSystem& fs,
+                                           FileReplacer& replacer,
+                                           absl::Span<SetEntry> set);
+
  private:
   absl::Status Check(SetEntry& member);
   absl::Status MakeTempFilesDurable(absl::Span<SetEntry> set);

@@ -72,20 +72,6 @@ absl::Status VersionedSetReplacer::Check(
   return absl::OkStatus();
 }
 
-absl::Status VersionedSetReplacer::FlushTempFiles(absl::Span<SetEntry> set) {
-  for (SetEntry& member : set) {
-    if (member.staged == nullptr) continue;
-    absl::Status synced = fs_->SyncFile(member.staged->fd_.get());
-    if (!synced.ok()) {
-      member.status = Annotate(synced, "cannot flush the new content");
-      return member.status;
-    }
-  }
-  absl::Status settled = replacer_->SettleSyncDebt();
-  if (!settled.ok()) return Annotate(settled, "nothing was published, because");
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> VersionedSetReplacer::BuildVersion(
     absl::Span<SetEntry> set, int dir_fd,
     const std::optional<LayoutVersion>& current, mode_t version_mode) {
@@ -227,7 +213,8 @@ absl::Status VersionedSetReplacer::Commit(absl::Span<SetEntry> set, int dir_fd,
       return checked;
     }
   }
-  absl::Status flushed = FlushTempFiles(set);
+  absl::Status flushed =
+      SetReplacer::SyncTempFileContents(*fs_, *replacer_, set);
   if (!flushed.ok()) return flushed;
   absl::StatusOr<std::string> version =
       BuildVersion(set, dir_fd, *current, version_mode);

@@ -60,7 +60,6 @@ class VersionedSetReplacer {
  private:
   absl::Status Check(SetEntry& member, int dir_fd,
                      const std::optional<LayoutVersion>& current);
-  absl::Status FlushTempFiles(absl::Span<SetEntry> set);
   // Step 3; returns the new version's name. On error nothing of it is
   // left (but the directory entries' removal is not yet durable).
   absl::StatusOr<std::string> BuildVersion(

@@ -410,6 +410,7 @@ test('whoami: our uid, pid and the roots we may use', async () => {
   assert.equal(data.maxMode, 0o755);
   assert.equal(data.allowCreateParents, true);
   assert.equal(data.allowOverwrite, true);
+  assert.equal(data.versionedLayout, false);
   assert.equal(me.grants.find((g) => g.name === 'once').allowOverwrite, false);
   assert.deepEqual(me.deniedRoots, [daemon.path('data/denied')]);
 });

@@ -548,6 +548,7 @@ def test_whoami(client: durable.Client, daemon) -> None:
     data = next(g for g in me.grants if g.name == "data")
     assert data.root == str(daemon.root("data"))
     assert data.allow_create_parents and data.allow_overwrite
+    assert data.versioned_layout is False
     assert (data.create_mode, data.max_mode) == (0o644, 0o755)
     assert data.max_file_size == 16 << 20
     createonly = next(g for g in me.grants if g.name == "createonly")

@@ -386,7 +386,8 @@ class Client:
                   create_mode=g.create_mode, max_mode=g.max_mode,
                   allow_overwrite=g.allow_overwrite,
                   allow_create_parents=g.allow_create_parents,
-                  directory_mode=g.directory_mode)
+                  directory_mode=g.directory_mode,
+                  versioned_layout=g.versioned_layout)
             for g in response.grants)
         return CallerInfo(uid=response.uid, gid=response.gid,
                           groups=tuple(response.groups), pid=response.pid,

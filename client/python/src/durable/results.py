@@ -92,6 +92,8 @@ class Grant:
         allow_overwrite: existing files may be replaced and removed.
         allow_create_parents: writes may create missing directories.
         directory_mode: permission bits of directories it creates.
+        versioned_layout: sets under the root use the versioned ``..data``
+            layout, so a reader of ``DIR/..data`` sees each set whole.
     """
 
     root: str
@@ -104,6 +106,7 @@ class Grant:
     allow_overwrite: bool
     allow_create_parents: bool
     directory_mode: int
+    versioned_layout: bool
 
 
 @dataclass(frozen=True)
