@@ -76,6 +76,9 @@ absl::Status TestDaemon::Launch(bool append_log) {
   for (const std::string& e : options_.environment) {
     spawn.environment.push_back(Expand(e));
   }
+  absl::StatusOr<std::string> earlier_log = ReadFile(log_path());
+  const size_t log_start =
+      append_log && earlier_log.ok() ? earlier_log->size() : 0;
   const int log_fd = open(
       log_path().c_str(),
       O_WRONLY | O_CREAT | O_CLOEXEC | (append_log ? O_APPEND : O_TRUNC), 0644);
@@ -95,6 +98,21 @@ absl::Status TestDaemon::Launch(bool append_log) {
   if (!up.ok()) {
     return absl::Status(up.code(),
                         absl::StrCat("durabled ", up.message(), ": ", Log()));
+  }
+  // The socket takes connections (into its backlog) before the start-up
+  // sweep has run; the daemon is ready once it says so. If it exits
+  // instead, the caller sees that through Exited().
+  const bool ready = WaitFor(
+      [&] {
+        return Exited() ||
+               Log().find("durabled listening on", log_start) !=
+                   std::string::npos;
+      },
+      options_.start_timeout);
+  if (!ready) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "durabled took connections but did not say it was listening within ",
+        absl::FormatDuration(options_.start_timeout), ": ", Log()));
   }
   return absl::OkStatus();
 }
