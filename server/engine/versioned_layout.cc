@@ -43,6 +43,10 @@ bool IsVersionName(absl::string_view name) {
   return HasHexSuffix(name, kVersionPrefix);
 }
 
+bool IsVersionDirectory(const FileInfo& info) {
+  return IsTrustedSetDirectory(info, geteuid()) && (info.mode & kVersionMark);
+}
+
 bool IsDataLinkTempName(absl::string_view name) {
   return HasHexSuffix(name, kDataLinkTempPrefix);
 }
@@ -83,11 +87,13 @@ absl::StatusOr<std::optional<LayoutVersion>> OpenCurrentVersion(FileSystem& fs,
   }
   absl::StatusOr<FileInfo> info = fs.Stat(dir->get());
   if (!info.ok()) return info.status();
-  if (!IsTrustedSetDirectory(*info, geteuid())) {
+  if (!IsVersionDirectory(*info)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the current version ", version.name,
-        " is not the daemon's own (owner uid ", info->uid, ", mode 0",
-        absl::Hex(info->mode & 07777), "); an operator should inspect it"));
+        " is not a version directory of the daemon's (owner uid ", info->uid,
+        ", mode 0", absl::Hex(info->mode & 07777),
+        "; the daemon's have its uid, no group or other write, and the "
+        "sticky bit); an operator should inspect it"));
   }
   absl::StatusOr<std::vector<DirectoryEntry>> entries =
       fs.ListDirectory(dir->get());
@@ -111,10 +117,11 @@ absl::Status RemoveVersion(FileSystem& fs, int dir_fd,
   if (!dir.ok()) return dir.status();
   absl::StatusOr<FileInfo> info = fs.Stat(dir->get());
   if (!info.ok()) return info.status();
-  if (!IsTrustedSetDirectory(*info, geteuid())) {
+  if (!IsVersionDirectory(*info)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("version directory ", name,
-                     " is not the daemon's own; it is left as it is"));
+        absl::StrCat(name,
+                     " is not a version directory of the daemon's; it is left "
+                     "as it is"));
   }
   absl::StatusOr<std::vector<DirectoryEntry>> entries =
       fs.ListDirectory(dir->get());
@@ -171,6 +178,9 @@ absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
       if (current->has_value() && entry.name == (*current)->name) continue;
       removed = RemoveVersion(fs, dir_fd, entry.name);
     } else if (IsDataLinkTempName(entry.name)) {
+      // Ours are symlinks; anything else of that name is not ours.
+      absl::StatusOr<std::string> target = fs.ReadSymlink(dir_fd, entry.name);
+      if (!target.ok()) continue;
       removed = fs.Unlink(dir_fd, entry.name);
     } else if (!entry.is_directory && !entry.is_regular) {
       absl::StatusOr<std::string> target = fs.ReadSymlink(dir_fd, entry.name);
@@ -183,8 +193,10 @@ absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
       continue;
     }
     if (!removed.ok()) {
-      return Annotate(removed, absl::StrCat(where, ": cannot remove \"",
-                                            EscapeName(entry.name), "\""));
+      LogWarning(absl::StrCat(where, ": cannot remove \"",
+                              EscapeName(entry.name), "\" (", removed.message(),
+                              "); left as it is"));
+      continue;
     }
     ++tidy.removed;
   }
@@ -199,8 +211,10 @@ absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
     }
     absl::Status linked = fs.MakeSymlink(dir_fd, leaf, MemberLinkTarget(leaf));
     if (!linked.ok()) {
-      return Annotate(linked, absl::StrCat(where, ": cannot link \"",
-                                           EscapeName(leaf), "\""));
+      LogWarning(absl::StrCat(where, ": cannot link \"", EscapeName(leaf),
+                              "\" to ", kDataLinkName, " (", linked.message(),
+                              "); readers will not find it there"));
+      continue;
     }
     ++tidy.linked;
   }

@@ -1,6 +1,8 @@
 #ifndef DURABLED_SERVER_ENGINE_VERSIONED_LAYOUT_H_
 #define DURABLED_SERVER_ENGINE_VERSIONED_LAYOUT_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,10 +26,14 @@ namespace durable {
 // A set builds the next version directory beside the current one, makes
 // it durable and then swaps ..data with one rename (VersionedSetReplacer):
 // a reader that opens D/..data once (or resolves it once) reads every
-// member of one version. Version directories are the daemon's own (made by
-// it, not writable by group or others); names beginning with
-// kLayoutReservedPrefix are refused in callers' paths, and ..data in a
-// versioned rule's paths.
+// member of one version. Version directories are the daemon's own: owned
+// by its uid, not writable by group or others, and marked with the sticky
+// bit (inert on such a directory), which only their owner can set and
+// which the daemon gives no other directory (directory_mode may not have
+// it), so a daemon-made directory renamed to a version's name by someone
+// who may write D is not taken for one. Names beginning with
+// kLayoutReservedPrefix are refused in callers' paths, and names
+// beginning with ".." in a versioned rule's paths.
 inline constexpr absl::string_view kDataLinkName = "..data";
 inline constexpr absl::string_view kLayoutReservedPrefix = "..durabled";
 inline constexpr absl::string_view kVersionPrefix = "..durabled-v.";
@@ -35,6 +41,9 @@ inline constexpr absl::string_view kVersionPrefix = "..durabled-v.";
 inline constexpr absl::string_view kDataLinkTempPrefix = "..durabled-data.";
 
 bool IsVersionName(absl::string_view name);
+// `info` is a version directory of the daemon's (see above).
+bool IsVersionDirectory(const FileInfo& info);
+inline constexpr mode_t kVersionMark = S_ISVTX;
 bool IsDataLinkTempName(absl::string_view name);
 std::string RandomVersionName();
 std::string RandomDataLinkTempName();
@@ -60,8 +69,8 @@ absl::StatusOr<std::optional<LayoutVersion>> OpenCurrentVersion(FileSystem& fs,
 
 // Unlinks every entry of version directory `name` in `dir_fd`, then the
 // directory itself (not durable until the caller syncs `dir_fd`). Refuses
-// (FAILED_PRECONDITION) a directory that is not the daemon's own or that
-// holds a directory, leaving it as it is.
+// (FAILED_PRECONDITION) a directory that is not a version directory or
+// that holds a directory, leaving it as it is.
 absl::Status RemoveVersion(FileSystem& fs, int dir_fd, const std::string& name);
 
 struct LayoutTidy {
@@ -76,7 +85,11 @@ struct LayoutTidy {
 // temp ..data link, makes the missing D/NAME link for each file of the
 // current version, removes each D/NAME link to a name the version lacks,
 // then syncs `dir_fd`. A ..data that is not the daemon's is left alone
-// (found stays false). Idempotent, so a crash during it is harmless.
+// (found stays false). An entry it cannot remove or link (not the
+// daemon's, say, or of the wrong type) is logged and left: anyone who may
+// write D could have put it there, and that must not keep the daemon from
+// starting. Only a failed fsync is an error. Idempotent, so a crash during
+// it is harmless.
 // `dir_for_log` names the directory in the log.
 absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
                                                const std::string& dir_for_log);

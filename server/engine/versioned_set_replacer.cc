@@ -72,20 +72,22 @@ absl::Status VersionedSetReplacer::Check(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> VersionedSetReplacer::BuildVersion(
-    absl::Span<SetEntry> set, int dir_fd,
-    const std::optional<LayoutVersion>& current, mode_t version_mode) {
+absl::StatusOr<VersionedSetReplacer::BuiltVersion>
+VersionedSetReplacer::BuildVersion(absl::Span<SetEntry> set, int dir_fd,
+                                   const std::optional<LayoutVersion>& current,
+                                   mode_t version_mode) {
   const std::string name = RandomVersionName();
   absl::Status made = fs_->MakeDirectory(dir_fd, name);
   if (!made.ok()) return Annotate(made, "cannot make the new version");
-  std::vector<std::string> links;  // reader links made, for the undo
+  BuiltVersion built;
+  built.name = name;
+  bool marked = false;
   auto undo = [&](absl::Status error) -> absl::Status {
-    for (const std::string& leaf : links) (void)fs_->Unlink(dir_fd, leaf);
-    absl::Status removed = RemoveVersion(*fs_, dir_fd, name);
-    if (!removed.ok()) {
-      LogWarning(absl::StrCat("cannot remove unpublished version ", name, ": ",
-                              removed.message(),
-                              "; the next start removes it"));
+    if (marked) {
+      Discard(dir_fd, built);
+    } else {
+      // Not yet marked as a version, so only removed while empty.
+      (void)fs_->RemoveDirectory(dir_fd, name);
     }
     return Annotate(error, "nothing was published, because");
   };
@@ -101,6 +103,12 @@ absl::StatusOr<std::string> VersionedSetReplacer::BuildVersion(
     return undo(absl::AbortedError(
         "another process replaced the new version directory"));
   }
+  absl::Status status =
+      fs_->SetPermissions(version->get(), S_IRWXU | kVersionMark);
+  if (!status.ok()) {
+    return undo(Annotate(status, "cannot mark the new version directory"));
+  }
+  marked = true;
   absl::flat_hash_set<std::string> members;
   for (const SetEntry& member : set) members.insert(member.leaf);
   if (current.has_value()) {
@@ -135,8 +143,8 @@ absl::StatusOr<std::string> VersionedSetReplacer::BuildVersion(
       return undo(member.status);
     }
   }
-  absl::Status status =
-      fs_->SetPermissions(version->get(), version_mode & 0755);
+  status =
+      fs_->SetPermissions(version->get(), (version_mode & 0755) | kVersionMark);
   if (status.ok()) status = replacer_->SyncDirectory(version->get());
   if (!status.ok()) {
     return undo(Annotate(status, "cannot make the new version durable"));
@@ -154,14 +162,26 @@ absl::StatusOr<std::string> VersionedSetReplacer::BuildVersion(
           linked, absl::StrCat("cannot link \"", EscapeName(member.leaf),
                                "\" to the layout")));
     }
-    links.push_back(member.leaf);
+    built.new_links.push_back(member.leaf);
   }
   status = replacer_->SyncDirectory(dir_fd);
   if (!status.ok()) {
     replacer_->AddSyncDebt(dir_fd);
     return undo(Annotate(status, "cannot make the new version durable"));
   }
-  return name;
+  return built;
+}
+
+void VersionedSetReplacer::Discard(int dir_fd, const BuiltVersion& built) {
+  for (const std::string& leaf : built.new_links) {
+    (void)fs_->Unlink(dir_fd, leaf);
+  }
+  absl::Status removed = RemoveVersion(*fs_, dir_fd, built.name);
+  if (!removed.ok()) {
+    LogWarning(absl::StrCat("cannot remove unpublished version ", built.name,
+                            ": ", removed.message(),
+                            "; the next start removes it"));
+  }
 }
 
 absl::Status VersionedSetReplacer::Swap(int dir_fd, const std::string& version,
@@ -216,17 +236,12 @@ absl::Status VersionedSetReplacer::Commit(absl::Span<SetEntry> set, int dir_fd,
   absl::Status flushed =
       SetReplacer::SyncTempFileContents(*fs_, *replacer_, set);
   if (!flushed.ok()) return flushed;
-  absl::StatusOr<std::string> version =
+  absl::StatusOr<BuiltVersion> version =
       BuildVersion(set, dir_fd, *current, version_mode);
   if (!version.ok()) return version.status();
-  absl::Status swapped = Swap(dir_fd, *version, current->has_value());
+  absl::Status swapped = Swap(dir_fd, version->name, current->has_value());
   if (!swapped.ok()) {
-    absl::Status removed = RemoveVersion(*fs_, dir_fd, *version);
-    if (!removed.ok()) {
-      LogWarning(absl::StrCat("cannot remove unpublished version ", *version,
-                              ": ", removed.message(),
-                              "; the next start removes it"));
-    }
+    Discard(dir_fd, *version);
     return Annotate(swapped, absl::StrCat("cannot swap ", kDataLinkName,
                                           "; nothing was published"));
   }

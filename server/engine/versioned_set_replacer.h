@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
@@ -60,11 +61,19 @@ class VersionedSetReplacer {
  private:
   absl::Status Check(SetEntry& member, int dir_fd,
                      const std::optional<LayoutVersion>& current);
-  // Step 3; returns the new version's name. On error nothing of it is
-  // left (but the directory entries' removal is not yet durable).
-  absl::StatusOr<std::string> BuildVersion(
+  struct BuiltVersion {
+    std::string name;
+    // Reader links made for names the current version lacks.
+    std::vector<std::string> new_links;
+  };
+  // Step 3. On error nothing of it is left (but the directory entries'
+  // removal is not yet durable).
+  absl::StatusOr<BuiltVersion> BuildVersion(
       absl::Span<SetEntry> set, int dir_fd,
       const std::optional<LayoutVersion>& current, mode_t version_mode);
+  // Removes an unpublished version and its new reader links; failures are
+  // logged (the next start removes what is left).
+  void Discard(int dir_fd, const BuiltVersion& built);
   absl::Status Swap(int dir_fd, const std::string& version, bool replace);
   void CleanUp(absl::Span<SetEntry> set, int dir_fd,
                const std::optional<LayoutVersion>& current);

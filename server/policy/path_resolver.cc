@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -159,6 +162,24 @@ absl::StatusOr<UniqueFd> OpenCreatingParents(
 
 }  // namespace
 
+// Under a versioned_layout rule, names beginning with ".." belong to the
+// layout (..data, version directories): no call may name one, so none can
+// plant a file or directory where the layout needs its own.
+absl::Status RefuseLayoutNames(const Grant& grant) {
+  std::vector<absl::string_view> pieces =
+      absl::StrSplit(grant.relative_parent, '/', absl::SkipEmpty());
+  pieces.push_back(grant.leaf);
+  for (absl::string_view piece : pieces) {
+    if (absl::StartsWith(piece, "..")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "names beginning with \"..\" are reserved for the versioned "
+          "layout the rule for root ",
+          grant.root_label, " keeps sets in"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void RemoveCreatedDirectories(FileSystem& fs, ResolvedTarget& target) {
   for (auto it = target.created_directories.rbegin();
        it != target.created_directories.rend(); ++it) {
@@ -177,6 +198,10 @@ absl::StatusOr<ResolvedTarget> ResolveTarget(
   if (!grant.ok()) return grant.status();
 
   const RulePolicy& rule = *grant->rule;
+  if (rule.versioned_layout) {
+    absl::Status reserved = RefuseLayoutNames(*grant);
+    if (!reserved.ok()) return reserved;
+  }
   const std::string& label = grant->root_label;
   const bool root_shown = label == grant->root;
   absl::Status in_place = policy->roots.VerifyInPlace(

@@ -90,7 +90,7 @@ absl::Status CheckHeader(const WriteSetHeader& header, const SetLimits& limits,
 }
 
 // A member of a set under a versioned_layout rule: in the directory of
-// the set's first member, and not named like the layout's own entries.
+// the set's first member.
 absl::Status FitsVersionedLayout(const ResolvedTarget& member,
                                  const ResolvedTarget& first,
                                  absl::string_view first_path) {
@@ -102,12 +102,8 @@ absl::Status FitsVersionedLayout(const ResolvedTarget& member,
         "directory, and this one is not in the directory of ",
         DisplayPath(first_path)));
   }
-  if (absl::StartsWith(member.key.leaf, "..")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "names beginning with \"..\" are reserved for the versioned layout "
-        "the rule for root ",
-        member.root_label, " keeps sets in"));
-  }
+  // (Names beginning with "..", the layout's own, are refused by
+  // ResolveTarget under such a rule.)
   return absl::OkStatus();
 }
 
@@ -211,11 +207,24 @@ absl::StatusOr<std::unique_ptr<SetOperation>> SetOperation::Begin(
               "either; nothing was staged")));
     }
   }
+  // A versioned layout's files lie in its current version; the quota
+  // counts what a member replaces there (re-checked under the locks).
+  std::optional<LayoutVersion> current;
+  if (set->versioned_) {
+    absl::StatusOr<std::optional<LayoutVersion>> opened =
+        OpenCurrentVersion(*deps.fs, set->members_[0]->target.dir.get());
+    if (!opened.ok()) {
+      return ForMember(set->members_[0]->path,
+                       Annotate(opened.status(), "the versioned layout"));
+    }
+    current = *std::move(opened);
+  }
   for (size_t i = 0; i < set->members_.size(); ++i) {
     Member& member = *set->members_[i];
     if (member.remove) continue;
     absl::Status room =
-        CheckRoom(deps, member.target, member.size, &member.quota);
+        CheckRoom(deps, member.target, member.size, &member.quota,
+                  current.has_value() ? current->dir.get() : -1);
     if (!room.ok()) return ForMember(member.path, room);
     member.options = CommitOptionsFor(*member.target.rule, caller,
                                       header.members(i).write().options());

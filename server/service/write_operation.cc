@@ -30,7 +30,7 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options) {
 absl::Status CheckRoom(const WriteDependencies& deps,
                        const ResolvedTarget& target,
                        std::optional<uint64_t> content_size,
-                       UsageLedger::Reservation* quota) {
+                       UsageLedger::Reservation* quota, int existing_dir_fd) {
   const RulePolicy& rule = *target.rule;
   if (content_size.has_value() && *content_size > rule.max_file_size) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -41,8 +41,9 @@ absl::Status CheckRoom(const WriteDependencies& deps,
   if (!rule.has_quota() || deps.usage == nullptr) return absl::OkStatus();
   absl::StatusOr<UsageLedger::Reservation> reserved = deps.usage->Reserve(
       target.quota_root.get(), QuotaLimits{rule.max_bytes, rule.max_files},
-      target.root_label, target.dir.get(), target.key.leaf,
-      content_size.value_or(0));
+      target.root_label,
+      existing_dir_fd >= 0 ? existing_dir_fd : target.dir.get(),
+      target.key.leaf, content_size.value_or(0));
   if (!reserved.ok()) return reserved.status();
   *quota = *std::move(reserved);
   return absl::OkStatus();

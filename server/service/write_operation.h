@@ -119,10 +119,14 @@ absl::Status ValidateWriteOptions(const durable::v1::WriteOptions& options);
 // RESOURCE_EXHAUSTED unless `content_size` (where known) fits the target's
 // rule's max_file_size and, where the rule has a quota, the root's quota;
 // holds that room in `quota`. Shared by single writes and sets.
+// `existing_dir_fd`: where the file a write replaces lies, if not in the
+// target's directory (the current version of a versioned layout, whose
+// D/NAME is only a link); -1 for the target's directory.
 absl::Status CheckRoom(const WriteDependencies& deps,
                        const ResolvedTarget& target,
                        std::optional<uint64_t> content_size,
-                       UsageLedger::Reservation* quota);
+                       UsageLedger::Reservation* quota,
+                       int existing_dir_fd = -1);
 
 // How the engine publishes a write of `caller` with `options` under `rule`.
 CommitOptions CommitOptionsFor(const RulePolicy& rule,

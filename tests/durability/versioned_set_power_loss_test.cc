@@ -62,7 +62,7 @@ std::unique_ptr<PowerLossFileSystem> FreshMachine() {
   auto fs = std::make_unique<PowerLossFileSystem>();
   EXPECT_THAT(fs->PlantDirectory("d", 0755), IsOk());
   const std::string version = absl::StrCat("d/", kOldVersion);
-  EXPECT_THAT(fs->PlantDirectory(version, 0755), IsOk());
+  EXPECT_THAT(fs->PlantDirectory(version, 0755 | kVersionMark), IsOk());
   for (const auto& [name, content] : OldVersion()) {
     EXPECT_THAT(fs->PlantFile(absl::StrCat(version, "/", name), content, 0644),
                 IsOk());

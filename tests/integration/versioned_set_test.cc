@@ -35,7 +35,9 @@ using ::testing::SizeIs;
 constexpr char kConfig[] =
     "socket { path: \"{base}/durabled.sock\" mode: 0600 }\n"
     "rule { name: \"v\" root: \"{base}/data\" allow_uid: {uid}\n"
-    "       versioned_layout: true allow_create_parents: true }\n";
+    "       versioned_layout: true allow_create_parents: true }\n"
+    "rule { name: \"q\" root: \"{base}/quota\" allow_uid: {uid}\n"
+    "       versioned_layout: true max_bytes: 1500 }\n";
 
 std::optional<std::string> LinkTarget(const std::string& path) {
   char buffer[4096];
@@ -66,7 +68,7 @@ class VersionedSetTest : public ::testing::Test {
   void SetUp() override {
     TestDaemonOptions options;
     options.config = kConfig;
-    options.extra_dirs = {"data/conf", "data/other"};
+    options.extra_dirs = {"data/conf", "data/other", "quota"};
     absl::StatusOr<std::unique_ptr<TestDaemon>> daemon =
         TestDaemon::Start(options);
     ASSERT_THAT(daemon, IsOk());
@@ -125,13 +127,15 @@ TEST_F(VersionedSetTest, FirstSetBuildsTheLayout) {
   struct stat st;
   ASSERT_EQ(lstat(Conf(versions[0]).c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
-  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(st.st_mode & 07777, 01755u);  // the sticky bit marks a version
   EXPECT_EQ(st.st_uid, geteuid());
   // WhoAmI tells callers the rule keeps sets so.
   absl::StatusOr<CallerInfo> me = client_->WhoAmI();
   ASSERT_THAT(me, IsOk());
-  ASSERT_THAT(me->grants, SizeIs(1));
-  EXPECT_TRUE(me->grants[0].versioned_layout);
+  ASSERT_THAT(me->grants, SizeIs(2));
+  for (const CallerInfo::Grant& grant : me->grants) {
+    EXPECT_TRUE(grant.versioned_layout) << grant.name;
+  }
 }
 
 TEST_F(VersionedSetTest, NextSetReplacesCarriesAndRemoves) {
@@ -242,6 +246,36 @@ TEST_F(VersionedSetTest, RefusedSetsChangeNothing) {
   EXPECT_EQ(Snapshot(), before);
 }
 
+// The quota counts a member's file in the current version, not the link
+// readers open: replacing 1000 bytes with 1000 bytes needs no more room.
+TEST_F(VersionedSetTest, QuotaCountsTheVersionsFilesOnce) {
+  const std::string dir = daemon_->Path("quota");
+  auto write_set = [&](const std::string& leaf, size_t size,
+                       const std::vector<std::string>& removes = {}) {
+    WriteSetBuilder set;
+    set.Write(absl::StrCat(dir, "/", leaf), std::string(size, 'q'));
+    for (const std::string& gone : removes) {
+      set.Remove(absl::StrCat(dir, "/", gone));
+    }
+    return client_->WriteSet(set).status();
+  };
+  ASSERT_THAT(write_set("a", 1000), IsOk());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(write_set("a", 1000), IsOk()) << "replacement " << i;
+  }
+  absl::Status over = write_set("b", 600);
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted) << over;
+  EXPECT_THAT(over.message(), HasSubstr("max_bytes"));
+  EXPECT_FALSE(PathExists(absl::StrCat(dir, "/b")));
+  // Removing a gives its room back.
+  WriteSetBuilder remove;
+  remove.Write(absl::StrCat(dir, "/c"), "c").Remove(absl::StrCat(dir, "/a"));
+  ASSERT_THAT(client_->WriteSet(remove).status(), IsOk());
+  EXPECT_THAT(write_set("b", 1400), IsOk());
+  EXPECT_EQ(ReadFile(absl::StrCat(dir, "/b")).value_or(""),
+            std::string(1400, 'q'));
+}
+
 TEST_F(VersionedSetTest, SingleCallsCannotReachIntoTheLayout) {
   ASSERT_THAT(WriteSet({{"a", "a 1"}}), IsOk());
   const std::string version = Versions().at(0);
@@ -250,13 +284,19 @@ TEST_F(VersionedSetTest, SingleCallsCannotReachIntoTheLayout) {
   absl::StatusOr<WriteResult> written = client_->Write(Conf("a"), "a 2");
   EXPECT_EQ(written.status().code(), absl::StatusCode::kFailedPrecondition)
       << written.status();
-  // Through ..data (a symlink on the way) or into a version directory.
-  written = client_->Write(Conf("..data/a"), "a 2");
-  EXPECT_EQ(written.status().code(), absl::StatusCode::kPermissionDenied)
-      << written.status();
-  written = client_->Write(Conf(absl::StrCat(version, "/a")), "a 2");
-  EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument)
-      << written.status();
+  // Names beginning with "..", the layout's own, are refused before
+  // anything is looked up: through ..data, into a version directory, a
+  // ..data where the layout has none yet (which would block later sets).
+  for (const std::string& path :
+       {Conf("..data/a"), Conf(absl::StrCat(version, "/a")), Conf("..data"),
+        daemon_->Path("data/other/..data"),
+        daemon_->Path("data/other/..data/x")}) {
+    written = client_->Write(path, "a 2");
+    EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument)
+        << path << ": " << written.status();
+    EXPECT_THAT(written.status().message(), HasSubstr("reserved"));
+  }
+  EXPECT_FALSE(PathExists(daemon_->Path("data/other/..data")));
   EXPECT_FALSE(client_->Remove(Conf("a")).ok());
   EXPECT_EQ(Snapshot(), before);
 }
@@ -286,6 +326,7 @@ TEST_F(VersionedSetTest, StartUpTidiesLeftovers) {
   // a dangling link to a name the version lacks, a missing link.
   const std::string stale = Conf("..durabled-v.00000000000000ff");
   ASSERT_EQ(mkdir(stale.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(stale.c_str(), 01755), 0);
   WriteFileOrDie(stale + "/a", "never published");
   ASSERT_EQ(symlink("..durabled-v.00000000000000ff",
                     Conf("..durabled-data.00000000000000ee").c_str()),
@@ -296,6 +337,37 @@ TEST_F(VersionedSetTest, StartUpTidiesLeftovers) {
   EXPECT_THAT(ListDirectory(Conf()), ElementsAre("..data", current, "a", "b"));
   EXPECT_EQ(ReadFile(Conf("a")).value_or(""), "a 1");
   EXPECT_EQ(ReadFile(Conf("b")).value_or(""), "b 1");
+}
+
+// Whoever may write D directly can plant entries with the layout's names:
+// a directory the daemon made (create_parents makes them; here root, the
+// daemon's uid, stands in) renamed to a version's name, a directory named
+// like a temp ..data link, a symlink named like a version. The daemon
+// still starts, takes none of them for its own, and deletes nothing in
+// them.
+TEST_F(VersionedSetTest, PlantedLookAlikesNeitherStopTheDaemonNorLoseData) {
+  ASSERT_THAT(WriteSet({{"a", "a 1"}}), IsOk());
+  daemon_->StopWith(SIGTERM);
+  const std::string renamed = Conf("..durabled-v.0000000000000abc");
+  ASSERT_EQ(mkdir(renamed.c_str(), 0755), 0);
+  WriteFileOrDie(renamed + "/precious", "someone's data");
+  ASSERT_EQ(mkdir(Conf("..durabled-data.0000000000000def").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("/etc", Conf("..durabled-v.0000000000000123").c_str()), 0);
+  ASSERT_THAT(daemon_->Restart(), IsOk());
+  client_ = daemon_->NewClient();
+  EXPECT_EQ(ReadFile(renamed + "/precious").value_or(""), "someone's data");
+  EXPECT_TRUE(PathExists(Conf("..durabled-data.0000000000000def")));
+  // A set leaves them too, and ..data pointed at the look-alike is refused.
+  ASSERT_THAT(WriteSet({{"a", "a 2"}}), IsOk());
+  EXPECT_EQ(ReadFile(renamed + "/precious").value_or(""), "someone's data");
+  EXPECT_EQ(ReadFile(Conf("a")).value_or(""), "a 2");
+  ASSERT_EQ(unlink(Conf("..data").c_str()), 0);
+  ASSERT_EQ(symlink("..durabled-v.0000000000000abc", Conf("..data").c_str()),
+            0);
+  absl::Status status = WriteSet({{"a", "a 3"}});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status.message(), HasSubstr("not a version directory"));
+  EXPECT_EQ(ReadFile(renamed + "/precious").value_or(""), "someone's data");
 }
 
 }  // namespace
