@@ -201,8 +201,8 @@ absl::Status Validate(const DaemonConfig& config, const ErrorLocator& at) {
         return at.Error(
             "rule", i, field,
             absl::StrFormat("0%o has setuid, setgid or sticky bits (07000); "
-                            "durabled never creates such files or "
-                            "directories, use at most 0777",
+                            "durabled never gives callers' files or "
+                            "directories these bits, use at most 0777",
                             mode));
       }
     }
