@@ -32,18 +32,22 @@ std::vector<SetEntry*> DistinctDirectories(absl::Span<SetEntry> set) {
 
 }  // namespace
 
+void SetEntry::TakePrepared(PreparedFile prepared) {
+  result = std::move(prepared.result);
+  // What recovery (or the versioned check) must still find there.
+  if (prepared.existing.has_value()) {
+    expected_etag = EtagOf(*prepared.existing);
+  }
+  temp_device = prepared.own.device;
+  temp_inode = prepared.own.inode;
+}
+
 absl::Status SetReplacer::Check(SetEntry& member) {
   if (member.staged != nullptr) {
     absl::StatusOr<PreparedFile> prepared =
         replacer_->Prepare(*member.staged, *member.options);
     if (!prepared.ok()) return prepared.status();
-    member.result = std::move(prepared->result);
-    // What recovery must still find there to publish this member.
-    if (prepared->existing.has_value()) {
-      member.expected_etag = EtagOf(*prepared->existing);
-    }
-    member.temp_device = prepared->own.device;
-    member.temp_inode = prepared->own.inode;
+    member.TakePrepared(*std::move(prepared));
     return absl::OkStatus();
   }
   absl::StatusOr<FileInfo> existing =

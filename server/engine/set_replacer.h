@@ -38,6 +38,10 @@ struct SetEntry {
   uint64_t temp_inode = 0;
   // Set by Commit on the member whose check or step ended the set.
   absl::Status status;
+
+  // Takes result, expected_etag and the temp file's identity from what
+  // FileReplacer::Prepare found for this (write) member.
+  void TakePrepared(PreparedFile prepared);
 };
 
 // The set commit protocol: every member is published, or none is. The

@@ -52,12 +52,7 @@ absl::Status VersionedSetReplacer::Check(
     absl::StatusOr<PreparedFile> prepared = replacer_->Prepare(
         *member.staged, *member.options, present ? current->dir.get() : -1);
     if (!prepared.ok()) return prepared.status();
-    member.result = std::move(prepared->result);
-    if (prepared->existing.has_value()) {
-      member.expected_etag = EtagOf(*prepared->existing);
-    }
-    member.temp_device = prepared->own.device;
-    member.temp_inode = prepared->own.inode;
+    member.TakePrepared(*std::move(prepared));
     return absl::OkStatus();
   }
   if (!present) {
