@@ -9,8 +9,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/random/random.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -21,17 +19,14 @@
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
 #include "server/engine/etag.h"
+#include "server/engine/random_name.h"
 
 namespace durable {
 namespace {
 
 constexpr int kTempNameAttempts = 8;
 
-std::string RandomTempName() {
-  absl::BitGen bits;
-  return absl::StrFormat("%s%016x", kTempFilePrefix,
-                         absl::Uniform<uint64_t>(bits));
-}
+std::string RandomTempName() { return RandomHexName(kTempFilePrefix); }
 
 // DATA_LOSS unless content of `size` bytes with digest `sha256` has the
 // `expected` digest, if one is set.
@@ -71,13 +66,7 @@ const char* DescribeFileType(mode_t mode) {
 }  // namespace
 
 bool IsTempFileName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, kTempFilePrefix) || name.size() != 16) {
-    return false;
-  }
-  for (char c : name) {
-    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
-  }
-  return true;
+  return IsRandomHexName(name, kTempFilePrefix);
 }
 
 StagedFile::StagedFile(FileSystem* fs, int dir_fd, std::string leaf,

@@ -189,6 +189,13 @@ class FileSystem {
                                                   const std::string& name) = 0;
 };
 
+// fs.SyncDirectory(dir_fd), where "not supported" (UNIMPLEMENTED) counts as
+// done, as it does everywhere in the daemon.
+inline absl::Status SyncDirectoryWhereSupported(FileSystem& fs, int dir_fd) {
+  absl::Status status = fs.SyncDirectory(dir_fd);
+  return absl::IsUnimplemented(status) ? absl::OkStatus() : status;
+}
+
 }  // namespace durable
 
 #endif  // DURABLED_SERVER_ENGINE_FILE_SYSTEM_H_

@@ -4,16 +4,14 @@
 
 #include <cstdint>
 
-#include "absl/random/random.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/engine/file_replacer.h"
+#include "server/engine/random_name.h"
 #include "server/engine/sha256.h"
 
 namespace durable {
@@ -58,20 +56,10 @@ std::string Unsafe(const SetRecord::Member& member) {
 }  // namespace
 
 bool IsSetRecordName(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, kSetRecordPrefix) || name.size() != 16) {
-    return false;
-  }
-  for (char c : name) {
-    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
-  }
-  return true;
+  return IsRandomHexName(name, kSetRecordPrefix);
 }
 
-std::string RandomSetRecordName() {
-  absl::BitGen bits;
-  return absl::StrFormat("%s%016x", kSetRecordPrefix,
-                         absl::Uniform<uint64_t>(bits));
-}
+std::string RandomSetRecordName() { return RandomHexName(kSetRecordPrefix); }
 
 bool IsTrustedSetDirectory(const FileInfo& info, uid_t daemon_uid) {
   return S_ISDIR(info.mode) && info.uid == daemon_uid &&

@@ -17,12 +17,6 @@
 namespace durable {
 namespace {
 
-// Fsync where supported; "not supported" counts as done, as everywhere.
-absl::Status SyncDirectory(FileSystem& fs, int dir_fd) {
-  absl::Status status = fs.SyncDirectory(dir_fd);
-  return absl::IsUnimplemented(status) ? absl::OkStatus() : status;
-}
-
 enum class Outcome { kPublished, kSuperseded, kLost };
 
 // Whether `leaf` is still as a write member found it.
@@ -156,7 +150,7 @@ absl::StatusOr<SetRecovery> RecoverSetRecord(FileSystem& fs, int root_fd,
     }
   }
   for (const auto& [dir, target] : directories) {
-    absl::Status durable = SyncDirectory(fs, dir.get());
+    absl::Status durable = SyncDirectoryWhereSupported(fs, dir.get());
     if (!durable.ok()) {
       return Annotate(durable,
                       absl::StrCat(where, ": cannot fsync the directory of \"",
@@ -164,7 +158,7 @@ absl::StatusOr<SetRecovery> RecoverSetRecord(FileSystem& fs, int root_fd,
     }
   }
   absl::Status retired = fs.Unlink(record_dir_fd, name);
-  if (retired.ok()) retired = SyncDirectory(fs, record_dir_fd);
+  if (retired.ok()) retired = SyncDirectoryWhereSupported(fs, record_dir_fd);
   if (!retired.ok()) {
     return Annotate(retired, absl::StrCat("cannot retire ", where));
   }

@@ -6,41 +6,16 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/random/random.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
+#include "server/engine/random_name.h"
 #include "server/engine/set_record.h"
 
 namespace durable {
-namespace {
-
-bool HasHexSuffix(absl::string_view name, absl::string_view prefix) {
-  if (!absl::ConsumePrefix(&name, prefix) || name.size() != 16) return false;
-  for (char c : name) {
-    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
-  }
-  return true;
-}
-
-std::string RandomName(absl::string_view prefix) {
-  absl::BitGen bits;
-  return absl::StrFormat("%s%016x", prefix, absl::Uniform<uint64_t>(bits));
-}
-
-absl::Status SyncDirectory(FileSystem& fs, int dir_fd) {
-  absl::Status status = fs.SyncDirectory(dir_fd);
-  return absl::IsUnimplemented(status) ? absl::OkStatus() : status;
-}
-
-}  // namespace
 
 bool IsVersionName(absl::string_view name) {
-  return HasHexSuffix(name, kVersionPrefix);
+  return IsRandomHexName(name, kVersionPrefix);
 }
 
 bool IsVersionDirectory(const FileInfo& info) {
@@ -48,12 +23,14 @@ bool IsVersionDirectory(const FileInfo& info) {
 }
 
 bool IsDataLinkTempName(absl::string_view name) {
-  return HasHexSuffix(name, kDataLinkTempPrefix);
+  return IsRandomHexName(name, kDataLinkTempPrefix);
 }
 
-std::string RandomVersionName() { return RandomName(kVersionPrefix); }
+std::string RandomVersionName() { return RandomHexName(kVersionPrefix); }
 
-std::string RandomDataLinkTempName() { return RandomName(kDataLinkTempPrefix); }
+std::string RandomDataLinkTempName() {
+  return RandomHexName(kDataLinkTempPrefix);
+}
 
 std::string MemberLinkTarget(absl::string_view leaf) {
   return absl::StrCat(kDataLinkName, "/", leaf);
@@ -219,7 +196,7 @@ absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
     ++tidy.linked;
   }
   if (tidy.removed + tidy.linked > 0) {
-    absl::Status synced = SyncDirectory(fs, dir_fd);
+    absl::Status synced = SyncDirectoryWhereSupported(fs, dir_fd);
     if (!synced.ok()) {
       return Annotate(synced, absl::StrCat("cannot fsync ", where));
     }
