@@ -8,7 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
 #include "server/base/logging.h"
@@ -104,23 +103,17 @@ absl::StatusOr<SweepResult> SweepTempFiles(FileSystem& fs, int root_fd,
       result.set_members_lost += sets->set_members_lost;
       recovered = sets->sets_finished > 0;
     }
-    // Then a versioned layout here: ..data decides which version stays.
-    for (const DirectoryEntry& entry : *entries) {
-      if (entry.name != kDataLinkName &&
-          !absl::StartsWith(entry.name, kLayoutReservedPrefix)) {
-        continue;
-      }
-      absl::StatusOr<LayoutTidy> tidy =
-          TidyVersionedLayout(fs, dir->get(), next.path);
-      if (!tidy.ok()) return tidy.status();
-      if (tidy->removed + tidy->linked > 0) {
-        ++result.layouts_tidied;
-        recovered = true;
-      }
-      break;
-    }
     if (recovered) entries = fs.ListDirectory(dir->get());
     if (!entries.ok()) return entries.status();
+    // Then a versioned layout here: ..data decides which version stays.
+    absl::StatusOr<LayoutTidy> tidy =
+        TidyVersionedLayout(fs, dir->get(), *entries, next.path);
+    if (!tidy.ok()) return tidy.status();
+    if (tidy->removed + tidy->linked > 0) {
+      ++result.layouts_tidied;
+      entries = fs.ListDirectory(dir->get());
+      if (!entries.ok()) return entries.status();
+    }
     for (const DirectoryEntry& entry : *entries) {
       const std::string path = absl::StrCat(next.path, "/", entry.name);
       if (entry.is_regular && IsTempFileName(entry.name)) {

@@ -117,39 +117,36 @@ absl::Status RemoveVersion(FileSystem& fs, int dir_fd,
   return fs.RemoveDirectory(dir_fd, name);
 }
 
-absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
-                                               const std::string& dir_for_log) {
+absl::StatusOr<LayoutTidy> TidyVersionedLayout(
+    FileSystem& fs, int dir_fd, const std::vector<DirectoryEntry>& entries,
+    const std::string& dir_for_log) {
   LayoutTidy tidy;
-  absl::StatusOr<std::vector<DirectoryEntry>> entries =
-      fs.ListDirectory(dir_fd);
-  if (!entries.ok()) return entries.status();
   bool has_data_link = false;
-  for (const DirectoryEntry& entry : *entries) {
+  bool has_layout_names = false;  // versions or temp ..data links
+  for (const DirectoryEntry& entry : entries) {
     if (entry.name == kDataLinkName) has_data_link = true;
     if (IsVersionName(entry.name) || IsDataLinkTempName(entry.name)) {
-      tidy.found = true;
+      has_layout_names = true;
     }
   }
-  if (!tidy.found && !has_data_link) return tidy;
+  if (!has_layout_names && !has_data_link) return tidy;
   const std::string where =
       absl::StrCat("versioned layout \"", EscapeName(dir_for_log), "\"");
   absl::StatusOr<std::optional<LayoutVersion>> current =
       OpenCurrentVersion(fs, dir_fd);
   if (!current.ok()) {
     // Not ours (AtomicWriter's, say): nothing here is touched.
-    if (tidy.found) {
+    if (has_layout_names) {
       LogWarning(absl::StrCat(
           where, " is left as it is: ", current.status().message()));
     }
-    tidy.found = false;
     return tidy;
   }
-  tidy.found = true;
   absl::flat_hash_set<std::string> files;
   if (current->has_value()) {
     files.insert((*current)->files.begin(), (*current)->files.end());
   }
-  for (const DirectoryEntry& entry : *entries) {
+  for (const DirectoryEntry& entry : entries) {
     absl::Status removed;
     if (IsVersionName(entry.name)) {
       if (current->has_value() && entry.name == (*current)->name) continue;

@@ -74,25 +74,25 @@ absl::StatusOr<std::optional<LayoutVersion>> OpenCurrentVersion(FileSystem& fs,
 absl::Status RemoveVersion(FileSystem& fs, int dir_fd, const std::string& name);
 
 struct LayoutTidy {
-  bool found = false;    // `dir_fd` holds a layout of durabled's
   uint64_t removed = 0;  // stale versions, temp ..data links, links
   uint64_t linked = 0;   // reader links made for the current version
 };
 
-// Start-up recovery of a layout in `dir_fd`: whatever version ..data
-// names is the layout's state (the rename of ..data is a set's commit
-// point). Removes every other version directory of the daemon's and every
-// temp ..data link, makes the missing D/NAME link for each file of the
-// current version, removes each D/NAME link to a name the version lacks,
-// then syncs `dir_fd`. A ..data that is not the daemon's is left alone
-// (found stays false). An entry it cannot remove or link (not the
-// daemon's, say, or of the wrong type) is logged and left: anyone who may
-// write D could have put it there, and that must not keep the daemon from
-// starting. Only a failed fsync is an error. Idempotent, so a crash during
-// it is harmless.
-// `dir_for_log` names the directory in the log.
-absl::StatusOr<LayoutTidy> TidyVersionedLayout(FileSystem& fs, int dir_fd,
-                                               const std::string& dir_for_log);
+// Start-up recovery of a layout in `dir_fd`, whose listing is `entries`
+// (nothing is done unless they hold ..data or a name of the layout's).
+// Whatever version ..data names is the layout's state (the rename of
+// ..data is a set's commit point). Removes every other version directory
+// and every temp ..data link, makes the missing D/NAME link for each file
+// of the current version, removes each D/NAME link to a name the version
+// lacks, then syncs `dir_fd`. A ..data that is not the daemon's is left
+// alone, with all of the directory. An entry it cannot remove or link (not
+// the daemon's, say, or of the wrong type) is logged and left: anyone who
+// may write D could have put it there, and that must not keep the daemon
+// from starting. Only a failed fsync is an error. Idempotent, so a crash
+// during it is harmless. `dir_for_log` names the directory in the log.
+absl::StatusOr<LayoutTidy> TidyVersionedLayout(
+    FileSystem& fs, int dir_fd, const std::vector<DirectoryEntry>& entries,
+    const std::string& dir_for_log);
 
 }  // namespace durable
 
