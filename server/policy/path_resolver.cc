@@ -160,8 +160,6 @@ absl::StatusOr<UniqueFd> OpenCreatingParents(
   return current;
 }
 
-}  // namespace
-
 // Under a versioned_layout rule, names beginning with ".." belong to the
 // layout (..data, version directories): no call may name one, so none can
 // plant a file or directory where the layout needs its own.
@@ -179,6 +177,8 @@ absl::Status RefuseLayoutNames(const Grant& grant) {
   }
   return absl::OkStatus();
 }
+
+}  // namespace
 
 void RemoveCreatedDirectories(FileSystem& fs, ResolvedTarget& target) {
   for (auto it = target.created_directories.rbegin();

@@ -13,6 +13,22 @@ namespace durable {
 
 namespace {
 
+// Names of the daemon's own that no caller's path may use, and for what.
+struct ReservedPrefix {
+  absl::string_view prefix;
+  absl::string_view owner;
+};
+constexpr ReservedPrefix kReservedPrefixes[] = {
+    // The start-up sweep deletes such files: an acknowledged write there
+    // would be lost at the next start.
+    {kTempFilePrefix, "durabled's temporary files"},
+    // The daemon keeps set commit records under such names.
+    {kSetReservedPrefix, "durabled's set commit records"},
+    // Version directories of the versioned layout; writing there would
+    // change a published version in place.
+    {kLayoutReservedPrefix, "durabled's versioned layout"},
+};
+
 // The checks of ValidateClientPath; `relative` for the part after a root
 // name ("state:agent/x.json"), which must not start with '/'.
 absl::Status ValidatePathText(absl::string_view path, bool relative) {
@@ -61,25 +77,11 @@ absl::Status ValidatePathText(absl::string_view path, bool relative) {
                        relative ? "name the file without it"
                                 : "send the resolved absolute path"));
     }
-    if (absl::StartsWith(component, kTempFilePrefix)) {
-      // The start-up sweep deletes such files: an acknowledged write there
-      // would be lost at the next start.
-      return absl::InvalidArgumentError(
-          absl::StrCat("names beginning with \"", kTempFilePrefix,
-                       "\" are reserved for durabled's temporary files"));
-    }
-    if (absl::StartsWith(component, kSetReservedPrefix)) {
-      // The daemon keeps set commit records under such names.
-      return absl::InvalidArgumentError(
-          absl::StrCat("names beginning with \"", kSetReservedPrefix,
-                       "\" are reserved for durabled's set commit records"));
-    }
-    if (absl::StartsWith(component, kLayoutReservedPrefix)) {
-      // Version directories of the versioned layout; writing there would
-      // change a published version in place.
-      return absl::InvalidArgumentError(
-          absl::StrCat("names beginning with \"", kLayoutReservedPrefix,
-                       "\" are reserved for durabled's versioned layout"));
+    for (const auto& [prefix, owner] : kReservedPrefixes) {
+      if (absl::StartsWith(component, prefix)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "names beginning with \"", prefix, "\" are reserved for ", owner));
+      }
     }
     if (component.size() > NAME_MAX) {
       return absl::InvalidArgumentError(
