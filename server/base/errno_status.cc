@@ -47,8 +47,12 @@ absl::StatusCode CodeForErrno(int error_number) {
 }  // namespace
 
 absl::Status SyscallError(int error_number, absl::string_view what) {
-  absl::Status status(CodeForErrno(error_number),
-                      absl::StrCat(what, ": ", strerror(error_number)));
+  return SyscallErrorWithCode(CodeForErrno(error_number), error_number, what);
+}
+
+absl::Status SyscallErrorWithCode(absl::StatusCode code, int error_number,
+                                  absl::string_view what) {
+  absl::Status status(code, absl::StrCat(what, ": ", strerror(error_number)));
   status.SetPayload(kErrnoPayload, absl::Cord(std::to_string(error_number)));
   return status;
 }

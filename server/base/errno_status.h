@@ -21,6 +21,11 @@ namespace durable {
 //   anything else (EIO, ...) -> INTERNAL
 absl::Status SyscallError(int error_number, absl::string_view what);
 
+// As SyscallError, but with `code` in place of the one above, where the
+// call gives an errno its own meaning (readlink's EINVAL: not a symlink).
+absl::Status SyscallErrorWithCode(absl::StatusCode code, int error_number,
+                                  absl::string_view what);
+
 // Returns the errno recorded by SyscallError in `status`, or 0.
 int ErrnoOf(const absl::Status& status);
 

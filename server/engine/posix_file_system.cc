@@ -16,7 +16,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "server/base/errno_status.h"
 
@@ -54,17 +53,6 @@ absl::StatusOr<FileInfo> StatxInfo(int dir_fd, const char* name, int flags,
 
 // readlink's first buffer; a longer target makes it grow.
 constexpr size_t kInitialSymlinkBuffer = 256;
-
-// `status` with `code` in place of its own, keeping its message and its
-// payloads (so ErrnoOf still answers).
-absl::Status WithCode(const absl::Status& status, absl::StatusCode code) {
-  absl::Status recoded(code, status.message());
-  status.ForEachPayload(
-      [&](absl::string_view type_url, const absl::Cord& payload) {
-        recoded.SetPayload(type_url, payload);
-      });
-  return recoded;
-}
 
 // The inode generation where the filesystem has one (ext4, xfs, btrfs,
 // tmpfs), else 0.
@@ -362,9 +350,9 @@ absl::StatusOr<std::string> PosixFileSystem::ReadSymlink(
       // EINVAL is readlink's "not a symlink": a question about what the
       // entry is, not a bad argument.
       if (errno == EINVAL) {
-        return WithCode(
-            SyscallError(errno, absl::StrCat(what, ": not a symlink")),
-            absl::StatusCode::kFailedPrecondition);
+        return SyscallErrorWithCode(absl::StatusCode::kFailedPrecondition,
+                                    errno,
+                                    absl::StrCat(what, ": not a symlink"));
       }
       return SyscallError(errno, what);
     }
